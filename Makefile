@@ -1,0 +1,74 @@
+# xfer-bench. Two commands set everything up on a fresh machine:
+#   make bench-pong   (creates .venv if needed, then runs the Pong Soup suite)
+#   make test         (creates .venv if needed, then runs the default tests)
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+export PYGLET_HEADLESS := true
+export WANDB_MODE ?= offline
+export WANDB_SILENT := true
+BUDGET ?= laptop
+OUT ?= results
+
+.PHONY: setup system-deps test test-slow test-all lint format perf bench-pong bench-atari \
+	bench-labyrinth bench-catch sweep report clean-venv
+
+setup: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	@$(MAKE) --no-print-directory system-deps
+	@test -x $(PY) || { command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON)"; exit 1; }; $(PYTHON) -m venv $(VENV); }
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.lock
+	$(PY) -m pip install -q --no-deps -e .
+	@touch $(STAMP)
+
+# EGL/Mesa for headless MiniWorld rendering; installed with apt only when missing.
+system-deps:
+	@if ! ldconfig -p | grep -q 'libEGL.so.1' || ! ldconfig -p | grep -q 'libGL.so.1'; then \
+		if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+			apt-get update -qq && apt-get install -y -qq libegl1 libgl1 libgl1-mesa-dri libglu1-mesa; \
+		else echo "warning: libEGL/libGL missing; install libegl1 libgl1 libgl1-mesa-dri for Labyrinth"; fi; \
+	fi
+
+test: setup
+	$(PY) -m pytest -q -m "not slow and not gpu"
+
+test-slow: setup
+	$(PY) -m pytest -q -m "slow and not gpu" -s
+
+test-all: setup
+	$(PY) -m pytest -q
+
+lint: setup
+	$(PY) -m ruff check . && $(PY) -m ruff format --check .
+
+format: setup
+	$(PY) -m ruff format . && $(PY) -m ruff check --fix .
+
+perf: setup
+	$(PY) -m benchmarks.cli perf --json docs/performance.json
+
+bench-pong: setup
+	$(VENV)/bin/xfer bench pong-soup --budget $(BUDGET) --out $(OUT)
+
+bench-atari: setup
+	$(VENV)/bin/xfer bench atari --budget $(BUDGET) --out $(OUT)
+
+bench-labyrinth: setup
+	$(VENV)/bin/xfer bench labyrinth --budget $(BUDGET) --out $(OUT)
+
+bench-catch: setup
+	$(VENV)/bin/xfer bench catch-soup --budget $(BUDGET) --out $(OUT)
+
+sweep: setup
+	@test -n "$(SUITE)" || { echo "usage: make sweep SUITE=pong-soup BUDGET=gpu [RAY_ADDRESS=...]"; exit 2; }
+	$(VENV)/bin/xfer bench $(SUITE) --budget $(BUDGET) --out $(OUT)
+
+report: setup
+	$(VENV)/bin/xfer report $(OUT)
+
+clean-venv:
+	rm -rf $(VENV)

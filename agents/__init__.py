@@ -1,0 +1,32 @@
+"""Pure PyTorch networks of xfer-bench (no Ray): columns, progressive nets, PathNet."""
+
+from agents.base import AgentOutput, ShapeMismatchError, load_weights
+from agents.factory import AGENT_NAMES, build_agent, load_agent
+from agents.pathnet import (
+    PathNet,
+    PathNetConfig,
+    binary_tournament,
+    mutate,
+    random_path,
+    tournament_step,
+)
+from agents.progressive import Column, ColumnConfig, LateralAdapter, ProgressiveNet
+
+__all__ = [
+    "AGENT_NAMES",
+    "AgentOutput",
+    "Column",
+    "ColumnConfig",
+    "LateralAdapter",
+    "PathNet",
+    "PathNetConfig",
+    "ProgressiveNet",
+    "ShapeMismatchError",
+    "binary_tournament",
+    "build_agent",
+    "load_agent",
+    "load_weights",
+    "mutate",
+    "random_path",
+    "tournament_step",
+]

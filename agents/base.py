@@ -1,0 +1,145 @@
+"""What every agent shares: the typed output, parameter listing, save/load of weights."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import torch
+from torch import nn
+
+__all__ = ["AgentOutput", "Agent", "ShapeMismatchError", "check_state_dict", "save_weights",
+           "load_weights", "to_float_input"]  # fmt: skip
+
+FORMAT = "xfer-agent/1"
+
+
+class AgentOutput(NamedTuple):
+    """What an agent's forward pass returns.
+
+    Attributes:
+        logits: (B, num_actions) unnormalised log-probabilities of the policy.
+        value: (B,) state-value estimates.
+    """
+
+    logits: torch.Tensor
+    value: torch.Tensor
+
+
+class ShapeMismatchError(ValueError):
+    """A saved tensor does not fit the network it is loaded into."""
+
+
+def to_float_input(obs: torch.Tensor) -> torch.Tensor:
+    """(B, C, H, W) uint8 or float observations -> float in [0, 1] (uint8 is divided by 255)."""
+    if obs.dim() != 4:
+        raise ValueError(f"expected observations of shape (B, C, H, W), got {tuple(obs.shape)}")
+    if obs.dtype == torch.uint8:
+        return obs.float().div_(255.0)
+    return obs.float()
+
+
+def check_state_dict(
+    expected: dict[str, torch.Tensor],
+    state: dict[str, torch.Tensor],
+    source: str = "file",
+    allow_missing: bool = False,
+) -> None:
+    """Raise a clear error when ``state`` does not fit a network whose state is ``expected``.
+
+    Args:
+        expected: the receiving network's ``state_dict()``.
+        state: the tensors to load.
+        source: how to name where ``state`` came from in messages.
+        allow_missing: accept a ``state`` that fills only part of the network.
+
+    Raises:
+        ShapeMismatchError: naming the tensor, both shapes and the likely cause.
+    """
+    missing = [] if allow_missing else sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if missing or unexpected:
+        raise ShapeMismatchError(
+            f"the {source} does not match the network: missing tensors {missing[:5]}, "
+            f"tensors with no place in the network {unexpected[:5]}"
+        )
+    for name, tensor in state.items():
+        want = tuple(expected[name].shape)
+        if tuple(tensor.shape) == want:
+            continue
+        why = "shapes differ"
+        if ".policy." in name:
+            why = f"action counts differ ({source}: {tensor.shape[0]}, network: {want[0]})"
+        elif name.endswith("conv1.weight") or name.startswith("layers.0."):
+            why = f"input channels differ ({source}: {tensor.shape[1]}, network: {want[1]})"
+        raise ShapeMismatchError(
+            f"tensor {name!r}: {source} has shape {tuple(tensor.shape)}, the network expects "
+            f"{want}: {why}"
+        )
+
+
+class Agent(nn.Module):
+    """Base class: a network with a typed output, trainable/frozen listing and save/load."""
+
+    kind: str = "agent"
+
+    def forward(self, obs: torch.Tensor) -> AgentOutput:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def trainable_parameters(self) -> list[nn.Parameter]:
+        """Parameters the optimizer should update."""
+        return [p for p in self.parameters() if p.requires_grad]
+
+    def frozen_parameters(self) -> list[nn.Parameter]:
+        """Parameters that never change (earlier columns, fixed PathNet modules)."""
+        return [p for p in self.parameters() if not p.requires_grad]
+
+    def structure(self) -> dict[str, Any]:
+        """Everything needed to rebuild an empty agent of the same shape (JSON-able)."""
+        raise NotImplementedError
+
+    @classmethod
+    def from_structure(cls, structure: dict[str, Any]) -> Agent:
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+    def save(self, path: str | Path) -> Path:
+        """Write structure + weights atomically (loadable with ``weights_only=True``)."""
+        return save_weights(self, path)
+
+
+def save_weights(agent: Agent, path: str | Path) -> Path:
+    """Atomically save ``agent`` to ``path`` as a plain dict of primitives and tensors."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "format": FORMAT,
+        "kind": agent.kind,
+        "structure": agent.structure(),
+        "trainable": [name for name, p in agent.named_parameters() if p.requires_grad],
+        "state_dict": {k: v.detach().cpu() for k, v in agent.state_dict().items()},
+    }
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_weights(path: str | Path) -> dict[str, Any]:
+    """Load a file written by :func:`save_weights` with ``weights_only=True``."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no agent weights at {path}")
+    payload = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise ValueError(f"{path} is not an xfer-bench agent file (format {FORMAT})")
+    return payload

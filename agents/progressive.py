@@ -1,0 +1,335 @@
+"""The paper's column and progressive networks with lateral adapters (Rusu et al. 2016).
+
+A :class:`ProgressiveNet` with one column is the paper's Atari column (baselines 1-3);
+with two columns and a random frozen first column it is baseline 4.
+
+Lateral adapter (paper, eq. 2): column k at layer i gets
+``U_i^(k) f(V_i^(k) (alpha_{i-1} * h_{i-1}^(<k)))`` added to its own pre-activation.
+Choices where the paper is open:
+
+- ``alpha``: one learned scalar per (layer, earlier column), initial value
+  ``ColumnConfig.alpha_init`` (the paper samples {1, 0.1, 0.01}).
+- ``V``'s width is ``n_{i-1}``, the width of *one* column's layer i-1 (12 maps for conv
+  inputs, 256 units for the dense input of the heads), whatever the number of earlier
+  columns. For conv inputs V is a 1x1 convolution (also for the conv->fc step, whose
+  V output is flattened); for dense inputs V is a linear layer, so V + f + U is the
+  one-hidden-layer MLP of the paper.
+- ``U`` has the shape of the layer it feeds (same kernel and stride for conv layers) and
+  no bias (the layer has one).
+- The first layer has no laterals; the policy and value heads do.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from agents.base import Agent, AgentOutput, check_state_dict, load_weights, to_float_input
+
+__all__ = ["ColumnConfig", "Column", "LateralAdapter", "ProgressiveNet", "LAYERS"]
+
+LAYERS = ("conv1", "conv2", "conv3", "fc", "policy", "value")
+
+
+@dataclass(frozen=True)
+class ColumnConfig:
+    """Shape of one column (defaults: the paper's Atari column).
+
+    Attributes:
+        in_channels: stacked input frames (4 grayscale; 12 for 4 RGB frames).
+        input_size: input height = width in pixels.
+        conv_channels: feature maps of conv1..conv3 (paper: 12, 12, 12).
+        kernels: (kernel, stride) of conv1..conv3 (paper: 8/4, 4/2, 3/1).
+        hidden: units of the fully connected layer (paper: 256).
+        alpha_init: initial value of every lateral scale alpha.
+    """
+
+    in_channels: int = 4
+    input_size: int = 84
+    conv_channels: tuple[int, int, int] = (12, 12, 12)
+    kernels: tuple[tuple[int, int], ...] = ((8, 4), (4, 2), (3, 1))
+    hidden: int = 256
+    alpha_init: float = 0.1
+
+    def __post_init__(self) -> None:
+        if self.in_channels < 1 or self.hidden < 1 or min(self.conv_channels) < 1:
+            raise ValueError(f"widths must be positive: {self}")
+        if len(self.conv_channels) != 3 or len(self.kernels) != 3:
+            raise ValueError("a column has exactly three conv layers")
+        if self.conv_output_size < 1:
+            raise ValueError(f"input_size {self.input_size} is too small for the kernels")
+
+    @property
+    def conv_output_size(self) -> int:
+        size = self.input_size
+        for kernel, stride in self.kernels:
+            size = (size - kernel) // stride + 1
+        return size
+
+    @property
+    def flat_size(self) -> int:
+        return self.conv_channels[2] * self.conv_output_size**2
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ColumnConfig:
+        data = dict(data)
+        data["conv_channels"] = tuple(data["conv_channels"])
+        data["kernels"] = tuple(tuple(k) for k in data["kernels"])
+        return cls(**data)
+
+
+class Column(nn.Module):
+    """One column: conv 8x8/4, conv 4x4/2, conv 3x3/1, fc, policy and value heads."""
+
+    def __init__(self, config: ColumnConfig, num_actions: int) -> None:
+        super().__init__()
+        if num_actions < 1:
+            raise ValueError(f"num_actions must be positive, got {num_actions}")
+        c = config.conv_channels
+        (k1, s1), (k2, s2), (k3, s3) = config.kernels
+        self.conv1 = nn.Conv2d(config.in_channels, c[0], k1, s1)
+        self.conv2 = nn.Conv2d(c[0], c[1], k2, s2)
+        self.conv3 = nn.Conv2d(c[1], c[2], k3, s3)
+        self.fc = nn.Linear(config.flat_size, config.hidden)
+        self.num_actions = num_actions
+        self.reset_heads(num_actions)
+
+    def reset_heads(self, num_actions: int) -> None:
+        """New policy and value heads (for a task with another action set)."""
+        hidden = self.fc.out_features
+        self.policy = nn.Linear(hidden, num_actions)
+        self.value = nn.Linear(hidden, 1)
+        nn.init.orthogonal_(self.policy.weight, gain=0.01)
+        nn.init.zeros_(self.policy.bias)
+        self.num_actions = num_actions
+
+    def trunk_parameters(self) -> list[nn.Parameter]:
+        return [p for m in (self.conv1, self.conv2, self.conv3, self.fc) for p in m.parameters()]
+
+
+class LateralAdapter(nn.Module):
+    """``U f(V (alpha * h_earlier))`` from the earlier columns' layer i-1 into layer i.
+
+    Args:
+        kind: ``conv`` (V 1x1 conv, U conv like the layer), ``conv_to_dense`` (V 1x1
+            conv then flatten, U linear) or ``dense`` (V and U linear).
+        in_width: width of one column's layer i-1 (channels or units).
+        num_earlier: number of earlier columns (one alpha each).
+        out_width: width of layer i.
+        alpha_init: initial alpha.
+        kernel: (kernel, stride) of layer i, for ``conv``.
+        spatial: side of layer i-1's maps, for ``conv_to_dense``.
+    """
+
+    def __init__(
+        self,
+        kind: str,
+        in_width: int,
+        num_earlier: int,
+        out_width: int,
+        alpha_init: float,
+        kernel: tuple[int, int] = (1, 1),
+        spatial: int = 1,
+    ) -> None:
+        super().__init__()
+        if num_earlier < 1:
+            raise ValueError("a lateral adapter needs at least one earlier column")
+        self.kind = kind
+        self.alpha = nn.Parameter(torch.full((num_earlier,), float(alpha_init)))
+        if kind == "conv":
+            self.V = nn.Conv2d(in_width * num_earlier, in_width, 1)
+            self.U = nn.Conv2d(in_width, out_width, kernel[0], kernel[1], bias=False)
+        elif kind == "conv_to_dense":
+            self.V = nn.Conv2d(in_width * num_earlier, in_width, 1)
+            self.U = nn.Linear(in_width * spatial * spatial, out_width, bias=False)
+        elif kind == "dense":
+            self.V = nn.Linear(in_width * num_earlier, in_width)
+            self.U = nn.Linear(in_width, out_width, bias=False)
+        else:
+            raise ValueError(f"unknown adapter kind {kind!r}")
+
+    def forward(self, earlier: list[torch.Tensor]) -> torch.Tensor:
+        scaled = [a * self.alpha[j] for j, a in enumerate(earlier)]
+        hidden = F.relu(self.V(torch.cat(scaled, dim=1)))
+        if self.kind == "conv_to_dense":
+            hidden = hidden.flatten(1)
+        return self.U(hidden)
+
+
+class ProgressiveNet(Agent):
+    """K columns with lateral adapters; the newest column is the one being trained.
+
+    Example:
+        >>> net = ProgressiveNet(ColumnConfig(), num_actions=6)
+        >>> net.add_column(num_actions=3)
+        >>> out = net(torch.zeros(2, 4, 84, 84, dtype=torch.uint8))
+        >>> out.logits.shape, out.value.shape
+        (torch.Size([2, 3]), torch.Size([2]))
+    """
+
+    kind = "progressive"
+
+    def __init__(self, config: ColumnConfig, num_actions: int) -> None:
+        super().__init__()
+        self.config = config
+        self.columns = nn.ModuleList([Column(config, num_actions)])
+        self.adapters = nn.ModuleList([nn.ModuleDict()])
+
+    # -- structure -----------------------------------------------------------------------
+    @property
+    def num_columns(self) -> int:
+        return len(self.columns)
+
+    @property
+    def num_actions(self) -> int:
+        return self.columns[-1].num_actions
+
+    def _make_adapters(self, num_earlier: int, num_actions: int) -> nn.ModuleDict:
+        c, cfg = self.config.conv_channels, self.config
+        a = cfg.alpha_init
+        return nn.ModuleDict({
+            "conv2": LateralAdapter("conv", c[0], num_earlier, c[1], a, cfg.kernels[1]),
+            "conv3": LateralAdapter("conv", c[1], num_earlier, c[2], a, cfg.kernels[2]),
+            "fc": LateralAdapter("conv_to_dense", c[2], num_earlier, cfg.hidden, a,
+                                 spatial=cfg.conv_output_size),
+            "policy": LateralAdapter("dense", cfg.hidden, num_earlier, num_actions, a),
+            "value": LateralAdapter("dense", cfg.hidden, num_earlier, 1, a),
+        })  # fmt: skip
+
+    def freeze(self) -> None:
+        """Freeze every existing parameter (columns and adapters)."""
+        for p in self.parameters():
+            p.requires_grad_(False)
+
+    def add_column(self, num_actions: int | None = None) -> None:
+        """Freeze everything that exists and add a new trainable column with its adapters."""
+        num_actions = num_actions or self.num_actions
+        self.freeze()
+        k = self.num_columns
+        self.columns.append(Column(self.config, num_actions))
+        self.adapters.append(self._make_adapters(k, num_actions))
+
+    def freeze_trunk(self, column: int = -1) -> None:
+        """Freeze a column's conv and fc layers, keep its heads trainable (baseline 2)."""
+        for p in self.columns[column].trunk_parameters():
+            p.requires_grad_(False)
+
+    def reset_heads(self, num_actions: int) -> None:
+        """New heads for the newest column (and its head adapters)."""
+        self.columns[-1].reset_heads(num_actions)
+        if self.num_columns > 1:
+            fresh = self._make_adapters(self.num_columns - 1, num_actions)
+            self.adapters[-1]["policy"] = fresh["policy"]
+            self.adapters[-1]["value"] = fresh["value"]
+
+    # -- forward -------------------------------------------------------------------------
+    def column_activations(self, obs: torch.Tensor, upto: int | None = None
+                           ) -> list[dict[str, torch.Tensor]]:  # fmt: skip
+        """Per column (0..upto), the post-activation outputs of every layer and the heads.
+
+        Keys: ``conv1``, ``conv2``, ``conv3``, ``fc`` (after ReLU), ``policy`` (logits),
+        ``value`` (B, 1). Earlier columns whose parameters are frozen build no autograd
+        graph (their inputs and weights need no gradient).
+        """
+        x = to_float_input(obs)
+        upto = self.num_columns - 1 if upto is None else upto % self.num_columns
+        acts: list[dict[str, torch.Tensor]] = []
+        for k in range(upto + 1):
+            col, ad = self.columns[k], self.adapters[k]
+
+            def lateral(layer: str, prev: str, ad=ad) -> torch.Tensor | int:
+                if not acts:
+                    return 0
+                return ad[layer]([a[prev] for a in acts])
+
+            h: dict[str, torch.Tensor] = {}
+            h["conv1"] = F.relu(col.conv1(x))
+            h["conv2"] = F.relu(col.conv2(h["conv1"]) + lateral("conv2", "conv1"))
+            h["conv3"] = F.relu(col.conv3(h["conv2"]) + lateral("conv3", "conv2"))
+            h["fc"] = F.relu(col.fc(h["conv3"].flatten(1)) + lateral("fc", "conv3"))
+            h["policy"] = col.policy(h["fc"]) + lateral("policy", "fc")
+            h["value"] = col.value(h["fc"]) + lateral("value", "fc")
+            acts.append(h)
+        return acts
+
+    def forward(self, obs: torch.Tensor, column: int = -1) -> AgentOutput:
+        """Policy logits and value of ``column`` (default: the newest)."""
+        h = self.column_activations(obs, upto=column)[-1]
+        return AgentOutput(h["policy"], h["value"].squeeze(-1))
+
+    # -- save / load / describe ----------------------------------------------------------
+    def structure(self) -> dict[str, Any]:
+        return {
+            "config": self.config.to_dict(),
+            "column_actions": [c.num_actions for c in self.columns],
+        }
+
+    @classmethod
+    def from_structure(cls, structure: dict[str, Any]) -> ProgressiveNet:
+        actions = list(structure["column_actions"])
+        net = cls(ColumnConfig.from_dict(structure["config"]), actions[0])
+        for n in actions[1:]:
+            net.add_column(n)
+        return net
+
+    @classmethod
+    def load(cls, path: str, trainable: bool = False) -> ProgressiveNet:
+        """Load a saved progressive net / column file (``weights_only=True``).
+
+        With ``trainable=False`` every loaded parameter is frozen; otherwise the
+        trainable flags saved in the file are restored.
+        """
+        payload = load_weights(path)
+        if payload["kind"] != cls.kind:
+            raise ValueError(f"{path} holds a {payload['kind']} agent, not a progressive net")
+        net = cls.from_structure(payload["structure"])
+        check_state_dict(net.state_dict(), payload["state_dict"], f"file {path}")
+        net.load_state_dict(payload["state_dict"])
+        saved_trainable = set(payload.get("trainable", []))
+        for name, p in net.named_parameters():
+            p.requires_grad_(trainable and name in saved_trainable)
+        return net
+
+    def load_columns(self, path: str) -> None:
+        """Copy the weights of ``path``'s columns into this net's first columns (frozen).
+
+        Raises:
+            ShapeMismatchError: when a tensor does not fit (wrong input channels, or a
+                column whose action count differs), naming the tensor.
+        """
+        source = ProgressiveNet.load(path)
+        if source.num_columns >= self.num_columns:
+            raise ValueError(
+                f"{path} has {source.num_columns} columns; this net has {self.num_columns}, "
+                "so no column would be left to train"
+            )
+        check_state_dict(self.state_dict(), source.state_dict(), f"file {path}", allow_missing=True)
+        self.load_state_dict(source.state_dict(), strict=False)
+        for k in range(source.num_columns):
+            for p in list(self.columns[k].parameters()) + list(self.adapters[k].parameters()):
+                p.requires_grad_(False)
+
+    def describe(self) -> str:
+        lines = [f"ProgressiveNet: {self.num_columns} column(s), config {self.config}"]
+        total_t = total_f = 0
+        for k in range(self.num_columns):
+            for label, mod in (("column", self.columns[k]), ("adapters", self.adapters[k])):
+                params = list(mod.parameters())
+                if not params:
+                    continue
+                t = sum(p.numel() for p in params if p.requires_grad)
+                f = sum(p.numel() for p in params if not p.requires_grad)
+                total_t, total_f = total_t + t, total_f + f
+                extra = f" actions={self.columns[k].num_actions}" if label == "column" else ""
+                lines.append(f"  {label:<8} {k}: trainable {t:>9,}  frozen {f:>9,}{extra}")
+        lines.append(f"  total      trainable {total_t:>9,}  frozen {total_f:>9,}")
+        return "\n".join(lines)
+

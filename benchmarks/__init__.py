@@ -1,0 +1,1 @@
+"""Suites, budgets, the runner and the CLI. Only ``benchmarks.rllib`` imports Ray."""

@@ -1,0 +1,340 @@
+"""Tasks as data: the task table, ``make_env`` and gymnasium registration.
+
+Task ids:
+
+- ``pong_soup/<variant>``: Pong (ALE) with one visual effect (``SOUP_VARIANTS``).
+- ``catch_soup/<variant>``: the tiny Catch game with the same effects.
+- ``atari/<ale_rom_name>``: the Atari source and target games of the paper.
+- ``labyrinth/<level>``: MiniWorld levels (see :mod:`envs.labyrinth`, when installed).
+
+Every env from :func:`make_env` observes uint8 ``(84, 84, 4)``: four stacked 84x84
+grayscale frames, channels last, newest frame last.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import gymnasium as gym
+
+from envs.catch import CatchEnv
+from envs.wrappers import (
+    AddFrozenNoise,
+    FlipFrame,
+    GrayscaleResize,
+    MaxAndSkip,
+    NoopReset,
+    ReplaceBackgroundColour,
+    StackFrames,
+    ZoomFrame,
+)
+
+__all__ = [
+    "SOUP_VARIANTS",
+    "ATARI_SOURCES",
+    "ATARI_TARGETS",
+    "SoupConfig",
+    "AtariConfig",
+    "TaskSpec",
+    "TASKS",
+    "UnknownTaskError",
+    "get_task",
+    "make_env",
+    "make_vector_env",
+    "register_envs",
+]
+
+SOUP_VARIANTS: tuple[str, ...] = ("pong", "noisy", "black", "white", "zoom", "vflip", "hflip", "vhflip")
+ATARI_SOURCES: tuple[str, ...] = ("pong", "riverraid", "seaquest")
+ATARI_TARGETS: tuple[str, ...] = (
+    "alien", "asterix", "boxing", "centipede", "gopher", "hero", "jamesbond", "krull",
+    "robotank", "road_runner", "star_gunner", "wizard_of_wor",
+)  # fmt: skip
+PONG_BACKGROUND = (144, 72, 17)
+
+_VARIANT_TEXT = {
+    "pong": "no effect",
+    "noisy": "a frozen Gaussian noise image added to every frame",
+    "black": "background colour replaced by black",
+    "white": "background colour replaced by white",
+    "zoom": "frame scaled to 75% and translated, border filled with the background",
+    "vflip": "frame mirrored up-down",
+    "hflip": "frame mirrored left-right",
+    "vhflip": "frame mirrored up-down and left-right",
+}
+
+
+@dataclass(frozen=True)
+class SoupConfig:
+    """Parameters of the soup effects that the paper leaves open.
+
+    Attributes:
+        noise_sigma: std of the frozen noise image, in grey levels (0-255 scale).
+        noise_seed: seed of the noise image; fixed per task, independent of run seeds.
+        zoom_scale: size of the zoomed frame relative to the full frame.
+        zoom_offset: (row, column) of the zoomed frame's corner, as fractions of the frame.
+        black: RGB colour of the ``black`` variant's background.
+        white: RGB colour of the ``white`` variant's background.
+        frame_stack: number of stacked frames.
+    """
+
+    noise_sigma: float = 32.0
+    noise_seed: int = 0
+    zoom_scale: float = 0.75
+    zoom_offset: tuple[float, float] = (0.125, 0.125)
+    black: tuple[int, int, int] = (0, 0, 0)
+    white: tuple[int, int, int] = (255, 255, 255)
+    frame_stack: int = 4
+
+
+@dataclass(frozen=True)
+class AtariConfig:
+    """A3C-era Atari preprocessing.
+
+    Attributes:
+        frame_skip: action repeat; the observation is the max over the last two frames.
+        noop_max: at most this many no-op actions after reset (at least one).
+        repeat_action_probability: sticky actions (0 = off, the paper's setting).
+        full_action_space: use all 18 actions instead of the game's minimal set.
+        max_episode_frames: episode time limit in emulator frames (108000 = 30 minutes).
+        frame_stack: number of stacked frames.
+    """
+
+    frame_skip: int = 4
+    noop_max: int = 30
+    repeat_action_probability: float = 0.0
+    full_action_space: bool = False
+    max_episode_frames: int = 108_000
+    frame_stack: int = 4
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """One task of the suite.
+
+    Attributes:
+        task_id: ``<domain>/<name>``.
+        domain: ``pong_soup``, ``catch_soup``, ``atari`` or ``labyrinth``.
+        name: the variant, ROM or level name.
+        gym_id: the id registered with gymnasium by :func:`register_envs`.
+        description: one line for ``xfer tasks``.
+        frames_per_step: emulator frames per agent step (action repeat).
+    """
+
+    task_id: str
+    domain: str
+    name: str
+    gym_id: str
+    description: str
+    frames_per_step: int = 1
+    builder: Callable[..., gym.Env] = field(repr=False, compare=False, default=None)  # type: ignore[assignment]
+    config: Any = None
+
+
+class UnknownTaskError(KeyError):
+    """Raised for a task id that is not in :data:`TASKS`."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+def _camel(name: str) -> str:
+    special = {"vflip": "VFlip", "hflip": "HFlip", "vhflip": "VHFlip"}
+    return special.get(name) or "".join(part.capitalize() for part in name.split("_"))
+
+
+def _gray(rgb: tuple) -> int:
+    """The grey level GrayscaleResize gives the colour ``rgb``."""
+    import cv2
+    import numpy as np
+
+    return int(cv2.cvtColor(np.array([[rgb]], dtype=np.uint8), cv2.COLOR_RGB2GRAY)[0, 0])
+
+
+def _apply_soup(env: gym.Env, variant: str, cfg: SoupConfig, background: tuple) -> gym.Env:
+    """Raw RGB env -> soup variant -> (84, 84, frame_stack) uint8."""
+    if variant == "black":
+        env = ReplaceBackgroundColour(env, background, cfg.black)
+    elif variant == "white":
+        env = ReplaceBackgroundColour(env, background, cfg.white)
+    env = GrayscaleResize(env, 84)
+    if variant == "zoom":
+        env = ZoomFrame(env, fill=_gray(background), scale=cfg.zoom_scale, offset=cfg.zoom_offset)
+    elif variant == "noisy":
+        env = AddFrozenNoise(env, sigma=cfg.noise_sigma, noise_seed=cfg.noise_seed)
+    elif variant in ("vflip", "hflip", "vhflip"):
+        env = FlipFrame(env, vertical="v" in variant, horizontal="h" in variant)
+    return StackFrames(env, cfg.frame_stack)
+
+
+def _ale_env(rom: str, cfg: AtariConfig) -> gym.Env:
+    from ale_py.env import AtariEnv
+
+    env: gym.Env = AtariEnv(
+        game=rom,
+        obs_type="rgb",
+        frameskip=1,
+        repeat_action_probability=cfg.repeat_action_probability,
+        full_action_space=cfg.full_action_space,
+        max_num_frames_per_episode=cfg.max_episode_frames,
+    )
+    env = NoopReset(env, cfg.noop_max)
+    return MaxAndSkip(env, cfg.frame_skip)
+
+
+def _build_pong_soup(variant: str, cfg: SoupConfig, atari: AtariConfig) -> gym.Env:
+    return _apply_soup(_ale_env("pong", atari), variant, cfg, PONG_BACKGROUND)
+
+
+def _build_catch_soup(variant: str, cfg: SoupConfig) -> gym.Env:
+    return _apply_soup(CatchEnv(), variant, cfg, CatchEnv.BACKGROUND)
+
+
+def _build_atari(rom: str, cfg: AtariConfig) -> gym.Env:
+    env = GrayscaleResize(_ale_env(rom, cfg), 84)
+    return StackFrames(env, cfg.frame_stack)
+
+
+def _table() -> dict[str, TaskSpec]:
+    tasks: dict[str, TaskSpec] = {}
+    for v in SOUP_VARIANTS:
+        tasks[f"pong_soup/{v}"] = TaskSpec(
+            f"pong_soup/{v}", "pong_soup", v, f"xfer/PongSoup-{_camel(v)}-v0",
+            f"Pong, {_VARIANT_TEXT[v]}", 4,
+            lambda v=v, **o: _build_pong_soup(v, _config(SoupConfig, o), _config(AtariConfig, o)),
+            (SoupConfig(), AtariConfig()),
+        )  # fmt: skip
+    for v in SOUP_VARIANTS:
+        tasks[f"catch_soup/{v}"] = TaskSpec(
+            f"catch_soup/{v}", "catch_soup", v, f"xfer/CatchSoup-{_camel(v)}-v0",
+            f"Catch (7x10 grid), {_VARIANT_TEXT[v]}", 1,
+            lambda v=v, **o: _build_catch_soup(v, _config(SoupConfig, o)),
+            (SoupConfig(),),
+        )  # fmt: skip
+    for rom in ATARI_SOURCES + ATARI_TARGETS:
+        role = "source" if rom in ATARI_SOURCES else "target"
+        tasks[f"atari/{rom}"] = TaskSpec(
+            f"atari/{rom}", "atari", rom, f"xfer/Atari-{_camel(rom)}-v0",
+            f"Atari {rom} ({role}), A3C-era preprocessing", 4,
+            lambda rom=rom, **o: _build_atari(rom, _config(AtariConfig, o)),
+            (AtariConfig(),),
+        )  # fmt: skip
+    try:
+        from envs.labyrinth import labyrinth_tasks
+    except ImportError:  # the labyrinth room has not landed
+        pass
+    else:
+        tasks.update(labyrinth_tasks())
+    return tasks
+
+
+
+def _config(cls: type, overrides: dict[str, Any]) -> Any:
+    names = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{k: v for k, v in overrides.items() if k in names})
+
+
+TASKS: dict[str, TaskSpec] = _table()
+
+
+def get_task(task_id: str) -> TaskSpec:
+    """Return the spec of ``task_id``.
+
+    Raises:
+        UnknownTaskError: naming the closest valid ids.
+    """
+    try:
+        return TASKS[task_id]
+    except KeyError:
+        close = difflib.get_close_matches(str(task_id), TASKS, n=3, cutoff=0.4)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        domains = sorted({t.domain for t in TASKS.values()})
+        raise UnknownTaskError(
+            f"unknown task id {task_id!r}{hint} (domains: {', '.join(domains)}; "
+            "`xfer tasks` lists every id)"
+        ) from None
+
+
+class _SeedFirstReset(gym.Wrapper):
+    """Use ``seed`` for the first reset that is not given one (make_env's seed)."""
+
+    def __init__(self, env: gym.Env, seed: int | None) -> None:
+        super().__init__(env)
+        self._pending_seed = seed
+        if seed is not None:
+            self.action_space.seed(seed)
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None) -> Any:
+        if seed is None:
+            seed, self._pending_seed = self._pending_seed, None
+        else:
+            self._pending_seed = None
+        return self.env.reset(seed=seed, options=options)
+
+
+def make_env(task_id: str, seed: int | None = None, **overrides: Any) -> gym.Env:
+    """Build the env of ``task_id``.
+
+    Args:
+        task_id: e.g. ``"pong_soup/hflip"``, ``"catch_soup/noisy"``, ``"atari/seaquest"``.
+        seed: used by the first ``reset()`` that is not given a seed.
+        **overrides: fields of the task's config dataclasses (``SoupConfig``,
+            ``AtariConfig``, ...), e.g. ``noise_sigma=16`` or ``repeat_action_probability=0.25``.
+
+    Returns:
+        A gymnasium env observing uint8 (84, 84, C) frames, channels last.
+
+    Raises:
+        UnknownTaskError: for an unknown id. TypeError: for an unknown override.
+
+    Example:
+        >>> env = make_env("catch_soup/hflip", seed=0)
+        >>> env.reset()[0].shape
+        (84, 84, 4)
+    """
+    spec = get_task(task_id)
+    allowed = {f.name for cfg in spec.config for f in dataclasses.fields(cfg)}
+    unknown = sorted(set(overrides) - allowed)
+    if unknown:
+        raise TypeError(
+            f"unknown override(s) {unknown} for {task_id}; allowed: {sorted(allowed)}"
+        )
+    env = spec.builder(**overrides)
+    return _SeedFirstReset(env, seed)
+
+
+def make_vector_env(
+    task_id: str, num_envs: int, seed: int | None = None, **overrides: Any
+) -> gym.vector.SyncVectorEnv:
+    """``num_envs`` copies of ``task_id`` in a synchronous vector env (seeds seed, seed+1, ...)."""
+    if num_envs < 1:
+        raise ValueError(f"num_envs must be positive, got {num_envs}")
+    get_task(task_id)
+    seeds = [None if seed is None else seed + i for i in range(num_envs)]
+    return gym.vector.SyncVectorEnv(
+        [lambda s=s: make_env(task_id, s, **overrides) for s in seeds]
+    )
+
+
+def register_envs() -> list[str]:
+    """Register every task with gymnasium; returns the registered ids.
+
+    Example:
+        >>> ids = register_envs()
+        >>> gym.make("xfer/CatchSoup-HFlip-v0").observation_space.shape
+        (84, 84, 4)
+    """
+    for spec in TASKS.values():
+        if spec.gym_id not in gym.registry:
+            gym.register(
+                id=spec.gym_id,
+                entry_point=make_env,
+                kwargs={"task_id": spec.task_id},
+                disable_env_checker=True,
+                order_enforce=False,
+            )
+    return [spec.gym_id for spec in TASKS.values()]
