@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 __all__ = ["AgentOutput", "Agent", "ShapeMismatchError", "check_state_dict", "save_weights",
-           "load_weights", "to_float_input"]  # fmt: skip
+           "load_weights", "to_float_input", "init_orthogonal"]  # fmt: skip
 
 FORMAT = "xfer-agent/1"
 
@@ -30,6 +30,21 @@ class AgentOutput(NamedTuple):
 
 class ShapeMismatchError(ValueError):
     """A saved tensor does not fit the network it is loaded into."""
+
+
+def init_orthogonal(module: nn.Module, gain: float = 2**0.5) -> nn.Module:
+    """Orthogonal weights with ``gain`` (ReLU: sqrt 2) and zero biases, in place.
+
+    PyTorch's default init shrinks the signal layer by layer in these narrow (12-map)
+    columns: with it a column cannot even fit Catch's optimal action by supervised
+    learning. Orthogonal init (as in A2C/PPO reference implementations) keeps the scale.
+    """
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            nn.init.orthogonal_(m.weight, gain=gain)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+    return module
 
 
 def to_float_input(obs: torch.Tensor) -> torch.Tensor:

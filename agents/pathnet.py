@@ -19,7 +19,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from agents.base import Agent, AgentOutput, check_state_dict, load_weights, to_float_input
+from agents.base import (
+    Agent,
+    AgentOutput,
+    check_state_dict,
+    init_orthogonal,
+    load_weights,
+    to_float_input,
+)
 
 __all__ = ["PathNetConfig", "PathNet", "random_path", "mutate", "binary_tournament",
            "tournament_step"]  # fmt: skip
@@ -100,6 +107,7 @@ class PathNet(Agent):
         flat = c * config.conv_output_size**2
         layers.append(nn.ModuleList([nn.Linear(flat, config.linear_units) for _ in range(m)]))
         self.layers = nn.ModuleList(layers)
+        init_orthogonal(self.layers)
         self.readouts = nn.ModuleList()
         self.register_buffer("frozen", torch.zeros(config.num_layers, m, dtype=torch.bool))
         self.task_actions: list[int] = []
@@ -118,10 +126,9 @@ class PathNet(Agent):
     def _readout(self, num_actions: int) -> nn.ModuleDict:
         if num_actions < 1:
             raise ValueError(f"num_actions must be positive, got {num_actions}")
-        policy = nn.Linear(self.config.linear_units, num_actions)
-        nn.init.orthogonal_(policy.weight, gain=0.01)
-        nn.init.zeros_(policy.bias)
-        return nn.ModuleDict({"policy": policy, "value": nn.Linear(self.config.linear_units, 1)})
+        policy = init_orthogonal(nn.Linear(self.config.linear_units, num_actions), gain=0.01)
+        value = init_orthogonal(nn.Linear(self.config.linear_units, 1), gain=1.0)
+        return nn.ModuleDict({"policy": policy, "value": value})
 
     def new_task(self, num_actions: int) -> None:
         """Add fresh policy and value readouts for a new task and make it current."""
@@ -206,7 +213,7 @@ class PathNet(Agent):
                 if bool(self.frozen[layer_index, m]):
                     module.requires_grad_(False)
                 else:
-                    module.reset_parameters()
+                    init_orthogonal(module)
         self.fixed_paths.append(path_t.tolist())
         self.new_task(next_num_actions or self.num_actions)
 

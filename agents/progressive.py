@@ -29,7 +29,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from agents.base import Agent, AgentOutput, check_state_dict, load_weights, to_float_input
+from agents.base import (
+    Agent,
+    AgentOutput,
+    check_state_dict,
+    init_orthogonal,
+    load_weights,
+    to_float_input,
+)
 
 __all__ = ["ColumnConfig", "Column", "LateralAdapter", "ProgressiveNet", "LAYERS"]
 
@@ -99,6 +106,7 @@ class Column(nn.Module):
         self.conv2 = nn.Conv2d(c[0], c[1], k2, s2)
         self.conv3 = nn.Conv2d(c[1], c[2], k3, s3)
         self.fc = nn.Linear(config.flat_size, config.hidden)
+        init_orthogonal(self)
         self.num_actions = num_actions
         self.reset_heads(num_actions)
 
@@ -107,8 +115,8 @@ class Column(nn.Module):
         hidden = self.fc.out_features
         self.policy = nn.Linear(hidden, num_actions)
         self.value = nn.Linear(hidden, 1)
-        nn.init.orthogonal_(self.policy.weight, gain=0.01)
-        nn.init.zeros_(self.policy.bias)
+        init_orthogonal(self.policy, gain=0.01)
+        init_orthogonal(self.value, gain=1.0)
         self.num_actions = num_actions
 
     def trunk_parameters(self) -> list[nn.Parameter]:
@@ -155,6 +163,7 @@ class LateralAdapter(nn.Module):
             self.U = nn.Linear(in_width, out_width, bias=False)
         else:
             raise ValueError(f"unknown adapter kind {kind!r}")
+        init_orthogonal(self)
 
     def forward(self, earlier: list[torch.Tensor]) -> torch.Tensor:
         scaled = [a * self.alpha[j] for j, a in enumerate(earlier)]

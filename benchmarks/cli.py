@@ -55,6 +55,123 @@ def _cmd_agents(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train_parser(sub: argparse._SubParsersAction) -> None:
+    from benchmarks.training import RunConfig
+
+    d = RunConfig(task="catch_soup/pong")
+    p = sub.add_parser("train", help="train one run (sources first when missing)")
+    p.add_argument("--task", required=True, help="target task id (see `xfer tasks`)")
+    p.add_argument("--agent", default="scratch",
+                   help="scratch, finetune-head, finetune-all, random-column, progressive, pathnet")
+    p.add_argument("--source", action="append", default=[], dest="sources",
+                   help="source task id; repeat for a progressive chain, in column order")
+    p.add_argument("--budget", default=None,
+                   help="named budget (smoke, laptop, gpu, paper) giving the step count")
+    p.add_argument("--steps", type=int, default=None, help="agent steps (overrides --budget)")
+    p.add_argument("--seed", type=int, default=0, help="seed (default 0)")
+    p.add_argument("--out", default="results", help="results root (default results/)")
+    p.add_argument("--algo", default=d.algo, choices=["impala", "ppo"],
+                   help="impala (A3C-style, default) or ppo")
+    p.add_argument("--lr", type=float, default=d.lr, help=f"learning rate (default {d.lr})")
+    p.add_argument("--entropy-coeff", type=float, default=d.entropy_coeff,
+                   help=f"entropy cost (default {d.entropy_coeff})")
+    p.add_argument("--grad-clip", type=float, default=d.grad_clip,
+                   help=f"gradient norm clip (default {d.grad_clip})")
+    p.add_argument("--alpha-init", type=float, default=d.alpha_init,
+                   help=f"initial lateral alpha (default {d.alpha_init})")
+    p.add_argument("--rollout-length", type=int, default=d.rollout_length,
+                   help=f"env steps per rollout fragment (default {d.rollout_length})")
+    p.add_argument("--train-batch", type=int, default=d.train_batch,
+                   help=f"agent steps per update (default {d.train_batch})")
+    p.add_argument("--env-runners", type=int, default=d.env_runners,
+                   help=f"env runner processes (default {d.env_runners})")
+    p.add_argument("--envs-per-runner", type=int, default=d.envs_per_runner,
+                   help=f"sub-envs per runner (default {d.envs_per_runner})")
+    p.add_argument("--num-learners", type=int, default=d.num_learners,
+                   help="remote learners (default 0: learn in the driver)")
+    p.add_argument("--gpus-per-learner", type=float, default=None,
+                   help="GPUs per learner (default: 1 with --device gpu, else 0)")
+    p.add_argument("--device", choices=["auto", "cpu", "gpu"], default="cpu",
+                   help="gpu: GPU learner (error if none); auto: GPU learner if the cluster "
+                   "has one; cpu (default)")
+    p.add_argument("--curve-window", type=int, default=None,
+                   help="env steps per curve point (default steps/40 in [1k, 250k])")
+    p.add_argument("--stall-timeout", type=float, default=d.stall_timeout_s,
+                   help=f"fail a run that makes no progress this long, s (default {d.stall_timeout_s:.0f})")
+    p.add_argument("--tag", default="", help="suffix of the run directory")
+    p.add_argument("--address", default=None, help="Ray cluster address (or set RAY_ADDRESS)")
+    p.add_argument("--no-wandb", action="store_true", help="do not log to wandb")
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("evaluate", help="score a trained run, on its task or another")
+    p.add_argument("run_dir", help="a finished run directory")
+    p.add_argument("--episodes", type=int, default=10, help="episodes (default 10)")
+    p.add_argument("--task", default=None, help="task to play (default: the run's task)")
+    p.add_argument("--column", type=int, default=None,
+                   help="progressive nets: which column to play (default: the task's column)")
+    p.add_argument("--greedy", action="store_true", help="argmax actions instead of sampling")
+    p.add_argument("--seed", type=int, default=12345, help="env seed (default 12345)")
+    p.set_defaults(func=_cmd_evaluate)
+
+
+def _run_config_from_args(args: argparse.Namespace) -> "RunConfig":  # noqa: F821
+    from benchmarks.budgets import get_budget
+    from benchmarks.training import RunConfig
+    from envs import get_task
+
+    if args.steps is None and args.budget is None:
+        raise CLIError("give --budget NAME or --steps N")
+    steps = args.steps
+    if steps is None:
+        steps = get_budget(args.budget).steps_for(get_task(args.task).domain)
+    gpus = args.gpus_per_learner
+    if gpus is None:
+        gpus = 1.0 if args.device == "gpu" else 0.0
+    if args.device == "auto":
+        gpus = _auto_gpus(args.address)
+    num_learners = args.num_learners
+    if gpus > 0 and num_learners == 0:
+        num_learners = 1
+    return RunConfig(
+        task=args.task, agent=args.agent, sources=tuple(args.sources), steps=steps,
+        seed=args.seed, algo=args.algo, lr=args.lr, entropy_coeff=args.entropy_coeff,
+        grad_clip=args.grad_clip, alpha_init=args.alpha_init,
+        rollout_length=args.rollout_length, train_batch=args.train_batch,
+        env_runners=args.env_runners, envs_per_runner=args.envs_per_runner,
+        num_learners=num_learners, gpus_per_learner=gpus, curve_window=args.curve_window,
+        stall_timeout_s=args.stall_timeout, tag=args.tag, wandb=not args.no_wandb,
+        address=args.address,
+    )  # fmt: skip
+
+
+def _auto_gpus(address: str | None) -> float:
+    from benchmarks.rllib.algo import ensure_ray
+
+    return 1.0 if ensure_ray(address or os.environ.get("RAY_ADDRESS")).get("GPU", 0) >= 1 else 0.0
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from benchmarks.training import TrainingError, train
+
+    cfg = _run_config_from_args(args)
+    try:
+        run_dir = train(cfg, args.out)
+    except TrainingError as err:
+        raise CLIError(str(err)) from err
+    print(f"done: {run_dir}")
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from benchmarks.evaluate import evaluate_run
+
+    result = evaluate_run(args.run_dir, episodes=args.episodes, task=args.task,
+                          column=args.column, greedy=args.greedy, seed=args.seed)  # fmt: skip
+    print(f"{result['task']}: mean {result['mean']:.3f} +- {result['std']:.3f} "
+          f"over {result['episodes']} episodes")  # fmt: skip
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``xfer`` argument parser with every subcommand."""
     parser = argparse.ArgumentParser(
@@ -91,7 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-_EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = []
+_EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_train_parser]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -103,7 +220,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CLIError as err:
         print(f"xfer: error: {err}", file=sys.stderr)
         return 2
-    except (KeyError, ValueError, TypeError, FileNotFoundError) as err:
+    except (KeyError, ValueError, TypeError, FileNotFoundError, RuntimeError) as err:
         if os.environ.get("XFER_DEBUG"):
             raise
         message = err.args[0] if isinstance(err, KeyError) and err.args else err

@@ -1,0 +1,192 @@
+"""Build and drive an RLlib algorithm for one run (the only Ray-facing training code).
+
+The A3C-style default is IMPALA (asynchronous actor-critic; with little policy lag its
+V-trace targets are A3C's n-step returns, n = rollout length) with the paper's RMSProp.
+``algo="ppo"`` gives PPO with one epoch, one minibatch and no KL term (a synchronous
+A2C up to PPO's clipping), with the same optimizer.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+
+import ray  # noqa: E402
+from ray.rllib.algorithms.impala import IMPALAConfig  # noqa: E402
+from ray.rllib.algorithms.ppo import PPOConfig  # noqa: E402
+from ray.rllib.callbacks.callbacks import RLlibCallback  # noqa: E402
+from ray.rllib.core.rl_module.rl_module import RLModuleSpec  # noqa: E402
+from ray.tune.registry import register_env  # noqa: E402
+
+from benchmarks.rllib.learners import RMSPropIMPALALearner, RMSPropPPOLearner  # noqa: E402
+from benchmarks.rllib.module import XferModule  # noqa: E402
+
+ENV_NAME = "xfer_task"
+RETURN_SUM = "xfer_return_sum"
+EPISODES = "xfer_episodes"
+
+
+def _make_env(env_config: Any) -> Any:
+    os.environ.setdefault("PYGLET_HEADLESS", "true")
+    import torch
+
+    from envs import make_env
+
+    torch.set_num_threads(1)
+    seed = int(env_config.get("seed", 0))
+    worker = getattr(env_config, "worker_index", 0)
+    vector = getattr(env_config, "vector_index", 0)
+    # distinct, reproducible seeds for every sub-env of every runner
+    return make_env(env_config["task_id"], seed=seed * 100_003 + worker * 1_009 + vector)
+
+
+class ReturnCallback(RLlibCallback):
+    """Logs lifetime sums of raw episode returns and episode counts.
+
+    The driver turns their per-iteration differences into the paper's curve points
+    (mean score of all episodes finished in a window). Each env runner also keeps the
+    returns of its own episodes, which PathNet's tournament reads as fitness.
+    """
+
+    def on_episode_end(self, *, episode, env_runner=None, metrics_logger=None, **kwargs):  # noqa: ANN001
+        ret = float(episode.get_return())
+        metrics_logger.log_value(RETURN_SUM, ret, reduce="lifetime_sum")
+        metrics_logger.log_value(EPISODES, 1, reduce="lifetime_sum")
+        if env_runner is not None:
+            if not hasattr(env_runner, "xfer_returns"):
+                env_runner.xfer_returns = []
+            env_runner.xfer_returns.append(ret)
+
+
+@dataclass(frozen=True)
+class AlgoSettings:
+    """What the algorithm needs from a run's config (a plain, typed subset)."""
+
+    task_id: str
+    algo: str
+    model_config: dict
+    seed: int
+    lr: float
+    entropy_coeff: float
+    grad_clip: float
+    gamma: float
+    rollout_length: int
+    train_batch: int
+    env_runners: int
+    envs_per_runner: int
+    gpus_per_learner: float
+    num_learners: int
+
+
+def ensure_ray(address: str | None, num_cpus: int | None = None) -> dict:
+    """Start embedded Ray (or connect to ``address``); return the cluster's resources."""
+    if not ray.is_initialized():
+        kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False,
+                                  "configure_logging": False}  # fmt: skip
+        if address:
+            ray.init(address=address, **kwargs)
+        else:
+            ray.init(num_cpus=num_cpus or os.cpu_count(), **kwargs)
+    return ray.cluster_resources()
+
+
+def build_algorithm(s: AlgoSettings) -> Any:
+    """An RLlib algorithm for ``s``; raises a clear error instead of waiting on resources."""
+    resources = ray.cluster_resources()
+    if s.gpus_per_learner > 0 and resources.get("GPU", 0) < s.gpus_per_learner * max(
+        1, s.num_learners
+    ):
+        raise RuntimeError(
+            f"a GPU learner was asked for ({s.gpus_per_learner} GPU per learner) but the "
+            f"Ray cluster has {resources.get('GPU', 0)} GPU(s); use --device cpu"
+        )
+    need_cpus = s.env_runners + (s.num_learners or 0) + 1
+    if resources.get("CPU", 0) < need_cpus - 1:
+        raise RuntimeError(
+            f"{s.env_runners} env runner(s) and {s.num_learners} learner(s) need about "
+            f"{need_cpus} CPUs; the cluster has {resources.get('CPU', 0)}"
+        )
+    register_env(ENV_NAME, _make_env)
+    if s.algo == "impala":
+        config = IMPALAConfig().training(
+            lr=s.lr, entropy_coeff=s.entropy_coeff, grad_clip=s.grad_clip, gamma=s.gamma,
+            train_batch_size_per_learner=s.train_batch, vf_loss_coeff=0.5,
+        ).learners(learner_class=RMSPropIMPALALearner)  # fmt: skip
+        config = config.reporting(min_time_s_per_iteration=1)
+    elif s.algo == "ppo":
+        config = PPOConfig().training(
+            lr=s.lr, entropy_coeff=s.entropy_coeff, grad_clip=s.grad_clip, gamma=s.gamma,
+            train_batch_size_per_learner=s.train_batch, num_epochs=1, minibatch_size=None,
+            use_kl_loss=False, kl_coeff=0.0, vf_clip_param=1e6, vf_loss_coeff=0.5,
+            lambda_=1.0,
+        ).learners(learner_class=RMSPropPPOLearner)  # fmt: skip
+    else:
+        raise ValueError(f"unknown algorithm {s.algo!r}; choose impala or ppo")
+    config = (
+        config.environment(ENV_NAME, env_config={"task_id": s.task_id, "seed": s.seed})
+        .framework("torch")
+        .env_runners(
+            num_env_runners=s.env_runners,
+            num_envs_per_env_runner=s.envs_per_runner,
+            rollout_fragment_length=s.rollout_length,
+            num_cpus_per_env_runner=1,
+        )
+        .learners(num_learners=s.num_learners, num_gpus_per_learner=s.gpus_per_learner)
+        .rl_module(rl_module_spec=RLModuleSpec(module_class=XferModule,
+                                               model_config=dict(s.model_config)))  # fmt: skip
+        .callbacks(ReturnCallback)
+        .debugging(seed=s.seed, log_level="ERROR")
+    )
+    return config.build_algo()
+
+
+def learner_state_dict(algo: Any) -> dict:
+    """The trained network's weights, read from the (first) learner."""
+
+    def get(learner: Any) -> dict:
+        net = learner.module["default_policy"].unwrapped().net
+        return {k: v.detach().cpu() for k, v in net.state_dict().items()}
+
+    results = list(algo.learner_group.foreach_learner(get))  # RemoteCallResults
+    if not results:
+        raise RuntimeError("no learner answered when its weights were read")
+    first = results[0]
+    return first.get() if hasattr(first, "get") else first
+
+
+def pop_runner_returns(algo: Any) -> list[list[float]]:
+    """Episode returns each env runner finished since the last call (PathNet fitness)."""
+
+    def pop(runner: Any) -> list[float]:
+        out = list(getattr(runner, "xfer_returns", []))
+        runner.xfer_returns = []
+        return out
+
+    return list(algo.env_runner_group.foreach_env_runner(pop, local_env_runner=False)) or [
+        pop(algo.env_runner)
+    ]
+
+
+def set_runner_paths(algo: Any, paths: list[np.ndarray]) -> None:
+    """Give env runner i the path ``paths[i]`` (PathNet); the local runner gets paths[0]."""
+    group = algo.env_runner_group
+    ids = group.healthy_worker_ids() if group.num_remote_env_runners() else []
+    for i, worker_id in enumerate(ids):
+        path = paths[i % len(paths)]
+        group.foreach_env_runner(
+            lambda r, p=path: r.module.set_path(p), remote_worker_ids=[worker_id],
+            local_env_runner=False,
+        )  # fmt: skip
+    if not ids and algo.env_runner is not None:
+        algo.env_runner.module.set_path(paths[0])
+
+
+def shutdown() -> None:
+    if ray.is_initialized():
+        ray.shutdown()

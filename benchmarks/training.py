@@ -1,0 +1,544 @@
+"""One training run: config, run directory, resume, curve, status (Ray imported lazily).
+
+A run directory holds:
+
+- ``config.json``: the fully resolved :class:`RunConfig`, git commit, package versions;
+- ``curve.csv``: ``env_steps, frames, episodes, episode_return_mean, wall_time``, one
+  row per window of ``curve_window`` env steps; ``episode_return_mean`` is the mean raw
+  score of the episodes that finished in the window (the paper's curve point);
+- ``agent.pt``: the trained network (``torch.load(..., weights_only=True)``);
+- ``status.json``: ``running``, ``done`` or ``failed`` (with the reason);
+- ``checkpoint/``: the RLlib algorithm state for resuming (module weights travel to
+  later runs through ``agent.pt``, never through this checkpoint);
+- ``pathnet.json`` (PathNet): the population, fitness and the fixed best path.
+
+Every file is written atomically. Re-running the same run resumes from the last
+checkpoint and truncates the curve to it (no gap, no duplicate point); a finished run
+is left alone.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+import os
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.atomic import write_json, write_text
+
+__all__ = ["RunConfig", "run_dir_for", "source_config", "train", "read_status", "read_curve",
+           "CURVE_FIELDS", "TrainingError"]  # fmt: skip
+
+CURVE_FIELDS = ("env_steps", "frames", "episodes", "episode_return_mean", "wall_time")
+
+
+class TrainingError(RuntimeError):
+    """A run failed; its status.json says why."""
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that defines one training run.
+
+    Attributes:
+        task: target task id.
+        agent: scratch, finetune-head, finetune-all, random-column, progressive, pathnet.
+        sources: source task ids, in column order (progressive: one column each).
+        steps: agent (env) steps to train.
+        seed: seeds envs, initial weights and RLlib.
+        algo: ``impala`` (A3C-style, default) or ``ppo``.
+        lr: learning rate (paper space: 1e-3, 5e-4, 1e-4).
+        entropy_coeff: entropy cost (paper space: 1e-2, 1e-3, 1e-4).
+        grad_clip: global gradient-norm clip (paper space: 20, 40).
+        alpha_init: initial lateral scale alpha (paper space: 1, 0.1, 0.01).
+        gamma: discount (A3C: 0.99).
+        rollout_length: env steps per rollout fragment (A3C's n-step; paper 5 or 20).
+        train_batch: agent steps per learner update.
+        env_runners: RLlib env runner processes (0 = sample in the driver).
+        envs_per_runner: vectorised sub-envs per runner.
+        num_learners: remote learners (0 = learn in the driver; needed on 2 cores).
+        gpus_per_learner: GPUs per learner (``--device gpu`` sets 1).
+        curve_window: env steps per curve point (None: steps / 40, within [1k, 250k]).
+        checkpoint_every_s: seconds between resumable checkpoints.
+        stall_timeout_s: a training iteration that takes longer, or makes no env-step
+            progress for this long, fails the run with that reason.
+        pathnet_population: paths in PathNet's population.
+        pathnet_segment: training iterations a path samples before its fitness counts.
+        tag: free suffix of the run directory (jobs of a sweep).
+        wandb: log config and curve to wandb (offline unless the user configured it).
+        address: Ray cluster address (None: embedded Ray; also read from RAY_ADDRESS).
+    """
+
+    task: str
+    agent: str = "scratch"
+    sources: tuple[str, ...] = ()
+    steps: int = 100_000
+    seed: int = 0
+    algo: str = "impala"
+    lr: float = 7e-4
+    entropy_coeff: float = 1e-2
+    grad_clip: float = 40.0
+    alpha_init: float = 0.1
+    gamma: float = 0.99
+    rollout_length: int = 20
+    train_batch: int = 160
+    env_runners: int = 1
+    envs_per_runner: int = 8
+    num_learners: int = 0
+    gpus_per_learner: float = 0.0
+    curve_window: int | None = None
+    checkpoint_every_s: float = 60.0
+    stall_timeout_s: float = 300.0
+    pathnet_population: int = 8
+    pathnet_segment: int = 2
+    tag: str = ""
+    wandb: bool = True
+    address: str | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        from agents import AGENT_NAMES
+        from envs import get_task
+
+        get_task(self.task)
+        for s in self.sources:
+            get_task(s)
+        if self.agent not in AGENT_NAMES:
+            raise ValueError(f"unknown agent {self.agent!r}; choose from {', '.join(AGENT_NAMES)}")
+        if self.agent in ("finetune-head", "finetune-all") and len(self.sources) != 1:
+            raise ValueError(f"{self.agent} needs exactly one --source")
+        if self.agent in ("scratch", "random-column") and self.sources:
+            raise ValueError(f"{self.agent} takes no --source")
+        if self.steps < 1:
+            raise ValueError(f"steps must be positive, got {self.steps}")
+        if self.algo not in ("impala", "ppo"):
+            raise ValueError(f"unknown algo {self.algo!r}; choose impala or ppo")
+
+    @property
+    def window(self) -> int:
+        if self.curve_window:
+            return int(self.curve_window)
+        return int(min(max(self.steps // 40, 1_000), 250_000))
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["sources"] = list(self.sources)
+        data.pop("address")
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunConfig:
+        names = {f.name for f in dataclasses.fields(cls)}
+        clean = {k: v for k, v in data.items() if k in names}
+        clean["sources"] = tuple(clean.get("sources", ()))
+        return cls(**clean)
+
+
+def _slug(task_id: str) -> str:
+    return task_id.replace("/", "-")
+
+
+def run_dir_for(root: str | Path, cfg: RunConfig) -> Path:
+    """``<root>/<target>/<agent>[_from_<src>+...]/seed<N>[_<tag>]`` (grep-able)."""
+    agent = cfg.agent + ("_from_" + "+".join(_slug(s) for s in cfg.sources) if cfg.sources else "")
+    leaf = f"seed{cfg.seed}" + (f"_{cfg.tag}" if cfg.tag else "")
+    return Path(root) / _slug(cfg.task) / agent / leaf
+
+
+def source_config(cfg: RunConfig) -> RunConfig | None:
+    """The run whose weights seed ``cfg`` (trained first when missing), or None.
+
+    finetune-*: scratch on the source. progressive with sources S1..Sk: progressive on
+    Sk from S1..Sk-1 (scratch on S1 when k = 1). pathnet: pathnet on Sk from S1..Sk-1.
+    Sources use the default hyperparameters and no tag, so every target shares them.
+    """
+    if not cfg.sources:
+        return None
+    *earlier, last = cfg.sources
+    if cfg.agent == "pathnet":
+        agent = "pathnet"
+    elif cfg.agent == "progressive" and earlier:
+        agent = "progressive"
+    else:
+        agent = "scratch"
+    defaults = RunConfig(task=last)
+    return dataclasses.replace(
+        defaults, task=last, agent=agent, sources=tuple(earlier), steps=cfg.steps,
+        seed=cfg.seed, algo=cfg.algo, env_runners=cfg.env_runners,
+        envs_per_runner=cfg.envs_per_runner, num_learners=cfg.num_learners,
+        gpus_per_learner=cfg.gpus_per_learner, wandb=cfg.wandb, address=cfg.address,
+        curve_window=cfg.curve_window, stall_timeout_s=cfg.stall_timeout_s,
+    )  # fmt: skip
+
+
+def read_status(run_dir: str | Path) -> dict[str, Any]:
+    path = Path(run_dir) / "status.json"
+    if not path.is_file():
+        return {"state": "missing"}
+    return json.loads(path.read_text())
+
+
+def read_curve(run_dir: str | Path) -> list[dict[str, float]]:
+    path = Path(run_dir) / "curve.csv"
+    if not path.is_file():
+        return []
+    with path.open() as f:
+        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def _write_curve(run_dir: Path, rows: list[dict[str, float]]) -> None:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=CURVE_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: row[k] for k in CURVE_FIELDS})
+    write_text(run_dir / "curve.csv", buf.getvalue())
+
+
+def _set_status(run_dir: Path, state: str, **extra: Any) -> None:
+    write_json(run_dir / "status.json", {"state": state, "updated": time.time(), **extra})
+
+
+def _provenance() -> dict[str, Any]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+            cwd=Path(__file__).resolve().parent,
+        ).stdout.strip()  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired):
+        commit = ""
+    versions = {}
+    for pkg in ("torch", "ray", "gymnasium", "ale-py", "miniworld", "numpy", "xfer-bench"):
+        try:
+            versions[pkg] = version(pkg)
+        except PackageNotFoundError:
+            versions[pkg] = None
+    return {"git_commit": commit or None, "packages": versions}
+
+
+def _driver_agent(cfg: RunConfig, sources: list[str], task_actions: int, in_channels: int) -> Any:
+    from agents import build_agent
+
+    return build_agent(cfg.agent, task_actions, in_channels=in_channels, sources=sources,
+                       alpha_init=cfg.alpha_init, seed=cfg.seed)  # fmt: skip
+
+
+class _Window:
+    """Turns lifetime sums (steps, returns, episodes) into the paper's curve points."""
+
+    def __init__(self, state: dict[str, float]) -> None:
+        self.s = dict(state)
+
+    @staticmethod
+    def fresh() -> dict[str, float]:
+        return {"env_steps": 0.0, "episodes": 0.0, "ret_sum": 0.0, "win_ret": 0.0,
+                "win_eps": 0.0, "win_start": 0.0, "last_mean": float("nan"),
+                "rl_steps": 0.0, "rl_ret": 0.0, "rl_eps": 0.0}  # fmt: skip
+
+    def update(self, rl_steps: float, rl_ret: float, rl_eps: float) -> None:
+        s = self.s
+        # RLlib's lifetime counters may restart from 0 after a restore: take deltas.
+        d_steps = rl_steps - s["rl_steps"] if rl_steps >= s["rl_steps"] else rl_steps
+        d_ret = rl_ret - s["rl_ret"] if rl_eps >= s["rl_eps"] else rl_ret
+        d_eps = rl_eps - s["rl_eps"] if rl_eps >= s["rl_eps"] else rl_eps
+        s["rl_steps"], s["rl_ret"], s["rl_eps"] = rl_steps, rl_ret, rl_eps
+        s["env_steps"] += d_steps
+        s["episodes"] += d_eps
+        s["win_ret"] += d_ret
+        s["win_eps"] += d_eps
+
+    def take_point(self, window: int, force: bool = False) -> dict[str, float] | None:
+        s = self.s
+        if s["env_steps"] - s["win_start"] < window and not force:
+            return None
+        if s["win_eps"] > 0:
+            s["last_mean"] = s["win_ret"] / s["win_eps"]
+        point = {"env_steps": s["env_steps"], "episodes": s["episodes"],
+                 "episode_return_mean": s["last_mean"]}  # fmt: skip
+        s["win_ret"] = s["win_eps"] = 0.0
+        s["win_start"] = s["env_steps"]
+        return point
+
+
+def train(cfg: RunConfig, root: str | Path, log: Any = print) -> Path:
+    """Train ``cfg`` under ``root`` (training its source runs first); return the run dir.
+
+    Raises:
+        TrainingError: the run failed (status.json holds the reason).
+    """
+    src = source_config(cfg)
+    sources: list[str] = []
+    if src is not None:
+        src_dir = run_dir_for(root, src)
+        if read_status(src_dir).get("state") != "done":
+            log(f"source run {src_dir} is missing or unfinished: training it first")
+            train(src, root, log)
+        # One file carries every earlier column (or PathNet's fixed modules): a chain's
+        # last source run was itself trained from the sources before it.
+        sources = [str(src_dir / "agent.pt")]
+    run_dir = run_dir_for(root, cfg)
+    status = read_status(run_dir)
+    if status.get("state") == "done":
+        log(f"{run_dir}: already done")
+        return run_dir
+    old_cfg = run_dir / "config.json"
+    if old_cfg.is_file():
+        saved = json.loads(old_cfg.read_text()).get("run", {})
+        if saved and saved != cfg.to_dict():
+            diff = sorted(k for k in cfg.to_dict() if saved.get(k) != cfg.to_dict()[k])
+            raise TrainingError(
+                f"{run_dir} holds a run with another config (differs in {diff}); "
+                "use another --out or --tag, or delete that directory"
+            )
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_json(old_cfg, {"run": cfg.to_dict(), "source_files": sources,
+                         "curve_window": cfg.window, **_provenance()})  # fmt: skip
+    _set_status(run_dir, "running")
+    try:
+        _train_loop(cfg, run_dir, sources, log)
+    except KeyboardInterrupt:
+        _set_status(run_dir, "failed", reason="interrupted (KeyboardInterrupt); rerun to resume")
+        raise
+    except Exception as err:  # noqa: BLE001 - recorded, then re-raised
+        _set_status(run_dir, "failed", reason=f"{type(err).__name__}: {err}")
+        raise TrainingError(f"{run_dir}: {type(err).__name__}: {err}") from err
+    return run_dir
+
+
+def _train_loop(cfg: RunConfig, run_dir: Path, sources: list[str], log: Any) -> None:
+    import concurrent.futures as futures
+
+    from benchmarks.rllib import algo as rl
+    from envs import make_env
+
+    probe = make_env(cfg.task, seed=cfg.seed)
+    num_actions, in_channels = int(probe.action_space.n), int(probe.observation_space.shape[-1])
+    frames_per_step = _frames_per_step(cfg.task)
+    probe.close()
+    address = cfg.address or os.environ.get("RAY_ADDRESS")
+    rl.ensure_ray(address, num_cpus=None if address else max(2, cfg.env_runners + 1))
+    model_config = {"agent": cfg.agent, "sources": sources, "alpha_init": cfg.alpha_init,
+                    "seed": cfg.seed}  # fmt: skip
+    settings = rl.AlgoSettings(
+        task_id=cfg.task, algo=cfg.algo, model_config=model_config, seed=cfg.seed, lr=cfg.lr,
+        entropy_coeff=cfg.entropy_coeff, grad_clip=cfg.grad_clip, gamma=cfg.gamma,
+        rollout_length=cfg.rollout_length, train_batch=cfg.train_batch,
+        env_runners=cfg.env_runners, envs_per_runner=cfg.envs_per_runner,
+        gpus_per_learner=cfg.gpus_per_learner, num_learners=cfg.num_learners,
+    )  # fmt: skip
+    algo = rl.build_algorithm(settings)
+    ckpt = run_dir / "checkpoint"
+    progress_file = run_dir / "progress.json"
+    rows = read_curve(run_dir)
+    window = _Window(_Window.fresh())
+    wall_offset = 0.0
+    pop_state: dict[str, Any] | None = None
+    if ckpt.is_dir() and progress_file.is_file():
+        progress = json.loads(progress_file.read_text())
+        algo.restore_from_path(str(ckpt))
+        window = _Window(progress["window"])
+        rows = [r for r in rows if r["env_steps"] <= progress["window"]["win_start"]]
+        wall_offset = progress["wall_time"]
+        pop_state = progress.get("pathnet")
+        log(f"{run_dir}: resumed at {int(window.s['env_steps'])} env steps")
+    else:
+        rows = []
+    pathnet = _PathNetEvolution(cfg, algo, in_channels, pop_state) if cfg.agent == "pathnet" else None
+    tracker = _Tracker(cfg, run_dir) if cfg.wandb else None
+    start = time.time() - wall_offset
+    last_ckpt = time.time()
+    last_progress_t, last_steps = time.time(), window.s["env_steps"]
+    pool = futures.ThreadPoolExecutor(max_workers=1)
+
+    def checkpoint() -> None:
+        tmp = run_dir / "checkpoint.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        algo.save_to_path(str(tmp))
+        old = run_dir / "checkpoint.old"
+        shutil.rmtree(old, ignore_errors=True)
+        if ckpt.exists():
+            ckpt.rename(old)
+        tmp.rename(ckpt)
+        shutil.rmtree(old, ignore_errors=True)
+        _write_curve(run_dir, rows)
+        write_json(progress_file, {"window": window.s, "wall_time": time.time() - start,
+                                   "pathnet": pathnet.state() if pathnet else None})  # fmt: skip
+
+    try:
+        while window.s["env_steps"] < cfg.steps:
+            future = pool.submit(algo.train)
+            try:
+                result = future.result(timeout=cfg.stall_timeout_s)
+            except futures.TimeoutError:
+                raise TrainingError(
+                    f"a training iteration took more than {cfg.stall_timeout_s:.0f} s "
+                    "(stall_timeout_s): RLlib made no progress"
+                ) from None
+            runners = result.get("env_runners", {})
+            window.update(float(runners.get("num_env_steps_sampled_lifetime", 0.0)),
+                          float(runners.get(rl.RETURN_SUM, 0.0)),
+                          float(runners.get(rl.EPISODES, 0.0)))  # fmt: skip
+            now = time.time()
+            if window.s["env_steps"] > last_steps:
+                last_progress_t, last_steps = now, window.s["env_steps"]
+            elif now - last_progress_t > cfg.stall_timeout_s:
+                raise TrainingError(
+                    f"no env steps sampled for {cfg.stall_timeout_s:.0f} s (stall_timeout_s)"
+                )
+            if pathnet is not None:
+                pathnet.step()
+            done = window.s["env_steps"] >= cfg.steps
+            point = window.take_point(cfg.window, force=done)
+            if point is not None:
+                point["frames"] = point["env_steps"] * frames_per_step
+                point["wall_time"] = now - start
+                rows.append(point)
+                _write_curve(run_dir, rows)
+                if tracker:
+                    tracker.log(point)
+                log(f"{cfg.task} {cfg.agent}: {int(point['env_steps'])}/{cfg.steps} steps, "
+                    f"return {point['episode_return_mean']:.3f}, "
+                    f"{point['env_steps'] / max(now - start, 1e-9):.0f} steps/s")  # fmt: skip
+            if now - last_ckpt > cfg.checkpoint_every_s and not done:
+                checkpoint()
+                last_ckpt = time.time()
+        agent = _driver_agent(cfg, sources, num_actions, in_channels)
+        agent.load_state_dict(rl.learner_state_dict(algo))
+        if pathnet is not None:
+            best = pathnet.best_path()
+            agent.fix_path(best)
+            write_json(run_dir / "pathnet.json", {**pathnet.state(), "best_path": best.tolist()})
+        agent.save(run_dir / "agent.pt")
+        _write_curve(run_dir, rows)
+        if tracker:
+            tracker.finish(rows)
+        _set_status(run_dir, "done", env_steps=window.s["env_steps"],
+                    wall_time=time.time() - start)  # fmt: skip
+        shutil.rmtree(ckpt, ignore_errors=True)
+        progress_file.unlink(missing_ok=True)
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+        try:
+            algo.stop()
+        except Exception:  # noqa: BLE001 - best effort
+            pass
+
+
+def _frames_per_step(task_id: str) -> int:
+    from envs import get_task
+
+    return get_task(task_id).frames_per_step
+
+
+class _PathNetEvolution:
+    """PathNet's tournament across env runners (time-shared on small machines).
+
+    A population of paths; each env runner samples with one member's path for
+    ``pathnet_segment`` iterations, that member's fitness becomes the mean return of the
+    episodes finished meanwhile, then a binary tournament (the loser copies the winner's
+    path and mutates it) and the runner moves to the next member. The learner routes
+    each sample through the path recorded with it.
+    """
+
+    def __init__(self, cfg: RunConfig, algo: Any, in_channels: int, state: dict | None) -> None:
+        from agents import PathNetConfig, random_path
+
+        self.cfg, self.algo = cfg, algo
+        self.pconfig = PathNetConfig(in_channels=in_channels)
+        self.rng = np.random.default_rng(cfg.seed + 7)
+        if state:
+            self.population = [np.array(p) for p in state["population"]]
+            self.fitness = list(state["fitness"])
+            self.assigned = list(state["assigned"])
+            self.tournaments = int(state["tournaments"])
+        else:
+            n = max(2, cfg.pathnet_population)
+            self.population = [random_path(self.rng, self.pconfig) for _ in range(n)]
+            self.fitness = [None] * n
+            self.assigned = list(range(max(1, cfg.env_runners)))
+            self.tournaments = 0
+        self.iterations = 0
+        self.collected: list[list[float]] = [[] for _ in self.assigned]
+        self._push()
+
+    def _push(self) -> None:
+        from benchmarks.rllib.algo import set_runner_paths
+
+        set_runner_paths(self.algo, [self.population[m % len(self.population)]
+                                     for m in self.assigned])  # fmt: skip
+
+    def step(self) -> None:
+        from agents import tournament_step
+        from benchmarks.rllib.algo import pop_runner_returns
+
+        returns = pop_runner_returns(self.algo)
+        for i, rets in enumerate(returns[: len(self.collected)]):
+            self.collected[i].extend(rets)
+        self.iterations += 1
+        if self.iterations % max(1, self.cfg.pathnet_segment):
+            return
+        for i, member in enumerate(self.assigned):
+            if not self.collected[i]:
+                continue
+            self.fitness[member] = float(np.mean(self.collected[i]))
+            self.collected[i] = []
+            scored = [j for j, f in enumerate(self.fitness) if f is not None and j != member]
+            if scored:
+                other = int(self.rng.choice(scored))
+                pair = [member, other]
+                new, w, lo = tournament_step([self.population[j] for j in pair],
+                                             [self.fitness[j] for j in pair], self.rng,
+                                             self.pconfig.modules_per_layer)  # fmt: skip
+                self.population[pair[lo]] = new[lo]
+                self.fitness[pair[lo]] = None  # the mutated path is evaluated afresh
+                self.tournaments += 1
+            self.assigned[i] = (max(self.assigned) + 1 + i) % len(self.population)
+        self._push()
+
+    def best_path(self) -> np.ndarray:
+        scored = [(f, j) for j, f in enumerate(self.fitness) if f is not None]
+        best = max(scored)[1] if scored else self.assigned[0]
+        return self.population[best]
+
+    def state(self) -> dict[str, Any]:
+        return {"population": [p.tolist() for p in self.population], "fitness": self.fitness,
+                "assigned": self.assigned, "tournaments": self.tournaments}  # fmt: skip
+
+
+class _Tracker:
+    """wandb logging: offline by default, online when the user configured it."""
+
+    def __init__(self, cfg: RunConfig, run_dir: Path) -> None:
+        os.environ.setdefault("WANDB_SILENT", "true")
+        import wandb
+
+        mode = os.environ.get("WANDB_MODE") or ("online" if os.environ.get("WANDB_API_KEY")
+                                               else "offline")  # fmt: skip
+        self.run = wandb.init(
+            project=os.environ.get("WANDB_PROJECT", "xfer-bench"),
+            name=str(run_dir), dir=str(run_dir), mode=mode, config=cfg.to_dict(),
+            reinit="finish_previous", resume="allow", id=_wandb_id(run_dir),
+        )  # fmt: skip
+
+    def log(self, point: dict[str, float]) -> None:
+        self.run.log({k: v for k, v in point.items()}, step=int(point["env_steps"]))
+
+    def finish(self, rows: list[dict[str, float]]) -> None:
+        self.run.summary["final_return"] = rows[-1]["episode_return_mean"] if rows else None
+        self.run.finish()
+
+
+def _wandb_id(run_dir: Path) -> str:
+    import hashlib
+
+    return hashlib.sha1(str(run_dir.resolve()).encode()).hexdigest()[:16]
