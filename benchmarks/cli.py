@@ -98,6 +98,8 @@ def _train_parser(sub: argparse._SubParsersAction) -> None:
                    help="env steps per curve point (default steps/40 in [1k, 250k])")
     p.add_argument("--stall-timeout", type=float, default=d.stall_timeout_s,
                    help=f"fail a run that makes no progress this long, s (default {d.stall_timeout_s:.0f})")
+    p.add_argument("--checkpoint-every", type=float, default=d.checkpoint_every_s,
+                   help=f"seconds between resumable checkpoints (default {d.checkpoint_every_s:.0f})")
     p.add_argument("--tag", default="", help="suffix of the run directory")
     p.add_argument("--address", default=None, help="Ray cluster address (or set RAY_ADDRESS)")
     p.add_argument("--no-wandb", action="store_true", help="do not log to wandb")
@@ -139,7 +141,7 @@ def _run_config_from_args(args: argparse.Namespace) -> "RunConfig":  # noqa: F82
         rollout_length=args.rollout_length, train_batch=args.train_batch,
         env_runners=args.env_runners, envs_per_runner=args.envs_per_runner,
         num_learners=num_learners, gpus_per_learner=gpus, curve_window=args.curve_window,
-        stall_timeout_s=args.stall_timeout, tag=args.tag, wandb=not args.no_wandb,
+        stall_timeout_s=args.stall_timeout, checkpoint_every_s=args.checkpoint_every, tag=args.tag, wandb=not args.no_wandb,
         address=args.address,
     )  # fmt: skip
 

@@ -1,0 +1,150 @@
+"""Smoke tests of training through RLlib (embedded Ray, 2 CPUs): artifacts, transfer, resume."""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from agents import load_agent
+from benchmarks.training import RunConfig, TrainingError, read_curve, run_dir_for, train
+
+pytestmark = pytest.mark.ray
+
+SMOKE = dict(steps=1_500, wandb=False, envs_per_runner=4, curve_window=500)
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory):
+    return tmp_path_factory.mktemp("results")
+
+
+def check_artifacts(run_dir: Path) -> None:
+    status = json.loads((run_dir / "status.json").read_text())
+    assert status["state"] == "done"
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["packages"]["torch"] and "git_commit" in config
+    rows = read_curve(run_dir)
+    assert rows and rows[-1]["env_steps"] >= 1_500
+    steps = [r["env_steps"] for r in rows]
+    assert steps == sorted(set(steps))
+    with (run_dir / "curve.csv").open() as f:
+        assert csv.DictReader(f).fieldnames == [
+            "env_steps", "frames", "episodes", "episode_return_mean", "wall_time"
+        ]
+    payload = torch.load(run_dir / "agent.pt", weights_only=True)
+    assert payload["format"].startswith("xfer-agent")
+
+
+@pytest.mark.parametrize("agent", ["scratch", "finetune-head", "finetune-all", "random-column",
+                                   "progressive", "pathnet"])
+def test_every_agent_on_catch_soup(root, agent):
+    sources = () if agent in ("scratch", "random-column") else ("catch_soup/pong",)
+    cfg = RunConfig(task="catch_soup/hflip", agent=agent, sources=sources, **SMOKE)
+    run_dir = train(cfg, root, log=lambda *_: None)
+    check_artifacts(run_dir)
+    net = load_agent(run_dir / "agent.pt")
+    if sources:
+        src_dir = run_dir_for(root, RunConfig(task="catch_soup/pong",
+                                              agent="pathnet" if agent == "pathnet" else "scratch",
+                                              **SMOKE))
+        check_artifacts(src_dir)
+        src = torch.load(src_dir / "agent.pt", weights_only=True)["state_dict"]
+        new = net.state_dict()
+        if agent == "progressive":  # the source column is bit-identical after training
+            for k, v in src.items():
+                assert torch.equal(new[k], v), k
+        if agent == "finetune-head":  # trunk unchanged, heads trained
+            assert torch.equal(new["columns.0.conv1.weight"], src["columns.0.conv1.weight"])
+            assert not torch.equal(new["columns.0.policy.weight"], src["columns.0.policy.weight"])
+        if agent == "finetune-all":
+            assert not torch.equal(new["columns.0.conv1.weight"], src["columns.0.conv1.weight"])
+        if agent == "pathnet":  # modules fixed on the source's path are unchanged
+            fixed = json.loads((src_dir / "pathnet.json").read_text())["best_path"]
+            for layer, genes in enumerate(fixed):
+                for m in set(genes):
+                    key = f"layers.{layer}.{m}.weight"
+                    assert torch.equal(new[key], src[key]), key
+            assert len(net.fixed_paths) == 2
+    if agent == "random-column":
+        assert not any(p.requires_grad for p in net.columns[0].parameters())
+
+
+def test_pong_soup_smoke(root):
+    cfg = RunConfig(task="pong_soup/white", agent="progressive", sources=("pong_soup/pong",),
+                    **SMOKE)
+    run_dir = train(cfg, root, log=lambda *_: None)
+    check_artifacts(run_dir)
+    rows = read_curve(run_dir)
+    assert rows[-1]["frames"] == 4 * rows[-1]["env_steps"]
+
+
+def test_finished_run_is_left_alone_and_config_clash_is_refused(root):
+    cfg = RunConfig(task="catch_soup/hflip", agent="scratch", **SMOKE)
+    run_dir = train(cfg, root, log=lambda *_: None)
+    before = (run_dir / "curve.csv").read_text()
+    messages = []
+    train(cfg, root, log=messages.append)
+    assert "already done" in messages[-1] and (run_dir / "curve.csv").read_text() == before
+    other = RunConfig(task="catch_soup/hflip", agent="scratch", **{**SMOKE, "steps": 2_000})
+    os.rename(run_dir / "status.json", run_dir / "status.bak")
+    try:
+        with pytest.raises(TrainingError, match="another config"):
+            train(other, root, log=lambda *_: None)
+    finally:
+        os.rename(run_dir / "status.bak", run_dir / "status.json")
+    assert (run_dir / "curve.csv").read_text() == before
+
+
+def test_gpu_asked_for_and_absent_fails_fast(root):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    cfg = RunConfig(task="catch_soup/pong", agent="scratch", gpus_per_learner=1.0,
+                    num_learners=1, tag="gpu", **SMOKE)
+    start = time.time()
+    with pytest.raises(TrainingError, match="GPU"):
+        train(cfg, root, log=lambda *_: None)
+    assert time.time() - start < 60
+    status = json.loads((run_dir_for(root, cfg) / "status.json").read_text())
+    assert status["state"] == "failed" and "GPU" in status["reason"]
+
+
+def test_killed_run_resumes_without_gaps(tmp_path):
+    cmd = [sys.executable, "-m", "benchmarks.cli", "train", "--task", "catch_soup/pong",
+           "--steps", "12000", "--out", str(tmp_path), "--no-wandb", "--envs-per-runner", "4",
+           "--curve-window", "500", "--checkpoint-every", "1"]
+    run_dir = tmp_path / "catch_soup-pong" / "scratch" / "seed0"
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.time() + 240
+    while time.time() < deadline:
+        progress = run_dir / "progress.json"
+        if progress.is_file() and json.loads(progress.read_text())["window"]["env_steps"] >= 3000:
+            break
+        time.sleep(0.5)
+    else:
+        os.killpg(proc.pid, signal.SIGKILL)
+        pytest.fail("no checkpoint within 240 s")
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    killed_at = json.loads((run_dir / "progress.json").read_text())["window"]["env_steps"]
+    before = [r for r in read_curve(run_dir) if r["env_steps"] <= killed_at]
+    assert json.loads((run_dir / "status.json").read_text())["state"] == "running"
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert f"resumed at {int(killed_at)} env steps" in out.stdout
+    rows = read_curve(run_dir)
+    steps = [r["env_steps"] for r in rows]
+    assert steps == sorted(set(steps)), steps  # no duplicate points
+    gaps = [b - a for a, b in zip(steps, steps[1:], strict=False)]
+    assert max(gaps) < 2_000, steps  # windows of ~500 steps (+ one rollout batch): no gap
+    assert steps[-1] >= 12_000 and any(s > killed_at for s in steps)
+    assert rows[: len(before)] == before  # the points before the kill are kept as they were
+    assert json.loads((run_dir / "status.json").read_text())["state"] == "done"
+    assert not (run_dir / "checkpoint").exists()
