@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 import tempfile
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -10,8 +11,16 @@ from typing import Any, NamedTuple
 import torch
 from torch import nn
 
-__all__ = ["AgentOutput", "Agent", "ShapeMismatchError", "check_state_dict", "save_weights",
-           "load_weights", "to_float_input", "init_orthogonal"]  # fmt: skip
+__all__ = [
+    "AgentOutput",
+    "Agent",
+    "ShapeMismatchError",
+    "check_state_dict",
+    "save_weights",
+    "load_weights",
+    "to_float_input",
+    "init_orthogonal",
+]
 
 FORMAT = "xfer-agent/1"
 
@@ -154,7 +163,10 @@ def load_weights(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no agent weights at {path}")
-    payload = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError) as err:
+        raise ValueError(f"{path} is not a readable agent file: {str(err)[:200]}") from err
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ValueError(f"{path} is not an xfer-bench agent file (format {FORMAT})")
     return payload

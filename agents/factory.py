@@ -14,8 +14,14 @@ from agents.progressive import ColumnConfig, ProgressiveNet
 
 __all__ = ["AGENT_NAMES", "build_agent", "load_agent"]
 
-AGENT_NAMES = ("scratch", "finetune-head", "finetune-all", "random-column", "progressive",
-               "pathnet")  # fmt: skip
+AGENT_NAMES = (
+    "scratch",
+    "finetune-head",
+    "finetune-all",
+    "random-column",
+    "progressive",
+    "pathnet",
+)
 
 
 def load_agent(path: str | Path) -> Agent:
@@ -79,8 +85,10 @@ def build_agent(
             return PathNet(pconfig, num_actions)
         net = PathNet.load(sources[-1])
         if net.config.in_channels != in_channels:
-            raise ValueError(f"source {sources[-1]} has {net.config.in_channels} input channels, "
-                             f"the task has {in_channels}")  # fmt: skip
+            raise ValueError(
+                f"source {sources[-1]} has {net.config.in_channels} input channels, "
+                f"the task has {in_channels}"
+            )
         if len(net.fixed_paths) != len(net.readouts) - 1:
             raise ValueError(f"source {sources[-1]} has no fixed path; finish its task first")
         if net.num_actions != num_actions:
@@ -101,8 +109,11 @@ def build_agent(
     source = ProgressiveNet.load(sources[0])
     _check_input(source, config, sources[0])
     net = ProgressiveNet(source.config, source.columns[-1].num_actions)
-    column_state = {k.split(".", 2)[2]: v for k, v in source.state_dict().items()
-                    if k.startswith(f"columns.{source.num_columns - 1}.")}  # fmt: skip
+    column_state = {
+        k.split(".", 2)[2]: v
+        for k, v in source.state_dict().items()
+        if k.startswith(f"columns.{source.num_columns - 1}.")
+    }
     net.columns[0].load_state_dict(column_state)
     if net.num_actions != num_actions:
         net.reset_heads(num_actions)

@@ -28,8 +28,14 @@ from agents.base import (
     to_float_input,
 )
 
-__all__ = ["PathNetConfig", "PathNet", "random_path", "mutate", "binary_tournament",
-           "tournament_step"]  # fmt: skip
+__all__ = [
+    "PathNetConfig",
+    "PathNet",
+    "random_path",
+    "mutate",
+    "binary_tournament",
+    "tournament_step",
+]
 
 
 @dataclass(frozen=True)
@@ -198,7 +204,9 @@ class PathNet(Agent):
         readout = self.readouts[task]
         return AgentOutput(readout["policy"](h), readout["value"](h).squeeze(-1))
 
-    def fix_path(self, path: np.ndarray | torch.Tensor, next_num_actions: int | None = None) -> None:
+    def fix_path(
+        self, path: np.ndarray | torch.Tensor, next_num_actions: int | None = None
+    ) -> None:
         """End a task: freeze ``path``'s modules, re-initialise every other free module.
 
         New readouts are added for the next task (``next_num_actions``, default the
@@ -227,8 +235,11 @@ class PathNet(Agent):
         return params + list(self.readouts[-1].parameters())
 
     def structure(self) -> dict[str, Any]:
-        return {"config": self.config.to_dict(), "task_actions": list(self.task_actions),
-                "fixed_paths": self.fixed_paths}  # fmt: skip
+        return {
+            "config": self.config.to_dict(),
+            "task_actions": list(self.task_actions),
+            "fixed_paths": self.fixed_paths,
+        }
 
     @classmethod
     def from_structure(cls, structure: dict[str, Any]) -> PathNet:
@@ -255,13 +266,16 @@ class PathNet(Agent):
 
     def describe(self) -> str:
         cfg = self.config
-        lines = [f"PathNet: L={cfg.num_layers} M={cfg.modules_per_layer} N={cfg.active_per_layer}, "
-                 f"{len(self.readouts)} task readout(s), {len(self.fixed_paths)} fixed path(s)"]  # fmt: skip
+        lines = [
+            f"PathNet: L={cfg.num_layers} M={cfg.modules_per_layer} N={cfg.active_per_layer}, "
+            f"{len(self.readouts)} task readout(s), {len(self.fixed_paths)} fixed path(s)"
+        ]
         for layer_index, layer in enumerate(self.layers):
             per = sum(p.numel() for p in layer[0].parameters())
             frozen = int(self.frozen[layer_index].sum())
-            lines.append(f"  layer {layer_index}: {len(layer)} modules x {per:,} params, "
-                         f"{frozen} frozen")  # fmt: skip
+            lines.append(
+                f"  layer {layer_index}: {len(layer)} modules x {per:,} params, {frozen} frozen"
+            )
         for t, readout in enumerate(self.readouts):
             n = sum(p.numel() for p in readout.parameters())
             state = "trainable" if t == self.task else "frozen"
@@ -277,10 +291,12 @@ class PathNet(Agent):
 
 def random_path(rng: np.random.Generator, config: PathNetConfig) -> np.ndarray:
     """A path of N distinct modules per layer, drawn uniformly: shape (L, N)."""
-    return np.stack([
-        rng.choice(config.modules_per_layer, size=config.active_per_layer, replace=False)
-        for _ in range(config.num_layers)
-    ]).astype(np.int64)  # fmt: skip
+    return np.stack(
+        [
+            rng.choice(config.modules_per_layer, size=config.active_per_layer, replace=False)
+            for _ in range(config.num_layers)
+        ]
+    ).astype(np.int64)
 
 
 def mutate(path: np.ndarray, rng: np.random.Generator, modules_per_layer: int) -> np.ndarray:

@@ -22,6 +22,7 @@ Choices where the paper is open:
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -204,14 +205,17 @@ class ProgressiveNet(Agent):
     def _make_adapters(self, num_earlier: int, num_actions: int) -> nn.ModuleDict:
         c, cfg = self.config.conv_channels, self.config
         a = cfg.alpha_init
-        return nn.ModuleDict({
-            "conv2": LateralAdapter("conv", c[0], num_earlier, c[1], a, cfg.kernels[1]),
-            "conv3": LateralAdapter("conv", c[1], num_earlier, c[2], a, cfg.kernels[2]),
-            "fc": LateralAdapter("conv_to_dense", c[2], num_earlier, cfg.hidden, a,
-                                 spatial=cfg.conv_output_size),
-            "policy": LateralAdapter("dense", cfg.hidden, num_earlier, num_actions, a),
-            "value": LateralAdapter("dense", cfg.hidden, num_earlier, 1, a),
-        })  # fmt: skip
+        return nn.ModuleDict(
+            {
+                "conv2": LateralAdapter("conv", c[0], num_earlier, c[1], a, cfg.kernels[1]),
+                "conv3": LateralAdapter("conv", c[1], num_earlier, c[2], a, cfg.kernels[2]),
+                "fc": LateralAdapter(
+                    "conv_to_dense", c[2], num_earlier, cfg.hidden, a, spatial=cfg.conv_output_size
+                ),
+                "policy": LateralAdapter("dense", cfg.hidden, num_earlier, num_actions, a),
+                "value": LateralAdapter("dense", cfg.hidden, num_earlier, 1, a),
+            }
+        )
 
     def freeze(self) -> None:
         """Freeze every existing parameter (columns and adapters)."""
@@ -240,13 +244,21 @@ class ProgressiveNet(Agent):
             self.adapters[-1]["value"] = fresh["value"]
 
     # -- forward -------------------------------------------------------------------------
-    def column_activations(self, obs: torch.Tensor, upto: int | None = None
-                           ) -> list[dict[str, torch.Tensor]]:  # fmt: skip
+    def column_activations(
+        self,
+        obs: torch.Tensor,
+        upto: int | None = None,
+        hook: Callable[[int, str, torch.Tensor], torch.Tensor] | None = None,
+    ) -> list[dict[str, torch.Tensor]]:
         """Per column (0..upto), the post-activation outputs of every layer and the heads.
 
         Keys: ``conv1``, ``conv2``, ``conv3``, ``fc`` (after ReLU), ``policy`` (logits),
         ``value`` (B, 1). Earlier columns whose parameters are frozen build no autograd
         graph (their inputs and weights need no gradient).
+
+        ``hook(column, layer, h)``, if given, may replace each hidden activation (conv1..fc)
+        before it is used by its own column and by the laterals: the analysis uses it to
+        read gradients (AFS) and to inject noise (APS).
         """
         x = to_float_input(obs)
         upto = self.num_columns - 1 if upto is None else upto % self.num_columns
@@ -259,19 +271,27 @@ class ProgressiveNet(Agent):
                     return 0
                 return ad[layer]([a[prev] for a in acts])
 
+            def out(layer: str, value: torch.Tensor, k=k) -> torch.Tensor:
+                return hook(k, layer, value) if hook is not None else value
+
             h: dict[str, torch.Tensor] = {}
-            h["conv1"] = F.relu(col.conv1(x))
-            h["conv2"] = F.relu(col.conv2(h["conv1"]) + lateral("conv2", "conv1"))
-            h["conv3"] = F.relu(col.conv3(h["conv2"]) + lateral("conv3", "conv2"))
-            h["fc"] = F.relu(col.fc(h["conv3"].flatten(1)) + lateral("fc", "conv3"))
+            h["conv1"] = out("conv1", F.relu(col.conv1(x)))
+            h["conv2"] = out("conv2", F.relu(col.conv2(h["conv1"]) + lateral("conv2", "conv1")))
+            h["conv3"] = out("conv3", F.relu(col.conv3(h["conv2"]) + lateral("conv3", "conv2")))
+            h["fc"] = out("fc", F.relu(col.fc(h["conv3"].flatten(1)) + lateral("fc", "conv3")))
             h["policy"] = col.policy(h["fc"]) + lateral("policy", "fc")
             h["value"] = col.value(h["fc"]) + lateral("value", "fc")
             acts.append(h)
         return acts
 
-    def forward(self, obs: torch.Tensor, column: int = -1) -> AgentOutput:
+    def forward(
+        self,
+        obs: torch.Tensor,
+        column: int = -1,
+        hook: Callable[[int, str, torch.Tensor], torch.Tensor] | None = None,
+    ) -> AgentOutput:
         """Policy logits and value of ``column`` (default: the newest)."""
-        h = self.column_activations(obs, upto=column)[-1]
+        h = self.column_activations(obs, upto=column, hook=hook)[-1]
         return AgentOutput(h["policy"], h["value"].squeeze(-1))
 
     # -- save / load / describe ----------------------------------------------------------
@@ -341,4 +361,3 @@ class ProgressiveNet(Agent):
                 lines.append(f"  {label:<8} {k}: trainable {t:>9,}  frozen {f:>9,}{extra}")
         lines.append(f"  total      trainable {total_t:>9,}  frozen {total_f:>9,}")
         return "\n".join(lines)
-

@@ -61,8 +61,12 @@ BUDGETS: dict[str, Budget] = {
     ),
     "laptop": Budget(
         "laptop",
-        steps={"catch_soup": 250_000, "pong_soup": 250_000, "atari": 250_000,
-               "labyrinth": 250_000},  # fmt: skip
+        steps={
+            "catch_soup": 250_000,
+            "pong_soup": 250_000,
+            "atari": 250_000,
+            "labyrinth": 250_000,
+        },
         reduced=True,
         notes=(
             "reduced matrix, 1 job per cell, 250k agent steps per run (about 5 minutes "
@@ -73,16 +77,24 @@ BUDGETS: dict[str, Budget] = {
     ),
     "gpu": Budget(
         "gpu",
-        steps={"catch_soup": 500_000, "pong_soup": 10_000_000, "atari": 10_000_000,
-               "labyrinth": 10_000_000},  # fmt: skip
+        steps={
+            "catch_soup": 500_000,
+            "pong_soup": 10_000_000,
+            "atari": 10_000_000,
+            "labyrinth": 10_000_000,
+        },
         jobs=3,
         top_k=1,
         notes="full matrices, 3 jobs per cell sampled from the paper's space, 10M steps",
     ),
     "paper": Budget(
         "paper",
-        steps={"catch_soup": 1_000_000, "pong_soup": 40_000_000, "atari": 40_000_000,
-               "labyrinth": 40_000_000},  # fmt: skip
+        steps={
+            "catch_soup": 1_000_000,
+            "pong_soup": 40_000_000,
+            "atari": 40_000_000,
+            "labyrinth": 40_000_000,
+        },
         jobs=25,
         top_k=3,
         notes="the paper's protocol: 40M agent steps per job, 25 jobs per cell, top 3",

@@ -27,8 +27,15 @@ def _cmd_tasks(args: argparse.Namespace) -> int:
         domains = sorted({t.domain for t in TASKS.values()})
         raise CLIError(f"no tasks in domain {args.domain!r}; domains: {', '.join(domains)}")
     if args.json:
-        print(json.dumps([{"task_id": t.task_id, "gym_id": t.gym_id,
-                           "description": t.description} for t in rows], indent=2))  # fmt: skip
+        print(
+            json.dumps(
+                [
+                    {"task_id": t.task_id, "gym_id": t.gym_id, "description": t.description}
+                    for t in rows
+                ],
+                indent=2,
+            )
+        )
         return 0
     width = max(len(t.task_id) for t in rows)
     gym_width = max(len(t.gym_id) for t in rows)
@@ -49,8 +56,9 @@ def _cmd_show(args: argparse.Namespace) -> int:
 def _cmd_agents(args: argparse.Namespace) -> int:
     from agents import build_agent
 
-    agent = build_agent(args.agent, num_actions=args.actions, in_channels=args.channels,
-                        num_columns=args.columns)  # fmt: skip
+    agent = build_agent(
+        args.agent, num_actions=args.actions, in_channels=args.channels, num_columns=args.columns
+    )
     print(agent.describe())
     return 0
 
@@ -61,45 +69,112 @@ def _train_parser(sub: argparse._SubParsersAction) -> None:
     d = RunConfig(task="catch_soup/pong")
     p = sub.add_parser("train", help="train one run (sources first when missing)")
     p.add_argument("--task", required=True, help="target task id (see `xfer tasks`)")
-    p.add_argument("--agent", default="scratch",
-                   help="scratch, finetune-head, finetune-all, random-column, progressive, pathnet")
-    p.add_argument("--source", action="append", default=[], dest="sources",
-                   help="source task id; repeat for a progressive chain, in column order")
-    p.add_argument("--budget", default=None,
-                   help="named budget (smoke, laptop, gpu, paper) giving the step count")
+    p.add_argument(
+        "--agent",
+        default="scratch",
+        help="scratch, finetune-head, finetune-all, random-column, progressive, pathnet",
+    )
+    p.add_argument(
+        "--source",
+        action="append",
+        default=[],
+        dest="sources",
+        help="source task id; repeat for a progressive chain, in column order",
+    )
+    p.add_argument(
+        "--budget",
+        default=None,
+        help="named budget (smoke, laptop, gpu, paper) giving the step count",
+    )
     p.add_argument("--steps", type=int, default=None, help="agent steps (overrides --budget)")
     p.add_argument("--seed", type=int, default=0, help="seed (default 0)")
     p.add_argument("--out", default="results", help="results root (default results/)")
-    p.add_argument("--algo", default=d.algo, choices=["impala", "ppo"],
-                   help="impala (A3C-style, default) or ppo")
+    p.add_argument(
+        "--algo",
+        default=d.algo,
+        choices=["impala", "ppo"],
+        help="impala (A3C-style, default) or ppo",
+    )
     p.add_argument("--lr", type=float, default=d.lr, help=f"learning rate (default {d.lr})")
-    p.add_argument("--entropy-coeff", type=float, default=d.entropy_coeff,
-                   help=f"entropy cost (default {d.entropy_coeff})")
-    p.add_argument("--grad-clip", type=float, default=d.grad_clip,
-                   help=f"gradient norm clip (default {d.grad_clip})")
-    p.add_argument("--alpha-init", type=float, default=d.alpha_init,
-                   help=f"initial lateral alpha (default {d.alpha_init})")
-    p.add_argument("--rollout-length", type=int, default=d.rollout_length,
-                   help=f"env steps per rollout fragment (default {d.rollout_length})")
-    p.add_argument("--train-batch", type=int, default=d.train_batch,
-                   help=f"agent steps per update (default {d.train_batch})")
-    p.add_argument("--env-runners", type=int, default=d.env_runners,
-                   help=f"env runner processes (default {d.env_runners})")
-    p.add_argument("--envs-per-runner", type=int, default=d.envs_per_runner,
-                   help=f"sub-envs per runner (default {d.envs_per_runner})")
-    p.add_argument("--num-learners", type=int, default=d.num_learners,
-                   help="remote learners (default 0: learn in the driver)")
-    p.add_argument("--gpus-per-learner", type=float, default=None,
-                   help="GPUs per learner (default: 1 with --device gpu, else 0)")
-    p.add_argument("--device", choices=["auto", "cpu", "gpu"], default="cpu",
-                   help="gpu: GPU learner (error if none); auto: GPU learner if the cluster "
-                   "has one; cpu (default)")
-    p.add_argument("--curve-window", type=int, default=None,
-                   help="env steps per curve point (default steps/40 in [1k, 250k])")
-    p.add_argument("--stall-timeout", type=float, default=d.stall_timeout_s,
-                   help=f"fail a run that makes no progress this long, s (default {d.stall_timeout_s:.0f})")
-    p.add_argument("--checkpoint-every", type=float, default=d.checkpoint_every_s,
-                   help=f"seconds between resumable checkpoints (default {d.checkpoint_every_s:.0f})")
+    p.add_argument(
+        "--entropy-coeff",
+        type=float,
+        default=d.entropy_coeff,
+        help=f"entropy cost (default {d.entropy_coeff})",
+    )
+    p.add_argument(
+        "--grad-clip",
+        type=float,
+        default=d.grad_clip,
+        help=f"gradient norm clip (default {d.grad_clip})",
+    )
+    p.add_argument(
+        "--alpha-init",
+        type=float,
+        default=d.alpha_init,
+        help=f"initial lateral alpha (default {d.alpha_init})",
+    )
+    p.add_argument(
+        "--rollout-length",
+        type=int,
+        default=d.rollout_length,
+        help=f"env steps per rollout fragment (default {d.rollout_length})",
+    )
+    p.add_argument(
+        "--train-batch",
+        type=int,
+        default=d.train_batch,
+        help=f"agent steps per update (default {d.train_batch})",
+    )
+    p.add_argument(
+        "--env-runners",
+        type=int,
+        default=d.env_runners,
+        help=f"env runner processes (default {d.env_runners})",
+    )
+    p.add_argument(
+        "--envs-per-runner",
+        type=int,
+        default=d.envs_per_runner,
+        help=f"sub-envs per runner (default {d.envs_per_runner})",
+    )
+    p.add_argument(
+        "--num-learners",
+        type=int,
+        default=d.num_learners,
+        help="remote learners (default 0: learn in the driver)",
+    )
+    p.add_argument(
+        "--gpus-per-learner",
+        type=float,
+        default=None,
+        help="GPUs per learner (default: 1 with --device gpu, else 0)",
+    )
+    p.add_argument(
+        "--device",
+        choices=["auto", "cpu", "gpu"],
+        default="cpu",
+        help="gpu: GPU learner (error if none); auto: GPU learner if the cluster "
+        "has one; cpu (default)",
+    )
+    p.add_argument(
+        "--curve-window",
+        type=int,
+        default=None,
+        help="env steps per curve point (default steps/40 in [1k, 250k])",
+    )
+    p.add_argument(
+        "--stall-timeout",
+        type=float,
+        default=d.stall_timeout_s,
+        help=f"fail a run that makes no progress this long, s (default {d.stall_timeout_s:.0f})",
+    )
+    p.add_argument(
+        "--checkpoint-every",
+        type=float,
+        default=d.checkpoint_every_s,
+        help=f"seconds between resumable checkpoints (default {d.checkpoint_every_s:.0f})",
+    )
     p.add_argument("--tag", default="", help="suffix of the run directory")
     p.add_argument("--address", default=None, help="Ray cluster address (or set RAY_ADDRESS)")
     p.add_argument("--no-wandb", action="store_true", help="do not log to wandb")
@@ -109,14 +184,18 @@ def _train_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("run_dir", help="a finished run directory")
     p.add_argument("--episodes", type=int, default=10, help="episodes (default 10)")
     p.add_argument("--task", default=None, help="task to play (default: the run's task)")
-    p.add_argument("--column", type=int, default=None,
-                   help="progressive nets: which column to play (default: the task's column)")
+    p.add_argument(
+        "--column",
+        type=int,
+        default=None,
+        help="progressive nets: which column to play (default: the task's column)",
+    )
     p.add_argument("--greedy", action="store_true", help="argmax actions instead of sampling")
     p.add_argument("--seed", type=int, default=12345, help="env seed (default 12345)")
     p.set_defaults(func=_cmd_evaluate)
 
 
-def _run_config_from_args(args: argparse.Namespace) -> "RunConfig":  # noqa: F821
+def _run_config_from_args(args: argparse.Namespace) -> RunConfig:  # noqa: F821
     from benchmarks.budgets import get_budget
     from benchmarks.training import RunConfig
     from envs import get_task
@@ -135,15 +214,29 @@ def _run_config_from_args(args: argparse.Namespace) -> "RunConfig":  # noqa: F82
     if gpus > 0 and num_learners == 0:
         num_learners = 1
     return RunConfig(
-        task=args.task, agent=args.agent, sources=tuple(args.sources), steps=steps,
-        seed=args.seed, algo=args.algo, lr=args.lr, entropy_coeff=args.entropy_coeff,
-        grad_clip=args.grad_clip, alpha_init=args.alpha_init,
-        rollout_length=args.rollout_length, train_batch=args.train_batch,
-        env_runners=args.env_runners, envs_per_runner=args.envs_per_runner,
-        num_learners=num_learners, gpus_per_learner=gpus, curve_window=args.curve_window,
-        stall_timeout_s=args.stall_timeout, checkpoint_every_s=args.checkpoint_every, tag=args.tag, wandb=not args.no_wandb,
+        task=args.task,
+        agent=args.agent,
+        sources=tuple(args.sources),
+        steps=steps,
+        seed=args.seed,
+        algo=args.algo,
+        lr=args.lr,
+        entropy_coeff=args.entropy_coeff,
+        grad_clip=args.grad_clip,
+        alpha_init=args.alpha_init,
+        rollout_length=args.rollout_length,
+        train_batch=args.train_batch,
+        env_runners=args.env_runners,
+        envs_per_runner=args.envs_per_runner,
+        num_learners=num_learners,
+        gpus_per_learner=gpus,
+        curve_window=args.curve_window,
+        stall_timeout_s=args.stall_timeout,
+        checkpoint_every_s=args.checkpoint_every,
+        tag=args.tag,
+        wandb=not args.no_wandb,
         address=args.address,
-    )  # fmt: skip
+    )
 
 
 def _auto_gpus(address: str | None) -> float:
@@ -167,10 +260,18 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from benchmarks.evaluate import evaluate_run
 
-    result = evaluate_run(args.run_dir, episodes=args.episodes, task=args.task,
-                          column=args.column, greedy=args.greedy, seed=args.seed)  # fmt: skip
-    print(f"{result['task']}: mean {result['mean']:.3f} +- {result['std']:.3f} "
-          f"over {result['episodes']} episodes")  # fmt: skip
+    result = evaluate_run(
+        args.run_dir,
+        episodes=args.episodes,
+        task=args.task,
+        column=args.column,
+        greedy=args.greedy,
+        seed=args.seed,
+    )
+    print(
+        f"{result['task']}: mean {result['mean']:.3f} +- {result['std']:.3f} "
+        f"over {result['episodes']} episodes"
+    )
     return 0
 
 
@@ -188,8 +289,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_tasks)
 
     p = sub.add_parser("show", help="draw a contact sheet of a suite's tasks to a PNG")
-    p.add_argument("suite", choices=["pong-soup", "catch-soup", "labyrinth"],
-                   help="which tasks to draw")  # fmt: skip
+    p.add_argument(
+        "suite", choices=["pong-soup", "catch-soup", "labyrinth"], help="which tasks to draw"
+    )
     p.add_argument("--out", required=True, help="PNG file to write")
     p.add_argument("--seed", type=int, default=0, help="env and action seed (default 0)")
     p.set_defaults(func=_cmd_show)
@@ -197,12 +299,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("agents", help="inspect agents")
     agents_sub = p.add_subparsers(dest="agents_command", required=True, metavar="ACTION")
     d = agents_sub.add_parser("describe", help="parameter counts per column / module")
-    d.add_argument("agent", help="scratch, finetune-head, finetune-all, random-column, "
-                   "progressive or pathnet")  # fmt: skip
+    d.add_argument(
+        "agent", help="scratch, finetune-head, finetune-all, random-column, progressive or pathnet"
+    )
     d.add_argument("--actions", type=int, default=6, help="number of actions (default 6)")
     d.add_argument("--channels", type=int, default=4, help="input channels (default 4)")
-    d.add_argument("--columns", type=int, default=2,
-                   help="columns of a progressive net (default 2)")  # fmt: skip
+    d.add_argument(
+        "--columns", type=int, default=2, help="columns of a progressive net (default 2)"
+    )
     d.set_defaults(func=_cmd_agents)
 
     for register in _EXTRA_COMMANDS:

@@ -98,16 +98,24 @@ def evaluate_run(
             raise ValueError(f"{run_dir}: no fixed path for {task}")
         path = torch.as_tensor(agent.fixed_paths[index])
         if agent.task_actions[index] != num_actions:
-            raise ValueError(f"readout {index} has {agent.task_actions[index]} actions, "
-                             f"{task} has {num_actions}")  # fmt: skip
+            raise ValueError(
+                f"readout {index} has {agent.task_actions[index]} actions, {task} has {num_actions}"
+            )
 
         def policy(x: torch.Tensor) -> Any:
             return agent(x, path, task=index)
     else:  # pragma: no cover - no other agent kinds
         raise ValueError(f"cannot evaluate {type(agent).__name__}")
     scores = play_episodes(policy, task, episodes, seed=seed, greedy=greedy)
-    result = {"run": str(run_dir), "task": task, "episodes": episodes, "greedy": greedy,
-              "column": column if isinstance(agent, ProgressiveNet) else None,
-              "scores": scores, "mean": float(np.mean(scores)), "std": float(np.std(scores))}  # fmt: skip
+    result = {
+        "run": str(run_dir),
+        "task": task,
+        "episodes": episodes,
+        "greedy": greedy,
+        "column": column if isinstance(agent, ProgressiveNet) else None,
+        "scores": scores,
+        "mean": float(np.mean(scores)),
+        "std": float(np.std(scores)),
+    }
     write_json(run_dir / f"eval_{task.replace('/', '-')}.json", result)
     return result

@@ -35,8 +35,16 @@ import numpy as np
 
 from benchmarks.atomic import write_json, write_text
 
-__all__ = ["RunConfig", "run_dir_for", "source_config", "train", "read_status", "read_curve",
-           "CURVE_FIELDS", "TrainingError"]  # fmt: skip
+__all__ = [
+    "RunConfig",
+    "run_dir_for",
+    "source_config",
+    "train",
+    "read_status",
+    "read_curve",
+    "CURVE_FIELDS",
+    "TrainingError",
+]
 
 CURVE_FIELDS = ("env_steps", "frames", "episodes", "episode_return_mean", "wall_time")
 
@@ -171,12 +179,22 @@ def source_config(cfg: RunConfig) -> RunConfig | None:
         agent = "scratch"
     defaults = RunConfig(task=last)
     return dataclasses.replace(
-        defaults, task=last, agent=agent, sources=tuple(earlier), steps=cfg.steps,
-        seed=cfg.seed, algo=cfg.algo, env_runners=cfg.env_runners,
-        envs_per_runner=cfg.envs_per_runner, num_learners=cfg.num_learners,
-        gpus_per_learner=cfg.gpus_per_learner, wandb=cfg.wandb, address=cfg.address,
-        curve_window=cfg.curve_window, stall_timeout_s=cfg.stall_timeout_s,
-    )  # fmt: skip
+        defaults,
+        task=last,
+        agent=agent,
+        sources=tuple(earlier),
+        steps=cfg.steps,
+        seed=cfg.seed,
+        algo=cfg.algo,
+        env_runners=cfg.env_runners,
+        envs_per_runner=cfg.envs_per_runner,
+        num_learners=cfg.num_learners,
+        gpus_per_learner=cfg.gpus_per_learner,
+        wandb=cfg.wandb,
+        address=cfg.address,
+        curve_window=cfg.curve_window,
+        stall_timeout_s=cfg.stall_timeout_s,
+    )
 
 
 def read_status(run_dir: str | Path) -> dict[str, Any]:
@@ -212,9 +230,12 @@ def _provenance() -> dict[str, Any]:
 
     try:
         commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+            ["git", "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
             cwd=Path(__file__).resolve().parent,
-        ).stdout.strip()  # fmt: skip
+        ).stdout.strip()
     except (OSError, subprocess.TimeoutExpired):
         commit = ""
     versions = {}
@@ -229,8 +250,14 @@ def _provenance() -> dict[str, Any]:
 def _driver_agent(cfg: RunConfig, sources: list[str], task_actions: int, in_channels: int) -> Any:
     from agents import build_agent
 
-    return build_agent(cfg.agent, task_actions, in_channels=in_channels, sources=sources,
-                       alpha_init=cfg.alpha_init, seed=cfg.seed)  # fmt: skip
+    return build_agent(
+        cfg.agent,
+        task_actions,
+        in_channels=in_channels,
+        sources=sources,
+        alpha_init=cfg.alpha_init,
+        seed=cfg.seed,
+    )
 
 
 class _Window:
@@ -241,9 +268,18 @@ class _Window:
 
     @staticmethod
     def fresh() -> dict[str, float]:
-        return {"env_steps": 0.0, "episodes": 0.0, "ret_sum": 0.0, "win_ret": 0.0,
-                "win_eps": 0.0, "win_start": 0.0, "last_mean": float("nan"),
-                "rl_steps": 0.0, "rl_ret": 0.0, "rl_eps": 0.0}  # fmt: skip
+        return {
+            "env_steps": 0.0,
+            "episodes": 0.0,
+            "ret_sum": 0.0,
+            "win_ret": 0.0,
+            "win_eps": 0.0,
+            "win_start": 0.0,
+            "last_mean": float("nan"),
+            "rl_steps": 0.0,
+            "rl_ret": 0.0,
+            "rl_eps": 0.0,
+        }
 
     def update(self, rl_steps: float, rl_ret: float, rl_eps: float) -> None:
         s = self.s
@@ -263,8 +299,11 @@ class _Window:
             return None
         if s["win_eps"] > 0:
             s["last_mean"] = s["win_ret"] / s["win_eps"]
-        point = {"env_steps": s["env_steps"], "episodes": s["episodes"],
-                 "episode_return_mean": s["last_mean"]}  # fmt: skip
+        point = {
+            "env_steps": s["env_steps"],
+            "episodes": s["episodes"],
+            "episode_return_mean": s["last_mean"],
+        }
         s["win_ret"] = s["win_eps"] = 0.0
         s["win_start"] = s["env_steps"]
         return point
@@ -301,8 +340,15 @@ def train(cfg: RunConfig, root: str | Path, log: Any = print) -> Path:
                 "use another --out or --tag, or delete that directory"
             )
     run_dir.mkdir(parents=True, exist_ok=True)
-    write_json(old_cfg, {"run": cfg.to_dict(), "source_files": sources,
-                         "curve_window": cfg.window, **_provenance()})  # fmt: skip
+    write_json(
+        old_cfg,
+        {
+            "run": cfg.to_dict(),
+            "source_files": sources,
+            "curve_window": cfg.window,
+            **_provenance(),
+        },
+    )
     _set_status(run_dir, "running")
     try:
         _train_loop(cfg, run_dir, sources, log)
@@ -327,15 +373,28 @@ def _train_loop(cfg: RunConfig, run_dir: Path, sources: list[str], log: Any) -> 
     probe.close()
     address = cfg.address or os.environ.get("RAY_ADDRESS")
     rl.ensure_ray(address, num_cpus=None if address else max(2, cfg.env_runners + 1))
-    model_config = {"agent": cfg.agent, "sources": sources, "alpha_init": cfg.alpha_init,
-                    "seed": cfg.seed}  # fmt: skip
+    model_config = {
+        "agent": cfg.agent,
+        "sources": sources,
+        "alpha_init": cfg.alpha_init,
+        "seed": cfg.seed,
+    }
     settings = rl.AlgoSettings(
-        task_id=cfg.task, algo=cfg.algo, model_config=model_config, seed=cfg.seed, lr=cfg.lr,
-        entropy_coeff=cfg.entropy_coeff, grad_clip=cfg.grad_clip, gamma=cfg.gamma,
-        rollout_length=cfg.rollout_length, train_batch=cfg.train_batch,
-        env_runners=cfg.env_runners, envs_per_runner=cfg.envs_per_runner,
-        gpus_per_learner=cfg.gpus_per_learner, num_learners=cfg.num_learners,
-    )  # fmt: skip
+        task_id=cfg.task,
+        algo=cfg.algo,
+        model_config=model_config,
+        seed=cfg.seed,
+        lr=cfg.lr,
+        entropy_coeff=cfg.entropy_coeff,
+        grad_clip=cfg.grad_clip,
+        gamma=cfg.gamma,
+        rollout_length=cfg.rollout_length,
+        train_batch=cfg.train_batch,
+        env_runners=cfg.env_runners,
+        envs_per_runner=cfg.envs_per_runner,
+        gpus_per_learner=cfg.gpus_per_learner,
+        num_learners=cfg.num_learners,
+    )
     algo = rl.build_algorithm(settings)
     ckpt = run_dir / "checkpoint"
     progress_file = run_dir / "progress.json"
@@ -353,7 +412,9 @@ def _train_loop(cfg: RunConfig, run_dir: Path, sources: list[str], log: Any) -> 
         log(f"{run_dir}: resumed at {int(window.s['env_steps'])} env steps")
     else:
         rows = []
-    pathnet = _PathNetEvolution(cfg, algo, in_channels, pop_state) if cfg.agent == "pathnet" else None
+    pathnet = (
+        _PathNetEvolution(cfg, algo, in_channels, pop_state) if cfg.agent == "pathnet" else None
+    )
     tracker = _Tracker(cfg, run_dir) if cfg.wandb else None
     start = time.time() - wall_offset
     last_ckpt = time.time()
@@ -371,8 +432,14 @@ def _train_loop(cfg: RunConfig, run_dir: Path, sources: list[str], log: Any) -> 
         tmp.rename(ckpt)
         shutil.rmtree(old, ignore_errors=True)
         _write_curve(run_dir, rows)
-        write_json(progress_file, {"window": window.s, "wall_time": time.time() - start,
-                                   "pathnet": pathnet.state() if pathnet else None})  # fmt: skip
+        write_json(
+            progress_file,
+            {
+                "window": window.s,
+                "wall_time": time.time() - start,
+                "pathnet": pathnet.state() if pathnet else None,
+            },
+        )
 
     try:
         while window.s["env_steps"] < cfg.steps:
@@ -385,9 +452,11 @@ def _train_loop(cfg: RunConfig, run_dir: Path, sources: list[str], log: Any) -> 
                     "(stall_timeout_s): RLlib made no progress"
                 ) from None
             runners = result.get("env_runners", {})
-            window.update(float(runners.get("num_env_steps_sampled_lifetime", 0.0)),
-                          float(runners.get(rl.RETURN_SUM, 0.0)),
-                          float(runners.get(rl.EPISODES, 0.0)))  # fmt: skip
+            window.update(
+                float(runners.get("num_env_steps_sampled_lifetime", 0.0)),
+                float(runners.get(rl.RETURN_SUM, 0.0)),
+                float(runners.get(rl.EPISODES, 0.0)),
+            )
             now = time.time()
             if window.s["env_steps"] > last_steps:
                 last_progress_t, last_steps = now, window.s["env_steps"]
@@ -406,9 +475,11 @@ def _train_loop(cfg: RunConfig, run_dir: Path, sources: list[str], log: Any) -> 
                 _write_curve(run_dir, rows)
                 if tracker:
                     tracker.log(point)
-                log(f"{cfg.task} {cfg.agent}: {int(point['env_steps'])}/{cfg.steps} steps, "
+                log(
+                    f"{cfg.task} {cfg.agent}: {int(point['env_steps'])}/{cfg.steps} steps, "
                     f"return {point['episode_return_mean']:.3f}, "
-                    f"{point['env_steps'] / max(now - start, 1e-9):.0f} steps/s")  # fmt: skip
+                    f"{point['env_steps'] / max(now - start, 1e-9):.0f} steps/s"
+                )
             if now - last_ckpt > cfg.checkpoint_every_s and not done:
                 checkpoint()
                 last_ckpt = time.time()
@@ -422,8 +493,7 @@ def _train_loop(cfg: RunConfig, run_dir: Path, sources: list[str], log: Any) -> 
         _write_curve(run_dir, rows)
         if tracker:
             tracker.finish(rows)
-        _set_status(run_dir, "done", env_steps=window.s["env_steps"],
-                    wall_time=time.time() - start)  # fmt: skip
+        _set_status(run_dir, "done", env_steps=window.s["env_steps"], wall_time=time.time() - start)
         shutil.rmtree(ckpt, ignore_errors=True)
         progress_file.unlink(missing_ok=True)
     finally:
@@ -474,8 +544,9 @@ class _PathNetEvolution:
     def _push(self) -> None:
         from benchmarks.rllib.algo import set_runner_paths
 
-        set_runner_paths(self.algo, [self.population[m % len(self.population)]
-                                     for m in self.assigned])  # fmt: skip
+        set_runner_paths(
+            self.algo, [self.population[m % len(self.population)] for m in self.assigned]
+        )
 
     def step(self) -> None:
         from agents import tournament_step
@@ -496,9 +567,12 @@ class _PathNetEvolution:
             if scored:
                 other = int(self.rng.choice(scored))
                 pair = [member, other]
-                new, w, lo = tournament_step([self.population[j] for j in pair],
-                                             [self.fitness[j] for j in pair], self.rng,
-                                             self.pconfig.modules_per_layer)  # fmt: skip
+                new, w, lo = tournament_step(
+                    [self.population[j] for j in pair],
+                    [self.fitness[j] for j in pair],
+                    self.rng,
+                    self.pconfig.modules_per_layer,
+                )
                 self.population[pair[lo]] = new[lo]
                 self.fitness[pair[lo]] = None  # the mutated path is evaluated afresh
                 self.tournaments += 1
@@ -511,8 +585,12 @@ class _PathNetEvolution:
         return self.population[best]
 
     def state(self) -> dict[str, Any]:
-        return {"population": [p.tolist() for p in self.population], "fitness": self.fitness,
-                "assigned": self.assigned, "tournaments": self.tournaments}  # fmt: skip
+        return {
+            "population": [p.tolist() for p in self.population],
+            "fitness": self.fitness,
+            "assigned": self.assigned,
+            "tournaments": self.tournaments,
+        }
 
 
 class _Tracker:
@@ -522,13 +600,19 @@ class _Tracker:
         os.environ.setdefault("WANDB_SILENT", "true")
         import wandb
 
-        mode = os.environ.get("WANDB_MODE") or ("online" if os.environ.get("WANDB_API_KEY")
-                                               else "offline")  # fmt: skip
+        mode = os.environ.get("WANDB_MODE") or (
+            "online" if os.environ.get("WANDB_API_KEY") else "offline"
+        )
         self.run = wandb.init(
             project=os.environ.get("WANDB_PROJECT", "xfer-bench"),
-            name=str(run_dir), dir=str(run_dir), mode=mode, config=cfg.to_dict(),
-            reinit="finish_previous", resume="allow", id=_wandb_id(run_dir),
-        )  # fmt: skip
+            name=str(run_dir),
+            dir=str(run_dir),
+            mode=mode,
+            config=cfg.to_dict(),
+            reinit="finish_previous",
+            resume="allow",
+            id=_wandb_id(run_dir),
+        )
 
     def log(self, point: dict[str, float]) -> None:
         self.run.log({k: v for k, v in point.items()}, step=int(point["env_steps"]))

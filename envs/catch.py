@@ -38,7 +38,9 @@ class CatchEnv(gym.Env):
 
     def __init__(self, columns: int = 7, rows: int = 10, render_mode: str | None = None) -> None:
         if not 2 <= columns <= 21 or not 3 <= rows <= 21:
-            raise ValueError(f"columns must be in [2, 21] and rows in [3, 21], got {columns}, {rows}")
+            raise ValueError(
+                f"columns must be in [2, 21] and rows in [3, 21], got {columns}, {rows}"
+            )
         self.columns, self.rows = columns, rows
         self.cell_w, self.cell_h = self.SIZE // columns, self.SIZE // rows
         self.margin_x = (self.SIZE - self.cell_w * columns) // 2

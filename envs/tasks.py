@@ -48,12 +48,31 @@ __all__ = [
     "register_envs",
 ]
 
-SOUP_VARIANTS: tuple[str, ...] = ("pong", "noisy", "black", "white", "zoom", "vflip", "hflip", "vhflip")
+SOUP_VARIANTS: tuple[str, ...] = (
+    "pong",
+    "noisy",
+    "black",
+    "white",
+    "zoom",
+    "vflip",
+    "hflip",
+    "vhflip",
+)
 ATARI_SOURCES: tuple[str, ...] = ("pong", "riverraid", "seaquest")
 ATARI_TARGETS: tuple[str, ...] = (
-    "alien", "asterix", "boxing", "centipede", "gopher", "hero", "jamesbond", "krull",
-    "robotank", "road_runner", "star_gunner", "wizard_of_wor",
-)  # fmt: skip
+    "alien",
+    "asterix",
+    "boxing",
+    "centipede",
+    "gopher",
+    "hero",
+    "jamesbond",
+    "krull",
+    "robotank",
+    "road_runner",
+    "star_gunner",
+    "wizard_of_wor",
+)
 PONG_BACKGROUND = (144, 72, 17)
 
 _VARIANT_TEXT = {
@@ -203,26 +222,38 @@ def _table() -> dict[str, TaskSpec]:
     tasks: dict[str, TaskSpec] = {}
     for v in SOUP_VARIANTS:
         tasks[f"pong_soup/{v}"] = TaskSpec(
-            f"pong_soup/{v}", "pong_soup", v, f"xfer/PongSoup-{_camel(v)}-v0",
-            f"Pong, {_VARIANT_TEXT[v]}", 4,
+            f"pong_soup/{v}",
+            "pong_soup",
+            v,
+            f"xfer/PongSoup-{_camel(v)}-v0",
+            f"Pong, {_VARIANT_TEXT[v]}",
+            4,
             lambda v=v, **o: _build_pong_soup(v, _config(SoupConfig, o), _config(AtariConfig, o)),
             (SoupConfig(), AtariConfig()),
-        )  # fmt: skip
+        )
     for v in SOUP_VARIANTS:
         tasks[f"catch_soup/{v}"] = TaskSpec(
-            f"catch_soup/{v}", "catch_soup", v, f"xfer/CatchSoup-{_camel(v)}-v0",
-            f"Catch (7x10 grid), {_VARIANT_TEXT[v]}", 1,
+            f"catch_soup/{v}",
+            "catch_soup",
+            v,
+            f"xfer/CatchSoup-{_camel(v)}-v0",
+            f"Catch (7x10 grid), {_VARIANT_TEXT[v]}",
+            1,
             lambda v=v, **o: _build_catch_soup(v, _config(SoupConfig, o)),
             (SoupConfig(),),
-        )  # fmt: skip
+        )
     for rom in ATARI_SOURCES + ATARI_TARGETS:
         role = "source" if rom in ATARI_SOURCES else "target"
         tasks[f"atari/{rom}"] = TaskSpec(
-            f"atari/{rom}", "atari", rom, f"xfer/Atari-{_camel(rom)}-v0",
-            f"Atari {rom} ({role}), A3C-era preprocessing", 4,
+            f"atari/{rom}",
+            "atari",
+            rom,
+            f"xfer/Atari-{_camel(rom)}-v0",
+            f"Atari {rom} ({role}), A3C-era preprocessing",
+            4,
             lambda rom=rom, **o: _build_atari(rom, _config(AtariConfig, o)),
             (AtariConfig(),),
-        )  # fmt: skip
+        )
     try:
         from envs.labyrinth import labyrinth_tasks
     except ImportError:  # the labyrinth room has not landed
@@ -230,7 +261,6 @@ def _table() -> dict[str, TaskSpec]:
     else:
         tasks.update(labyrinth_tasks())
     return tasks
-
 
 
 def _config(cls: type, overrides: dict[str, Any]) -> Any:
@@ -300,9 +330,7 @@ def make_env(task_id: str, seed: int | None = None, **overrides: Any) -> gym.Env
     allowed = {f.name for cfg in spec.config for f in dataclasses.fields(cfg)}
     unknown = sorted(set(overrides) - allowed)
     if unknown:
-        raise TypeError(
-            f"unknown override(s) {unknown} for {task_id}; allowed: {sorted(allowed)}"
-        )
+        raise TypeError(f"unknown override(s) {unknown} for {task_id}; allowed: {sorted(allowed)}")
     env = spec.builder(**overrides)
     return _SeedFirstReset(env, seed)
 
@@ -315,9 +343,7 @@ def make_vector_env(
         raise ValueError(f"num_envs must be positive, got {num_envs}")
     get_task(task_id)
     seeds = [None if seed is None else seed + i for i in range(num_envs)]
-    return gym.vector.SyncVectorEnv(
-        [lambda s=s: make_env(task_id, s, **overrides) for s in seeds]
-    )
+    return gym.vector.SyncVectorEnv([lambda s=s: make_env(task_id, s, **overrides) for s in seeds])
 
 
 def register_envs() -> list[str]:

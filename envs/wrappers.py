@@ -49,9 +49,7 @@ def check_pixel_space(env: gym.Env, channels: tuple[int, ...] | None = None) -> 
     """
     space = env.observation_space
     if not isinstance(space, spaces.Box) or space.dtype != np.uint8 or len(space.shape) != 3:
-        raise TypeError(
-            f"expected a uint8 Box observation space of shape (H, W, C), got {space!r}"
-        )
+        raise TypeError(f"expected a uint8 Box observation space of shape (H, W, C), got {space!r}")
     if channels is not None and space.shape[-1] not in channels:
         raise TypeError(f"expected {channels} channels, got shape {space.shape}")
     return space
@@ -121,9 +119,7 @@ class ZoomFrame(gym.ObservationWrapper):
         h, w, c = space.shape
         self.inner = (max(1, round(h * scale)), max(1, round(w * scale)))
         self.top, self.left = round(offset[0] * h), round(offset[1] * w)
-        if not (
-            0 <= self.top <= h - self.inner[0] and 0 <= self.left <= w - self.inner[1]
-        ):
+        if not (0 <= self.top <= h - self.inner[0] and 0 <= self.left <= w - self.inner[1]):
             raise ValueError(
                 f"offset {offset} puts a {self.inner} frame outside the {(h, w)} frame"
             )

@@ -28,7 +28,9 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     obs = torch.randint(0, 256, (args.batch, 4, 84, 84), dtype=torch.uint8)
-    models = {f"progressive-{k}col": build_agent("progressive", 6, num_columns=k) for k in (1, 2, 3, 4)}
+    models = {
+        f"progressive-{k}col": build_agent("progressive", 6, num_columns=k) for k in (1, 2, 3, 4)
+    }
     pathnet = PathNet(PathNetConfig(), 6)
     rng = np.random.default_rng(0)
     one_path = torch.as_tensor(random_path(rng, pathnet.config))
@@ -38,6 +40,7 @@ def main() -> None:
         def run():
             out = model(obs) if paths is None else model(obs, paths)
             (out.logits.sum() + out.value.sum()).backward()
+
         return run
 
     runs = {name: step_fn(m) for name, m in models.items()}

@@ -87,8 +87,11 @@ class AlgoSettings:
 def ensure_ray(address: str | None, num_cpus: int | None = None) -> dict:
     """Start embedded Ray (or connect to ``address``); return the cluster's resources."""
     if not ray.is_initialized():
-        kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False,
-                                  "configure_logging": False}  # fmt: skip
+        kwargs: dict[str, Any] = {
+            "include_dashboard": False,
+            "log_to_driver": False,
+            "configure_logging": False,
+        }
         if address:
             ray.init(address=address, **kwargs)
         else:
@@ -114,18 +117,38 @@ def build_algorithm(s: AlgoSettings) -> Any:
         )
     register_env(ENV_NAME, _make_env)
     if s.algo == "impala":
-        config = IMPALAConfig().training(
-            lr=s.lr, entropy_coeff=s.entropy_coeff, grad_clip=s.grad_clip, gamma=s.gamma,
-            train_batch_size_per_learner=s.train_batch, vf_loss_coeff=0.5,
-        ).learners(learner_class=RMSPropIMPALALearner)  # fmt: skip
+        config = (
+            IMPALAConfig()
+            .training(
+                lr=s.lr,
+                entropy_coeff=s.entropy_coeff,
+                grad_clip=s.grad_clip,
+                gamma=s.gamma,
+                train_batch_size_per_learner=s.train_batch,
+                vf_loss_coeff=0.5,
+            )
+            .learners(learner_class=RMSPropIMPALALearner)
+        )
         config = config.reporting(min_time_s_per_iteration=1)
     elif s.algo == "ppo":
-        config = PPOConfig().training(
-            lr=s.lr, entropy_coeff=s.entropy_coeff, grad_clip=s.grad_clip, gamma=s.gamma,
-            train_batch_size_per_learner=s.train_batch, num_epochs=1, minibatch_size=None,
-            use_kl_loss=False, kl_coeff=0.0, vf_clip_param=1e6, vf_loss_coeff=0.5,
-            lambda_=1.0,
-        ).learners(learner_class=RMSPropPPOLearner)  # fmt: skip
+        config = (
+            PPOConfig()
+            .training(
+                lr=s.lr,
+                entropy_coeff=s.entropy_coeff,
+                grad_clip=s.grad_clip,
+                gamma=s.gamma,
+                train_batch_size_per_learner=s.train_batch,
+                num_epochs=1,
+                minibatch_size=None,
+                use_kl_loss=False,
+                kl_coeff=0.0,
+                vf_clip_param=1e6,
+                vf_loss_coeff=0.5,
+                lambda_=1.0,
+            )
+            .learners(learner_class=RMSPropPPOLearner)
+        )
     else:
         raise ValueError(f"unknown algorithm {s.algo!r}; choose impala or ppo")
     config = (
@@ -138,8 +161,9 @@ def build_algorithm(s: AlgoSettings) -> Any:
             num_cpus_per_env_runner=1,
         )
         .learners(num_learners=s.num_learners, num_gpus_per_learner=s.gpus_per_learner)
-        .rl_module(rl_module_spec=RLModuleSpec(module_class=XferModule,
-                                               model_config=dict(s.model_config)))  # fmt: skip
+        .rl_module(
+            rl_module_spec=RLModuleSpec(module_class=XferModule, model_config=dict(s.model_config))
+        )
         .callbacks(ReturnCallback)
         .debugging(seed=s.seed, log_level="ERROR")
     )
@@ -180,9 +204,10 @@ def set_runner_paths(algo: Any, paths: list[np.ndarray]) -> None:
     for i, worker_id in enumerate(ids):
         path = paths[i % len(paths)]
         group.foreach_env_runner(
-            lambda r, p=path: r.module.set_path(p), remote_worker_ids=[worker_id],
+            lambda r, p=path: r.module.set_path(p),
+            remote_worker_ids=[worker_id],
             local_env_runner=False,
-        )  # fmt: skip
+        )
     if not ids and algo.env_runner is not None:
         algo.env_runner.module.set_path(paths[0])
 

@@ -116,8 +116,12 @@ def test_finetune_baselines(tmp_path):
     head = build_agent("finetune-head", 6, sources=[path])
     torch.testing.assert_close(head(OBS).logits, src(OBS).logits)
     trainable = {n for n, p in head.named_parameters() if p.requires_grad}
-    assert trainable == {"columns.0.policy.weight", "columns.0.policy.bias",
-                         "columns.0.value.weight", "columns.0.value.bias"}
+    assert trainable == {
+        "columns.0.policy.weight",
+        "columns.0.policy.bias",
+        "columns.0.value.weight",
+        "columns.0.value.bias",
+    }
     full = build_agent("finetune-all", 18, sources=[path])  # new action count: new heads
     assert full.num_actions == 18 and all(p.requires_grad for p in full.parameters())
     torch.testing.assert_close(full.columns[0].conv3.weight, src.columns[0].conv3.weight)
@@ -143,7 +147,7 @@ def test_shape_mismatch_errors_name_the_tensor(tmp_path):
     with pytest.raises(ShapeMismatchError, match=r"columns.0.policy.weight.*action counts"):
         net18.load_columns(str(six))
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(Exception):
+    with pytest.raises(ValueError, match="not a readable agent file"):
         load_agent(tmp_path / "junk.pt")
 
 

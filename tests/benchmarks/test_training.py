@@ -36,14 +36,19 @@ def check_artifacts(run_dir: Path) -> None:
     assert steps == sorted(set(steps))
     with (run_dir / "curve.csv").open() as f:
         assert csv.DictReader(f).fieldnames == [
-            "env_steps", "frames", "episodes", "episode_return_mean", "wall_time"
+            "env_steps",
+            "frames",
+            "episodes",
+            "episode_return_mean",
+            "wall_time",
         ]
     payload = torch.load(run_dir / "agent.pt", weights_only=True)
     assert payload["format"].startswith("xfer-agent")
 
 
-@pytest.mark.parametrize("agent", ["scratch", "finetune-head", "finetune-all", "random-column",
-                                   "progressive", "pathnet"])
+@pytest.mark.parametrize(
+    "agent", ["scratch", "finetune-head", "finetune-all", "random-column", "progressive", "pathnet"]
+)
 def test_every_agent_on_catch_soup(root, agent):
     sources = () if agent in ("scratch", "random-column") else ("catch_soup/pong",)
     cfg = RunConfig(task="catch_soup/hflip", agent=agent, sources=sources, **SMOKE)
@@ -51,9 +56,14 @@ def test_every_agent_on_catch_soup(root, agent):
     check_artifacts(run_dir)
     net = load_agent(run_dir / "agent.pt")
     if sources:
-        src_dir = run_dir_for(root, RunConfig(task="catch_soup/pong",
-                                              agent="pathnet" if agent == "pathnet" else "scratch",
-                                              **SMOKE))
+        src_dir = run_dir_for(
+            root,
+            RunConfig(
+                task="catch_soup/pong",
+                agent="pathnet" if agent == "pathnet" else "scratch",
+                **SMOKE,
+            ),
+        )
         check_artifacts(src_dir)
         src = torch.load(src_dir / "agent.pt", weights_only=True)["state_dict"]
         new = net.state_dict()
@@ -77,8 +87,9 @@ def test_every_agent_on_catch_soup(root, agent):
 
 
 def test_pong_soup_smoke(root):
-    cfg = RunConfig(task="pong_soup/white", agent="progressive", sources=("pong_soup/pong",),
-                    **SMOKE)
+    cfg = RunConfig(
+        task="pong_soup/white", agent="progressive", sources=("pong_soup/pong",), **SMOKE
+    )
     run_dir = train(cfg, root, log=lambda *_: None)
     check_artifacts(run_dir)
     rows = read_curve(run_dir)
@@ -105,8 +116,14 @@ def test_finished_run_is_left_alone_and_config_clash_is_refused(root):
 def test_gpu_asked_for_and_absent_fails_fast(root):
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
-    cfg = RunConfig(task="catch_soup/pong", agent="scratch", gpus_per_learner=1.0,
-                    num_learners=1, tag="gpu", **SMOKE)
+    cfg = RunConfig(
+        task="catch_soup/pong",
+        agent="scratch",
+        gpus_per_learner=1.0,
+        num_learners=1,
+        tag="gpu",
+        **SMOKE,
+    )
     start = time.time()
     with pytest.raises(TrainingError, match="GPU"):
         train(cfg, root, log=lambda *_: None)
@@ -116,12 +133,29 @@ def test_gpu_asked_for_and_absent_fails_fast(root):
 
 
 def test_killed_run_resumes_without_gaps(tmp_path):
-    cmd = [sys.executable, "-m", "benchmarks.cli", "train", "--task", "catch_soup/pong",
-           "--steps", "12000", "--out", str(tmp_path), "--no-wandb", "--envs-per-runner", "4",
-           "--curve-window", "500", "--checkpoint-every", "1"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "benchmarks.cli",
+        "train",
+        "--task",
+        "catch_soup/pong",
+        "--steps",
+        "12000",
+        "--out",
+        str(tmp_path),
+        "--no-wandb",
+        "--envs-per-runner",
+        "4",
+        "--curve-window",
+        "500",
+        "--checkpoint-every",
+        "1",
+    ]
     run_dir = tmp_path / "catch_soup-pong" / "scratch" / "seed0"
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     deadline = time.time() + 240
     while time.time() < deadline:
         progress = run_dir / "progress.json"

@@ -41,7 +41,9 @@ def test_catch_rewards_and_episode_length():
     env.reset(seed=0)
     # move the paddle under the ball: always catches
     for _ in range(9):
-        action = 0 if env.paddle_col == env.ball_col else (1 if env.paddle_col > env.ball_col else 2)
+        action = (
+            0 if env.paddle_col == env.ball_col else (1 if env.paddle_col > env.ball_col else 2)
+        )
         _, reward, term, _, _ = env.step(action)
     assert term and reward == 1.0
     env.reset(seed=0)
@@ -62,8 +64,10 @@ def test_catch_soup_contract_and_determinism(variant):
         np.testing.assert_array_equal(x, y)
 
 
-@pytest.mark.parametrize("variant,index", [("hflip", np.s_[:, ::-1]), ("vflip", np.s_[::-1]),
-                                           ("vhflip", np.s_[::-1, ::-1])])
+@pytest.mark.parametrize(
+    "variant,index",
+    [("hflip", np.s_[:, ::-1]), ("vflip", np.s_[::-1]), ("vhflip", np.s_[::-1, ::-1])],
+)
 def test_catch_flips_exact(variant, index):
     for x, y in zip(play("catch_soup/pong"), play(f"catch_soup/{variant}"), strict=True):
         np.testing.assert_array_equal(y, x[index])
@@ -105,8 +109,10 @@ def test_pong_soup_check_env(variant):
 
 
 @pytest.mark.atari
-@pytest.mark.parametrize("variant,index", [("hflip", np.s_[:, ::-1]), ("vflip", np.s_[::-1]),
-                                           ("vhflip", np.s_[::-1, ::-1])])
+@pytest.mark.parametrize(
+    "variant,index",
+    [("hflip", np.s_[:, ::-1]), ("vflip", np.s_[::-1]), ("vhflip", np.s_[::-1, ::-1])],
+)
 def test_pong_flips_exact(variant, index):
     plain, flipped = play("pong_soup/pong", steps=40), play(f"pong_soup/{variant}", steps=40)
     for x, y in zip(plain, flipped, strict=True):

@@ -60,7 +60,9 @@ def test_noise_is_frozen_across_steps_and_runs():
     assert np.abs(reference).mean() > 5  # the noise is really there
     for seed in (1, 2):  # two runs with different episode seeds
         env = AddFrozenNoise(FakePixelEnv(), sigma=20, noise_seed=7)
-        for out, raw in zip(rollout(env, seed=seed), rollout(FakePixelEnv(), seed=seed), strict=True):
+        for out, raw in zip(
+            rollout(env, seed=seed), rollout(FakePixelEnv(), seed=seed), strict=True
+        ):
             expected = np.clip(raw.astype(int) + reference, 0, 255)
             np.testing.assert_array_equal(out, expected)  # same image added on every step
     other = AddFrozenNoise(FakePixelEnv(), sigma=20, noise_seed=8).noise
