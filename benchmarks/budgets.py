@@ -69,8 +69,9 @@ BUDGETS: dict[str, Budget] = {
         },
         reduced=True,
         notes=(
-            "reduced matrix, 1 job per cell, 250k agent steps per run (about 5 minutes "
-            "at ~800 steps/s on 2 cores). Catch learns in that budget; Pong does not "
+            "reduced matrix, 1 job per cell, 250k agent steps per run (150k for Catch; "
+            "about 3-5 minutes a run at ~800 steps/s on 2 cores). Catch learns in that "
+            "budget; Pong does not "
             "(A3C needs millions of steps), so Pong Soup transfer at this budget measures "
             "early learning only. Scale up with BUDGET=gpu or BUDGET=paper on a cluster."
         ),

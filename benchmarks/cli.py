@@ -275,6 +275,83 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _suite_parsers(sub: argparse._SubParsersAction) -> None:
+    from benchmarks.budgets import BUDGETS
+    from benchmarks.suites import SUITES
+
+    p = sub.add_parser("bench", help="run a suite's transfer matrix, then write the report")
+    p.add_argument("suite", choices=list(SUITES), help="which matrix")
+    p.add_argument(
+        "--budget", default="laptop", choices=list(BUDGETS), help="named budget (default laptop)"
+    )
+    p.add_argument("--out", default="results", help="results root (default results/)")
+    p.add_argument("--env-runners", type=int, default=None, help="env runners per run")
+    p.add_argument("--envs-per-runner", type=int, default=None, help="sub-envs per runner")
+    p.add_argument(
+        "--eval-episodes",
+        type=int,
+        default=None,
+        help="episodes for the forgetting evaluations (default 50 Catch, 3 else)",
+    )
+    p.add_argument("--no-wandb", action="store_true", help="do not log runs to wandb")
+    p.set_defaults(func=_cmd_bench)
+
+    p = sub.add_parser("report", help="build the report from a results directory alone")
+    p.add_argument("results_dir", help="results root (holds plan.json and run directories)")
+    p.add_argument(
+        "--top-k",
+        type=int,
+        default=None,
+        help="jobs averaged per cell (default: the budget's, else 3)",
+    )
+    p.set_defaults(func=_cmd_report)
+
+    p = sub.add_parser("analyze", help="sensitivity analyses of a trained progressive net")
+    p.add_argument("analysis", choices=["afs", "aps"], help="afs: Fisher; aps: perturbation")
+    p.add_argument("run_dir", help="a finished progressive-net run directory")
+    p.add_argument("--states", type=int, default=10_000, help="AFS: states (default 10000)")
+    p.add_argument(
+        "--episodes", type=int, default=10, help="APS: episodes per noise level (default 10)"
+    )
+    p.set_defaults(func=_cmd_analyze)
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from benchmarks.runner import run_suite
+
+    base: dict = {"wandb": not args.no_wandb}
+    if args.env_runners is not None:
+        base["env_runners"] = args.env_runners
+    if args.envs_per_runner is not None:
+        base["envs_per_runner"] = args.envs_per_runner
+    run_suite(args.suite, args.budget, args.out, base=base, eval_episodes=args.eval_episodes)
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from analysis.report import build_report
+
+    out = build_report(args.results_dir, top_k=args.top_k)
+    print((out / "table1.txt").read_text())
+    print(f"report: {out / 'index.html'}")
+    return 0
+
+
+def _cmd_analyze(args: argparse.Namespace) -> int:
+    from benchmarks.analyze import afs_for_run, aps_for_run
+
+    if args.analysis == "afs":
+        result = afs_for_run(args.run_dir, states=args.states)
+    else:
+        result = aps_for_run(args.run_dir, episodes=args.episodes)
+    for layer, data in result["layers"].items():
+        print(
+            f"{layer:<6} " + "  ".join(f"col{k + 1} {v:.3f}" for k, v in enumerate(data["columns"]))
+        )
+    print(f"wrote {Path(args.run_dir) / (args.analysis + '.json')}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``xfer`` argument parser with every subcommand."""
     parser = argparse.ArgumentParser(
@@ -314,7 +391,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-_EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_train_parser]
+_EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
+    _train_parser,
+    _suite_parsers,
+]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

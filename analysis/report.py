@@ -1,0 +1,610 @@
+"""The transfer-matrix report, built from a results directory alone (no Ray, no training).
+
+``build_report(root)`` writes ``root/report/``: ``index.html`` (self-contained, figures
+inlined), ``report.md``, the figures as PNG, ``transfer_matrix.csv`` (columns
+``agent,source,target,transfer,auc,auc_baseline,floor,jobs``) and ``table1.txt``.
+Missing, running and failed runs are listed as such and their cells drawn as missing.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import io
+import json
+import math
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from analysis.metrics import (
+    area_under_curve,
+    count_transfer_signs,
+    forgetting,
+    summarize_transfer,
+    top_k_mean,
+    transfer_score,
+)
+from analysis.paper import AGENT_ORDER, PAPER_TABLE1, agent_label
+
+__all__ = ["build_report", "collect_runs", "CellResult"]
+
+# Lowest possible score per domain: the floor used when floors.json lacks a task.
+GAME_MINIMUM = {"catch_soup": -1.0, "pong_soup": -21.0}
+MATRIX_FIELDS = ("agent", "source", "target", "transfer", "auc", "auc_baseline", "floor", "jobs")
+
+
+@dataclass
+class Run:
+    path: Path
+    config: dict[str, Any]
+    status: dict[str, Any]
+    curve: list[dict[str, float]]
+
+    @property
+    def state(self) -> str:
+        return self.status.get("state", "missing")
+
+    @property
+    def auc(self) -> float:
+        if not self.curve:
+            return math.nan
+        return area_under_curve(
+            [r["env_steps"] for r in self.curve], [r["episode_return_mean"] for r in self.curve]
+        )
+
+
+@dataclass
+class CellResult:
+    label: str
+    sources: tuple[str, ...]
+    target: str
+    runs: list[Run] = field(default_factory=list)
+    expected_jobs: int = 0
+    auc: float = math.nan
+    auc_baseline: float = math.nan
+    floor: float = math.nan
+    transfer: float = math.nan
+
+    @property
+    def finished(self) -> list[Run]:
+        return [r for r in self.runs if r.state == "done"]
+
+    @property
+    def source_label(self) -> str:
+        return " > ".join(s.split("/", 1)[-1] for s in self.sources) or "-"
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def _read_curve(path: Path) -> list[dict[str, float]]:
+    if not path.is_file():
+        return []
+    try:
+        with path.open() as f:
+            return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+    except (OSError, ValueError):
+        return []
+
+
+def collect_runs(root: Path) -> list[Run]:
+    """Every run directory (a ``config.json`` three levels down) under ``root``."""
+    runs = []
+    for cfg_file in sorted(root.glob("*/*/*/config.json")):
+        data = _read_json(cfg_file) or {}
+        if "run" not in data:
+            continue
+        run_dir = cfg_file.parent
+        runs.append(
+            Run(
+                run_dir,
+                data["run"],
+                _read_json(run_dir / "status.json") or {"state": "missing"},
+                _read_curve(run_dir / "curve.csv"),
+            )
+        )
+    return runs
+
+
+def _floors(root: Path, tasks: set[str]) -> tuple[dict[str, float], dict[str, str]]:
+    data = _read_json(root / "floors.json") or {}
+    floors, source = {}, {}
+    for task in tasks:
+        if task in data:
+            floors[task], source[task] = float(data[task]["floor"]), "random policy"
+        else:
+            domain = task.split("/", 1)[0]
+            floors[task] = GAME_MINIMUM.get(domain, 0.0)
+            source[task] = "game minimum (floors.json lacks this task)"
+    return floors, source
+
+
+def _cells(root: Path, runs: list[Run], top_k: int) -> list[CellResult]:
+    plan = _read_json(root / "plan.json") or {}
+    cells: dict[tuple, CellResult] = {}
+    for entry in plan.get("cells", []):
+        key = (entry["label"], tuple(entry["sources"]), entry["target"])
+        cell = cells.setdefault(key, CellResult(*key))
+        cell.expected_jobs += 1
+    for run in runs:
+        cfg = run.config
+        key = (agent_label(cfg["agent"], cfg["sources"]), tuple(cfg["sources"]), cfg["task"])
+        if plan and key not in cells:
+            continue  # a source-only run (e.g. a chain's middle link) outside the matrix
+        cells.setdefault(key, CellResult(*key)).runs.append(run)
+    floors, _ = _floors(root, {c.target for c in cells.values()})
+    for cell in cells.values():
+        cell.floor = floors[cell.target]
+        cell.auc = top_k_mean([r.auc for r in cell.finished], top_k)
+    for cell in cells.values():
+        base = cells.get(("baseline1-scratch", (), cell.target))
+        cell.auc_baseline = base.auc if base else math.nan
+        cell.transfer = transfer_score(cell.auc, cell.auc_baseline, cell.floor)
+    order = {label: i for i, label in enumerate(AGENT_ORDER)}
+    return sorted(cells.values(), key=lambda c: (order.get(c.label, 99), c.sources, c.target))
+
+
+def _fmt(x: float, digits: int = 1) -> str:
+    return "n/a" if not math.isfinite(x) else f"{x:.{digits}f}"
+
+
+def _cell_text(cell: CellResult) -> str:
+    if not cell.finished:
+        states = sorted({r.state for r in cell.runs}) or ["missing"]
+        return "/".join(states)
+    if not math.isfinite(cell.transfer):
+        return "undefined"
+    return f"{cell.transfer:.0f}%"
+
+
+# -- figures ----------------------------------------------------------------------------
+
+
+def _plt() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig: Any, out_dir: Path, name: str) -> str:
+    path = out_dir / name
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=out_dir)
+    os.close(fd)
+    fig.savefig(tmp, dpi=100, format="png", bbox_inches="tight")
+    os.replace(tmp, path)
+    _plt().close(fig)
+    return name
+
+
+def _short(task: str) -> str:
+    return task.split("/", 1)[-1]
+
+
+def _heatmaps(cells: list[CellResult], out_dir: Path) -> list[str]:
+    from matplotlib.colors import TwoSlopeNorm
+
+    plt = _plt()
+    names = []
+    targets = sorted({c.target for c in cells})
+    for label in [lab for lab in AGENT_ORDER if any(c.label == lab for c in cells)]:
+        rows = sorted({c.sources for c in cells if c.label == label})
+        grid = np.full((len(rows), len(targets)), np.nan)
+        text = [["" for _ in targets] for _ in rows]
+        for c in cells:
+            if c.label != label:
+                continue
+            i, j = rows.index(c.sources), targets.index(c.target)
+            grid[i, j] = c.transfer
+            text[i][j] = _cell_text(c)
+        fig, ax = plt.subplots(figsize=(1.2 + 1.1 * len(targets), 0.9 + 0.6 * len(rows)))
+        shown = np.clip(grid, 0, 200)
+        cmap = plt.get_cmap("RdBu").with_extremes(bad="#dddddd")
+        im = ax.imshow(
+            np.ma.masked_invalid(shown), cmap=cmap, norm=TwoSlopeNorm(vmin=0, vcenter=100, vmax=200)
+        )
+        ax.set_xticks(range(len(targets)), [_short(t) for t in targets], rotation=45, ha="right")
+        ax.set_yticks(
+            range(len(rows)), [" > ".join(_short(s) for s in r) or "(none)" for r in rows]
+        )
+        for i in range(len(rows)):
+            for j in range(len(targets)):
+                ax.text(j, i, text[i][j] or "", ha="center", va="center", fontsize=8)
+        ax.set_xlabel("target")
+        ax.set_ylabel("source (column order)")
+        ax.set_title(f"{label}: transfer % (colours clipped at 200%, centred on 100%)", fontsize=9)
+        fig.colorbar(im, ax=ax, fraction=0.04)
+        names.append(_save(fig, out_dir, f"heatmap_{label}.png"))
+    return names
+
+
+def _curves(cells: list[CellResult], out_dir: Path) -> list[str]:
+    plt = _plt()
+    names = []
+    for target in sorted({c.target for c in cells}):
+        fig, ax = plt.subplots(figsize=(7, 4))
+        for c in cells:
+            if c.target != target or not c.finished:
+                continue
+            best = max(c.finished, key=lambda r: r.auc if math.isfinite(r.auc) else -1e18)
+            x = [r["env_steps"] for r in best.curve]
+            y = [r["episode_return_mean"] for r in best.curve]
+            ax.plot(x, y, label=f"{c.label} ({c.source_label})", lw=1.2)
+        floor = next(c.floor for c in cells if c.target == target)
+        ax.axhline(floor, color="grey", ls=":", label="random policy (floor)")
+        ax.set_xlabel("env (agent) steps")
+        ax.set_ylabel("mean episode score")
+        ax.set_title(f"learning curves on {target} (best job per cell)", fontsize=10)
+        ax.legend(fontsize=7, loc="best")
+        names.append(_save(fig, out_dir, f"curves_{target.replace('/', '-')}.png"))
+    return names
+
+
+def _afs_figures(cells: list[CellResult], out_dir: Path) -> tuple[list[str], list[dict]]:
+    plt = _plt()
+    rows, names = [], []
+    for c in cells:
+        for r in c.finished:
+            afs = _read_json(r.path / "afs.json")
+            if afs and "layers" in afs:
+                layers = afs["layers"]
+                new = float(np.mean([layers[lay]["columns"][-1] for lay in layers]))
+                rows.append({"cell": c, "afs": layers, "mean_new": new})
+                break
+    if not rows:
+        return names, rows
+    n = len(rows)
+    fig, axes = plt.subplots(1, n, figsize=(3.2 * n, 3), squeeze=False)
+    for ax, row in zip(axes[0], rows, strict=True):
+        layers = list(row["afs"])
+        k = len(row["afs"][layers[0]]["columns"])
+        bottom = np.zeros(len(layers))
+        for col in range(k):
+            vals = np.array([row["afs"][lay]["columns"][col] for lay in layers])
+            ax.bar(layers, vals, bottom=bottom, label=f"column {col + 1}")
+            bottom += vals
+        c = row["cell"]
+        ax.set_title(f"{c.label}\n{c.source_label} -> {_short(c.target)}", fontsize=8)
+        ax.set_ylim(0, 1)
+    axes[0][0].set_ylabel("AFS share per layer")
+    axes[0][-1].legend(fontsize=7)
+    names.append(_save(fig, out_dir, "afs_per_layer.png"))
+    fig, ax = plt.subplots(figsize=(5, 4))
+    xs = [row["mean_new"] for row in rows]
+    ys = [min(row["cell"].transfer, 400) for row in rows]
+    ax.scatter(xs, ys)
+    for row, x, y in zip(rows, xs, ys, strict=True):
+        ax.annotate(_short(row["cell"].target), (x, y), fontsize=7)
+    ax.set_xlabel("mean AFS of the new column (over layers)")
+    ax.set_ylabel("transfer % (clipped at 400)")
+    ax.axhline(100, color="grey", ls=":")
+    names.append(_save(fig, out_dir, "transfer_vs_afs.png"))
+    return names, rows
+
+
+def _forgetting_rows(cells: list[CellResult], runs: list[Run], floors: dict[str, float]) -> list:
+    by_dir = {}
+    for r in runs:
+        by_dir[(r.config["agent"], tuple(r.config["sources"]), r.config["task"])] = r
+    out = []
+    for c in cells:
+        if not c.sources:
+            continue
+        for r in c.finished:
+            source = c.sources[-1]
+            after = _read_json(r.path / f"eval_{source.replace('/', '-')}.json")
+            src_run = next(
+                (
+                    s
+                    for s in runs
+                    if s.config["task"] == source
+                    and s.state == "done"
+                    and s.config["agent"] in ("scratch", "progressive", "pathnet")
+                    and tuple(s.config["sources"]) == c.sources[:-1]
+                ),
+                None,
+            )
+            before = (
+                _read_json(src_run.path / f"eval_{source.replace('/', '-')}.json")
+                if src_run
+                else None
+            )
+            if not after or not before or "mean" not in after or "mean" not in before:
+                continue
+            f = forgetting(before["mean"], after["mean"], floors.get(source, 0.0))
+            out.append(
+                {
+                    "label": c.label,
+                    "source": source,
+                    "target": c.target,
+                    "before": before["mean"],
+                    "after": after["mean"],
+                    **f,
+                }
+            )
+            break
+    return out
+
+
+def _forgetting_figure(rows: list[dict], out_dir: Path) -> list[str]:
+    if not rows:
+        return []
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(max(5, 0.5 * len(rows) + 2), 3.5))
+    labels = [f"{r['label']}\n{_short(r['target'])}" for r in rows]
+    ax.bar(range(len(rows)), [r["absolute"] for r in rows])
+    ax.set_xticks(range(len(rows)), labels, rotation=60, ha="right", fontsize=7)
+    ax.set_ylabel("source score lost (before - after)")
+    ax.axhline(0, color="black", lw=0.8)
+    ax.set_title("forgetting of the source task after training on the target", fontsize=9)
+    return [_save(fig, out_dir, "forgetting.png")]
+
+
+# -- tables -----------------------------------------------------------------------------
+
+
+def _table1(cells: list[CellResult], domain: str) -> tuple[str, list[list[str]]]:
+    header = ["agent", "mean %", "median %", "targets", "positive", "negative", "paper mean/median"]
+    rows = []
+    for label in AGENT_ORDER:
+        scores = [c.transfer for c in cells if c.label == label]
+        if not scores:
+            continue
+        s = summarize_transfer(scores)
+        signs = count_transfer_signs(scores)
+        paper = PAPER_TABLE1.get(label, {}).get(domain.replace("catch_soup", "pong_soup"))
+        rows.append(
+            [
+                label,
+                _fmt(s["mean"], 0),
+                _fmt(s["median"], 0),
+                str(s["n"]),
+                str(signs["positive"]),
+                str(signs["negative"]),
+                f"{paper[0]:.0f} / {paper[1]:.0f}" if paper else "-",
+            ]
+        )
+    widths = [max(len(str(r[i])) for r in [header] + rows) for i in range(len(header))]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
+    lines += ["  ".join(str(v).ljust(w) for v, w in zip(r, widths, strict=True)) for r in rows]
+    return "\n".join(lines), [header] + rows
+
+
+def _md_table(rows: list[list[str]]) -> str:
+    out = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
+    out += ["| " + " | ".join(str(v) for v in r) + " |" for r in rows[1:]]
+    return "\n".join(out)
+
+
+def _html_table(rows: list[list[str]]) -> str:
+    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in rows[0])
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in r) + "</tr>" for r in rows[1:]
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _write(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def build_report(root: str | Path, top_k: int | None = None) -> Path:
+    """Write the report for the results under ``root``; returns ``root/report``.
+
+    Raises:
+        FileNotFoundError: when ``root`` is not a directory.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"no results directory at {root}")
+    out_dir = root / "report"
+    out_dir.mkdir(exist_ok=True)
+    plan = _read_json(root / "plan.json") or {}
+    top_k = top_k or int(plan.get("top_k", 3))
+    runs = collect_runs(root)
+    cells = _cells(root, runs, top_k)
+    tasks = {c.target for c in cells} | {s for c in cells for s in c.sources}
+    floors, floor_source = _floors(root, tasks)
+    domain = plan.get("domain") or (cells[0].target.split("/")[0] if cells else "unknown")
+
+    # transfer_matrix.csv
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(MATRIX_FIELDS)
+    for c in cells:
+        writer.writerow(
+            [
+                c.label,
+                c.source_label,
+                c.target,
+                _fmt(c.transfer, 2),
+                _fmt(c.auc, 4),
+                _fmt(c.auc_baseline, 4),
+                _fmt(c.floor, 4),
+                len(c.finished),
+            ]
+        )
+    _write(out_dir / "transfer_matrix.csv", buf.getvalue())
+    table_text, table_rows = _table1(cells, domain)
+    _write(
+        out_dir / "table1.txt",
+        f"Table 1 ({domain}, transfer %, top-{top_k} jobs by AUC)\n" + table_text + "\n",
+    )
+
+    figures = {
+        "heatmaps": _heatmaps(cells, out_dir) if cells else [],
+        "curves": _curves(cells, out_dir) if cells else [],
+    }
+    afs_names, _ = _afs_figures(cells, out_dir)
+    figures["afs"] = afs_names
+    forget = _forgetting_rows(cells, runs, floors)
+    figures["forgetting"] = _forgetting_figure(forget, out_dir)
+
+    matrix_rows = [
+        [
+            "agent",
+            "source",
+            "target",
+            "transfer",
+            "AUC",
+            "AUC baseline 1",
+            "floor",
+            "jobs done/planned",
+        ]
+    ] + [
+        [
+            c.label,
+            c.source_label,
+            c.target,
+            _cell_text(c),
+            _fmt(c.auc, 3),
+            _fmt(c.auc_baseline, 3),
+            _fmt(c.floor, 3),
+            f"{len(c.finished)}/{max(c.expected_jobs, len(c.runs))}",
+        ]
+        for c in cells
+    ]
+    planned = {(m["label"], tuple(m["sources"]), m["target"]) for m in plan.get("cells", [])}
+    have = {
+        (
+            agent_label(r.config["agent"], r.config["sources"]),
+            tuple(r.config["sources"]),
+            r.config["task"],
+        )
+        for r in runs
+    }
+    run_rows = (
+        [["run", "state", "env steps", "AUC", "note"]]
+        + [
+            [
+                str(r.path.relative_to(root)),
+                r.state,
+                _fmt(r.curve[-1]["env_steps"], 0) if r.curve else "0",
+                _fmt(r.auc, 3),
+                r.status.get("reason", ""),
+            ]
+            for r in runs
+        ]
+        + [
+            [f"{lab} {'>'.join(src)} -> {t}", "missing", "0", "n/a", "not started"]
+            for lab, src, t in sorted(planned - have)
+        ]
+    )
+    floor_rows = [["task", "floor", "source"]] + [
+        [t, _fmt(floors[t], 3), floor_source[t]] for t in sorted(floors)
+    ]
+    forget_rows = [
+        ["agent", "source", "target", "source score before", "after", "lost", "lost (relative)"]
+    ] + [
+        [
+            f["label"],
+            f["source"],
+            f["target"],
+            _fmt(f["before"], 3),
+            _fmt(f["after"], 3),
+            _fmt(f["absolute"], 3),
+            _fmt(f["relative"], 2),
+        ]
+        for f in forget
+    ]
+    method = (
+        "AUC = area under the learning curve over env steps / steps spanned (mean score over "
+        "training). Transfer = (AUC(agent) - floor) / (AUC(baseline 1) - floor) x 100, floor = "
+        "mean score of a uniformly random policy on the target; 'undefined' when baseline 1 "
+        f"is within 1e-6 of the floor. Each cell: mean of the top {top_k} finished jobs by "
+        "AUC. Positive/negative transfer: above 110% / below 90%."
+    )
+    notes = " ".join(x for x in (plan.get("budget_notes", ""), plan.get("suite_notes", "")) if x)
+    title = f"xfer-bench report: {plan.get('suite', root.name)} (budget {plan.get('budget', '?')})"
+
+    md = [
+        f"# {title}",
+        "",
+        method,
+        "",
+        f"Budget and matrix: {notes or 'n/a'}",
+        "",
+        f"## Table 1 ({domain})",
+        "",
+        _md_table(table_rows),
+        "",
+        "## Transfer matrix",
+        "",
+        _md_table(matrix_rows),
+        "",
+    ]
+    for name in figures["heatmaps"] + figures["curves"] + figures["afs"] + figures["forgetting"]:
+        md += [f"![{name}]({name})", ""]
+    if forget:
+        md += ["## Forgetting", "", _md_table(forget_rows), ""]
+    md += ["## Floors", "", _md_table(floor_rows), "", "## Runs", "", _md_table(run_rows), ""]
+    _write(out_dir / "report.md", "\n".join(md))
+
+    def img(name: str) -> str:
+        data = base64.b64encode((out_dir / name).read_bytes()).decode()
+        src = f"data:image/png;base64,{data}"
+        return f'<figure><img alt="{name}" src="{src}"><figcaption>{name}</figcaption></figure>'
+
+    parts = [
+        f"<h1>{html.escape(title)}</h1>",
+        f"<p>{html.escape(method)}</p>",
+        f"<p><b>Budget and matrix:</b> {html.escape(notes or 'n/a')}</p>",
+        f"<h2>Table 1 ({html.escape(domain)})</h2>",
+        _html_table(table_rows),
+        "<h2>Transfer matrices</h2>",
+        *map(img, figures["heatmaps"]),
+        _html_table(matrix_rows),
+        "<h2>Learning curves</h2>",
+        *map(img, figures["curves"]),
+    ]
+    if figures["afs"]:
+        parts += ["<h2>Average Fisher sensitivity</h2>", *map(img, figures["afs"])]
+    if forget:
+        parts += ["<h2>Forgetting</h2>", *map(img, figures["forgetting"]), _html_table(forget_rows)]
+    parts += ["<h2>Floors</h2>", _html_table(floor_rows), "<h2>Runs</h2>", _html_table(run_rows)]
+    style = (
+        "body{font-family:sans-serif;max-width:1100px;margin:2em auto;}"
+        "table{border-collapse:collapse;font-size:13px;margin:1em 0;}"
+        "td,th{border:1px solid #ccc;padding:3px 6px;}img{max-width:100%;}"
+    )
+    _write(
+        out_dir / "index.html",
+        f"<!doctype html><html><head><meta charset='utf-8'><title>"
+        f"{html.escape(title)}</title><style>{style}</style></head><body>"
+        + "\n".join(parts)
+        + "</body></html>\n",
+    )
+    _log_to_wandb(out_dir, figures, matrix_rows, table_rows)
+    return out_dir
+
+
+def _log_to_wandb(out_dir: Path, figures: dict, matrix_rows: list, table_rows: list) -> None:
+    """Log figures and tables to the active wandb run, if there is one."""
+    import sys
+
+    wandb = sys.modules.get("wandb")
+    if wandb is None or getattr(wandb, "run", None) is None:
+        return
+    payload: dict[str, Any] = {
+        "transfer_matrix": wandb.Table(columns=matrix_rows[0], data=matrix_rows[1:]),
+        "table1": wandb.Table(columns=table_rows[0], data=table_rows[1:]),
+    }
+    for names in figures.values():
+        for name in names:
+            payload[f"report/{name}"] = wandb.Image(str(out_dir / name))
+    wandb.run.log(payload)

@@ -1,0 +1,227 @@
+"""Run a suite at a budget: sources first, then targets; resume; report at the end.
+
+Layout under the results root::
+
+    <root>/plan.json         the suite, budget and every planned run (for the report)
+    <root>/floors.json       random-policy scores per task (the transfer floor)
+    <root>/<target>/<agent>[_from_<sources>]/seed<N>[_job<j>]/   one run (see training)
+    <root>/report/           index.html, report.md, figures, transfer_matrix.csv
+
+Independent runs of a wave (sources of depth 0, then 1, ..., then targets) go to Ray
+Tune when the cluster has room for more than one at a time; on a small machine they
+run one after another in this process.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.atomic import write_json
+from benchmarks.budgets import PAPER_SPACE, Budget, get_budget
+from benchmarks.suites import Cell, Suite, get_suite
+from benchmarks.training import RunConfig, read_status, run_dir_for, source_config
+
+__all__ = ["plan_runs", "run_suite", "measure_floors", "FLOOR_EPISODES"]
+
+# Random-policy episodes per task for the floor (Catch episodes are 9 steps long).
+FLOOR_EPISODES = {"catch_soup": 500, "pong_soup": 5, "atari": 5, "labyrinth": 20}
+
+
+def _job_config(cell: Cell, steps: int, job: int, base: dict[str, Any]) -> RunConfig:
+    cfg = RunConfig(
+        task=cell.target, agent=cell.agent, sources=cell.sources, steps=steps, seed=job, **base
+    )
+    if job == 0:
+        return cfg
+    rng = np.random.default_rng(10_007 * job + 17)
+    sampled = {k: float(rng.choice(v)) for k, v in PAPER_SPACE.items()}
+    return replace(cfg, tag=f"job{job}", **sampled)
+
+
+def plan_runs(
+    suite: Suite, budget: Budget, base: dict[str, Any] | None = None
+) -> tuple[list[list[RunConfig]], list[dict[str, Any]]]:
+    """Waves of runs (each wave's runs are independent) and the cell of every target job.
+
+    Job 0 of a cell uses the default hyperparameters; jobs 1.. sample the paper's space.
+    Source runs are shared by every cell that needs them (sources use the defaults).
+    """
+    base = dict(base or {})
+    steps = budget.steps_for(suite.domain)
+    cells = suite.cells_for(budget.name, budget.reduced)
+    targets: list[RunConfig] = []
+    manifest: list[dict[str, Any]] = []
+    for cell in cells:
+        for job in range(budget.jobs):
+            cfg = _job_config(cell, steps, job, base)
+            targets.append(cfg)
+            manifest.append(
+                {
+                    "agent": cell.agent,
+                    "label": cell.label,
+                    "target": cell.target,
+                    "sources": list(cell.sources),
+                    "job": job,
+                    "config": cfg.to_dict(),
+                }
+            )
+    depth: dict[RunConfig, int] = {}
+
+    def visit(cfg: RunConfig) -> int:
+        src = source_config(cfg)
+        d = 0 if src is None else visit(src) + 1
+        depth[cfg] = max(depth.get(cfg, 0), d)
+        return d
+
+    for cfg in targets:
+        visit(cfg)
+    waves: list[list[RunConfig]] = []
+    seen: set[str] = set()
+    for d in range(max(depth.values(), default=-1) + 1):
+        wave = []
+        for cfg in sorted((c for c, dd in depth.items() if dd == d), key=lambda c: str(c)):
+            key = str(run_dir_for("", cfg))
+            if key not in seen:
+                seen.add(key)
+                wave.append(cfg)
+        waves.append(wave)
+    return waves, manifest
+
+
+def measure_floors(tasks: list[str], root: Path, log: Any = print) -> dict[str, float]:
+    """Mean score of a uniformly random policy per task, cached in ``root/floors.json``."""
+    from benchmarks.evaluate import play_episodes
+    from envs import get_task, make_env
+
+    path = root / "floors.json"
+    floors = json.loads(path.read_text()) if path.is_file() else {}
+    for task in tasks:
+        if task in floors:
+            continue
+        episodes = FLOOR_EPISODES.get(get_task(task).domain, 10)
+        n = make_env(task).action_space.n
+        import torch
+
+        def uniform(x: torch.Tensor, n: int = n) -> Any:
+            return type("Out", (), {"logits": torch.zeros(x.shape[0], n)})()
+
+        scores = play_episodes(uniform, task, episodes, seed=2024)
+        floors[task] = {
+            "floor": float(np.mean(scores)),
+            "episodes": episodes,
+            "std": float(np.std(scores)),
+            "policy": "uniform random",
+        }
+        log(f"floor {task}: {floors[task]['floor']:.3f} over {episodes} random episodes")
+        write_json(path, floors)
+    return {t: floors[t]["floor"] for t in tasks}
+
+
+def _after_run(cfg: RunConfig, root: Path, eval_episodes: int, log: Any) -> None:
+    """Forgetting evaluations (target runs on their last source) and AFS for progressive."""
+    run_dir = run_dir_for(root, cfg)
+    if read_status(run_dir).get("state") != "done":
+        return
+    from benchmarks.evaluate import evaluate_run
+
+    tasks = [cfg.task] + ([cfg.sources[-1]] if cfg.sources else [])
+    for task in tasks:
+        out = run_dir / f"eval_{task.replace('/', '-')}.json"
+        if out.is_file():
+            continue
+        try:
+            evaluate_run(run_dir, episodes=eval_episodes, task=task)
+        except ValueError as err:  # e.g. heads replaced for another action count
+            write_json(out, {"task": task, "error": str(err)})
+    if cfg.agent == "progressive" and not (run_dir / "afs.json").is_file():
+        from benchmarks.analyze import afs_for_run
+
+        afs_for_run(run_dir, states=1_000)
+
+
+def run_suite(
+    suite_name: str,
+    budget_name: str,
+    root: str | Path,
+    base: dict[str, Any] | None = None,
+    eval_episodes: int | None = None,
+    log: Any = print,
+    report: bool = True,
+) -> Path:
+    """Plan, train (resuming), evaluate and report a suite. Returns the results root."""
+    from benchmarks.training import TrainingError, train
+
+    suite, budget = get_suite(suite_name), get_budget(budget_name)
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    waves, manifest = plan_runs(suite, budget, base)
+    eval_episodes = eval_episodes or (50 if suite.domain == "catch_soup" else 3)
+    write_json(
+        root / "plan.json",
+        {
+            "suite": suite.name,
+            "domain": suite.domain,
+            "budget": budget.name,
+            "budget_notes": budget.notes,
+            "suite_notes": suite.notes,
+            "top_k": budget.top_k,
+            "jobs": budget.jobs,
+            "cells": manifest,
+        },
+    )
+    targets = sorted({m["target"] for m in manifest} | {c.task for w in waves for c in w})
+    measure_floors(targets, root, log)
+    all_runs = [c for w in waves for c in w]
+    total = len(all_runs)
+    done_before = sum(read_status(run_dir_for(root, c)).get("state") == "done" for c in all_runs)
+    log(
+        f"{suite.name} at budget {budget.name}: {total} runs in {len(waves)} wave(s), "
+        f"{done_before} already done"
+    )
+    finished, failed, started = done_before, [], time.time()
+    trained = 0
+    for wave in waves:
+        todo = [c for c in wave if read_status(run_dir_for(root, c)).get("state") != "done"]
+        for cfg in todo:
+            try:
+                train(cfg, root, log=lambda *_: None)
+            except TrainingError as err:
+                failed.append(str(err))
+                log(f"FAILED {err}")
+            else:
+                trained += 1
+            finished += 1
+            elapsed = time.time() - started
+            remaining = total - finished
+            eta = elapsed / max(trained, 1) * remaining
+            bar = "#" * int(30 * finished / total) + "." * (30 - int(30 * finished / total))
+            log(
+                f"[{bar}] {finished}/{total} runs  {_hms(elapsed)} elapsed  ETA {_hms(eta)}  "
+                f"({run_dir_for(root, cfg).relative_to(root)})"
+            )
+        for cfg in wave:
+            _after_run(cfg, root, eval_episodes, log)
+    if report:
+        from analysis.report import build_report
+
+        out = build_report(root)
+        log(f"report: {out / 'index.html'}")
+        summary = (out / "table1.txt").read_text()
+        log(summary)
+    if failed:
+        log(f"{len(failed)} run(s) failed; rerun the same command to retry them")
+    return root
+
+
+def _hms(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "?"
+    seconds = int(seconds)
+    return f"{seconds // 3600:d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"

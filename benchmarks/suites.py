@@ -1,0 +1,214 @@
+"""The transfer matrices of each domain, as data.
+
+A :class:`Cell` is one (agent, source chain, target) entry of a matrix; a
+:class:`Suite` lists its cells in full, reduced (laptop budget) and smoke form.
+Agent labels follow the paper's Table 1: baseline 1 ``scratch``, baseline 2
+``finetune-head``, baseline 3 ``finetune-all``, baseline 4 ``random-column``,
+``progressive`` with 2, 3 or 4 columns (one per source in the chain, plus the target's),
+and ``pathnet``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from analysis.paper import PAPER_TABLE1, agent_label
+from envs import ATARI_TARGETS, SOUP_VARIANTS
+
+__all__ = ["Cell", "Suite", "SUITES", "get_suite", "agent_label", "PAPER_TABLE1"]
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One matrix entry: train ``agent`` on ``target`` after the ``sources`` chain."""
+
+    agent: str
+    target: str
+    sources: tuple[str, ...] = ()
+
+    @property
+    def label(self) -> str:
+        return agent_label(self.agent, self.sources)
+
+    @property
+    def source_label(self) -> str:
+        return " > ".join(s.split("/", 1)[1] for s in self.sources) or "-"
+
+
+@dataclass(frozen=True)
+class Suite:
+    """A domain's transfer matrix.
+
+    Attributes:
+        name: ``pong-soup``, ``atari``, ``labyrinth`` or ``catch-soup``.
+        domain: the task-id domain of its tasks.
+        cells: the full matrix.
+        reduced: the laptop-budget matrix (a subset).
+        smoke: the smoke-budget matrix (the smallest filled matrix).
+        notes: what the reduced matrix leaves out.
+    """
+
+    name: str
+    domain: str
+    cells: tuple[Cell, ...]
+    reduced: tuple[Cell, ...]
+    smoke: tuple[Cell, ...]
+    notes: str = ""
+
+    def cells_for(self, budget_name: str, reduced: bool) -> tuple[Cell, ...]:
+        if budget_name == "smoke":
+            return self.smoke
+        return self.reduced if reduced else self.cells
+
+
+def _soup_cells(
+    domain: str,
+    sources: tuple[str, ...],
+    targets: tuple[str, ...],
+    agents: tuple[str, ...],
+) -> tuple[Cell, ...]:
+    """Pong Soup's matrix: per target, baselines 1 and 4 once; transfer agents per source."""
+    cells: list[Cell] = []
+    order = list(sources)
+    for t in targets:
+        target = f"{domain}/{t}"
+        for agent in agents:
+            if agent in ("scratch", "random-column"):
+                cells.append(Cell(agent, target))
+                continue
+            for s in sources:
+                if agent == "progressive-3col":
+                    other = order[(order.index(s) + 1) % len(order)]
+                    if other == s:
+                        continue
+                    chain = (f"{domain}/{other}", f"{domain}/{s}")
+                    cells.append(Cell("progressive", target, chain))
+                else:
+                    cells.append(Cell(agent, target, (f"{domain}/{s}",)))
+    return tuple(cells)
+
+
+SOUP_AGENTS = (
+    "scratch",
+    "finetune-head",
+    "finetune-all",
+    "random-column",
+    "progressive",
+    "progressive-3col",
+    "pathnet",
+)
+
+
+def _soup_suite(name: str, domain: str) -> Suite:
+    full = _soup_cells(domain, ("pong", "noisy", "hflip"), SOUP_VARIANTS, SOUP_AGENTS)
+    reduced = _soup_cells(
+        domain,
+        ("pong",),
+        ("pong", "white", "hflip", "noisy"),
+        ("scratch", "finetune-all", "random-column", "progressive"),
+    )
+    smoke = _soup_cells(
+        domain, ("pong",), ("pong", "hflip"), ("scratch", "finetune-all", "progressive")
+    )
+    return Suite(
+        name,
+        domain,
+        full,
+        reduced,
+        smoke,
+        notes=(
+            "reduced: first column trained on pong only; targets pong, white, hflip, noisy; "
+            "agents baseline 1, 3, 4 and progressive-2col (no baseline 2, no 3-column "
+            "chains, no PathNet). The full matrix: sources pong, noisy, hflip; all 8 "
+            "targets; baselines 1-4, progressive 2 and 3 columns (chain: next source in "
+            "(pong, noisy, hflip) order, then the source), PathNet."
+        ),
+    )
+
+
+def _atari_suite() -> Suite:
+    chain = ("atari/seaquest", "atari/riverraid", "atari/pong")
+    cells: list[Cell] = []
+    for t in ATARI_TARGETS:
+        target = f"atari/{t}"
+        cells += [
+            Cell("scratch", target),
+            Cell("random-column", target),
+            Cell("finetune-head", target, chain[:1]),
+            Cell("finetune-all", target, chain[:1]),
+        ]
+        cells += [Cell("progressive", target, chain[:n]) for n in (1, 2, 3)]
+        cells.append(Cell("pathnet", target, chain[:1]))
+    reduced_targets = ("atari/boxing", "atari/gopher")
+    reduced = tuple(
+        c
+        for c in cells
+        if c.target in reduced_targets and c.agent != "pathnet" and len(c.sources) <= 1
+    )
+    smoke = tuple(
+        c for c in reduced if c.target == "atari/boxing" and c.agent in ("scratch", "progressive")
+    )
+    return Suite(
+        "atari",
+        "atari",
+        tuple(cells),
+        reduced,
+        smoke,
+        notes=(
+            "reduced: targets boxing and gopher; baselines 1-4 and progressive-2col from "
+            "seaquest. The full matrix: all 12 targets, progressive chains seaquest > "
+            "riverraid > pong for 2, 3 and 4 columns, PathNet from seaquest."
+        ),
+    )
+
+
+def _labyrinth_suite() -> Suite:
+    from envs import TASKS
+
+    levels = sorted(t.split("/", 1)[1] for t in TASKS if t.startswith("labyrinth/"))
+    cells: list[Cell] = []
+    for target in levels:
+        tid = f"labyrinth/{target}"
+        cells += [Cell("scratch", tid), Cell("random-column", tid)]
+        for source in levels:
+            if source == target:
+                continue
+            sid = f"labyrinth/{source}"
+            cells += [
+                Cell(a, tid, (sid,))
+                for a in ("finetune-head", "finetune-all", "progressive", "pathnet")
+            ]
+    reduced = tuple(
+        c
+        for c in cells
+        if c.target.endswith(("seek_track_2", "seek_avoid_1"))
+        and c.sources in ((), ("labyrinth/seek_track_1",))
+    )
+    smoke = tuple(c for c in reduced if c.agent in ("scratch", "progressive"))[:2]
+    return Suite(
+        "labyrinth",
+        "labyrinth",
+        tuple(cells),
+        reduced,
+        smoke,
+        notes="reduced: targets seek_track_2 and seek_avoid_1 from seek_track_1",
+    )
+
+
+SUITES: dict[str, Suite] = {
+    "pong-soup": _soup_suite("pong-soup", "pong_soup"),
+    "catch-soup": _soup_suite("catch-soup", "catch_soup"),
+    "atari": _atari_suite(),
+    "labyrinth": _labyrinth_suite(),
+}
+
+
+def get_suite(name: str) -> Suite:
+    """The suite called ``name``; a clear error lists the valid names."""
+    try:
+        suite = SUITES[name]
+    except KeyError:
+        raise KeyError(f"unknown suite {name!r}; choose from {', '.join(SUITES)}") from None
+    if not suite.cells:
+        raise KeyError(f"suite {name!r} has no tasks installed (its domain has not landed)")
+    return suite
