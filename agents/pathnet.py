@@ -114,6 +114,7 @@ class PathNet(Agent):
         layers.append(nn.ModuleList([nn.Linear(flat, config.linear_units) for _ in range(m)]))
         self.layers = nn.ModuleList(layers)
         init_orthogonal(self.layers)
+        self.layers.to(memory_format=torch.channels_last)
         self.readouts = nn.ModuleList()
         self.register_buffer("frozen", torch.zeros(config.num_layers, m, dtype=torch.bool))
         self.task_actions: list[int] = []

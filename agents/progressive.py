@@ -16,7 +16,8 @@ Choices where the paper is open:
   one-hidden-layer MLP of the paper.
 - ``U`` has the shape of the layer it feeds (same kernel and stride for conv layers) and
   no bias (the layer has one).
-- The first layer has no laterals; the policy and value heads do.
+- The first layer has no laterals. The output layer (policy logits and value, A + 1
+  units) has one adapter whose U produces both.
 """
 
 from __future__ import annotations
@@ -108,6 +109,7 @@ class Column(nn.Module):
         self.conv3 = nn.Conv2d(c[1], c[2], k3, s3)
         self.fc = nn.Linear(config.flat_size, config.hidden)
         init_orthogonal(self)
+        self.to(memory_format=torch.channels_last)
         self.num_actions = num_actions
         self.reset_heads(num_actions)
 
@@ -165,10 +167,18 @@ class LateralAdapter(nn.Module):
         else:
             raise ValueError(f"unknown adapter kind {kind!r}")
         init_orthogonal(self)
+        self.to(memory_format=torch.channels_last)
 
     def forward(self, earlier: list[torch.Tensor]) -> torch.Tensor:
-        scaled = [a * self.alpha[j] for j, a in enumerate(earlier)]
-        hidden = F.relu(self.V(torch.cat(scaled, dim=1)))
+        # V(cat_j(alpha_j h_j)) == V'(cat_j h_j) with V's input slices scaled by alpha_j:
+        # scaling the small weight instead of the large activations is exact and cheaper.
+        x = earlier[0] if len(earlier) == 1 else torch.cat(earlier, dim=1)
+        scale = self.alpha.repeat_interleave(earlier[0].shape[1])
+        if isinstance(self.V, nn.Conv2d):
+            hidden = F.conv2d(x, self.V.weight * scale.view(1, -1, 1, 1), self.V.bias)
+        else:
+            hidden = F.linear(x, self.V.weight * scale.view(1, -1), self.V.bias)
+        hidden = F.relu(hidden)
         if self.kind == "conv_to_dense":
             hidden = hidden.flatten(1)
         return self.U(hidden)
@@ -212,8 +222,8 @@ class ProgressiveNet(Agent):
                 "fc": LateralAdapter(
                     "conv_to_dense", c[2], num_earlier, cfg.hidden, a, spatial=cfg.conv_output_size
                 ),
-                "policy": LateralAdapter("dense", cfg.hidden, num_earlier, num_actions, a),
-                "value": LateralAdapter("dense", cfg.hidden, num_earlier, 1, a),
+                # the output layer (policy logits and value together) gets one adapter
+                "heads": LateralAdapter("dense", cfg.hidden, num_earlier, num_actions + 1, a),
             }
         )
 
@@ -240,8 +250,7 @@ class ProgressiveNet(Agent):
         self.columns[-1].reset_heads(num_actions)
         if self.num_columns > 1:
             fresh = self._make_adapters(self.num_columns - 1, num_actions)
-            self.adapters[-1]["policy"] = fresh["policy"]
-            self.adapters[-1]["value"] = fresh["value"]
+            self.adapters[-1]["heads"] = fresh["heads"]
 
     # -- forward -------------------------------------------------------------------------
     def column_activations(
@@ -266,21 +275,27 @@ class ProgressiveNet(Agent):
         for k in range(upto + 1):
             col, ad = self.columns[k], self.adapters[k]
 
-            def lateral(layer: str, prev: str, ad=ad) -> torch.Tensor | int:
-                if not acts:
-                    return 0
-                return ad[layer]([a[prev] for a in acts])
+            def lateral(name: str, prev: str, ad=ad) -> torch.Tensor:
+                return ad[name]([a[prev] for a in acts])
 
             def out(layer: str, value: torch.Tensor, k=k) -> torch.Tensor:
                 return hook(k, layer, value) if hook is not None else value
 
+            def layer(pre: torch.Tensor, name: str, prev: str) -> torch.Tensor:
+                # in place: a fresh pre-activation, not needed by any backward formula
+                return F.relu_(pre.add_(lateral(name, prev)) if acts else pre)
+
             h: dict[str, torch.Tensor] = {}
-            h["conv1"] = out("conv1", F.relu(col.conv1(x)))
-            h["conv2"] = out("conv2", F.relu(col.conv2(h["conv1"]) + lateral("conv2", "conv1")))
-            h["conv3"] = out("conv3", F.relu(col.conv3(h["conv2"]) + lateral("conv3", "conv2")))
-            h["fc"] = out("fc", F.relu(col.fc(h["conv3"].flatten(1)) + lateral("fc", "conv3")))
-            h["policy"] = col.policy(h["fc"]) + lateral("policy", "fc")
-            h["value"] = col.value(h["fc"]) + lateral("value", "fc")
+            h["conv1"] = out("conv1", F.relu_(col.conv1(x)))
+            h["conv2"] = out("conv2", layer(col.conv2(h["conv1"]), "conv2", "conv1"))
+            h["conv3"] = out("conv3", layer(col.conv3(h["conv2"]), "conv3", "conv2"))
+            h["fc"] = out("fc", layer(col.fc(h["conv3"].flatten(1)), "fc", "conv3"))
+            h["policy"] = col.policy(h["fc"])
+            h["value"] = col.value(h["fc"])
+            if acts:
+                heads = ad["heads"]([a["fc"] for a in acts])
+                h["policy"] = h["policy"] + heads[:, : col.num_actions]
+                h["value"] = h["value"] + heads[:, col.num_actions :]
             acts.append(h)
         return acts
 

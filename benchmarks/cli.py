@@ -352,6 +352,26 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     return 0
 
 
+def _perf_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("perf", help="performance benchmark: env, network, training, AFS speed")
+    p.add_argument("--json", default=None, help="also write the figures to this JSON file")
+    p.add_argument(
+        "--train-steps",
+        type=int,
+        default=20_000,
+        help="agent steps per training-throughput run (default 20000)",
+    )
+    p.add_argument("--quick", action="store_true", help="shorter timings, fewer agents")
+    p.set_defaults(func=_cmd_perf)
+
+
+def _cmd_perf(args: argparse.Namespace) -> int:
+    from benchmarks.perf import run_perf
+
+    run_perf(args.json, train_steps=args.train_steps, quick=args.quick)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``xfer`` argument parser with every subcommand."""
     parser = argparse.ArgumentParser(

@@ -404,7 +404,7 @@ def _train_loop(cfg: RunConfig, run_dir: Path, sources: list[str], log: Any) -> 
     pop_state: dict[str, Any] | None = None
     if ckpt.is_dir() and progress_file.is_file():
         progress = json.loads(progress_file.read_text())
-        algo.restore_from_path(str(ckpt))
+        algo.restore_from_path(str(ckpt.resolve()))
         window = _Window(progress["window"])
         rows = [r for r in rows if r["env_steps"] <= progress["window"]["win_start"]]
         wall_offset = progress["wall_time"]
@@ -424,7 +424,7 @@ def _train_loop(cfg: RunConfig, run_dir: Path, sources: list[str], log: Any) -> 
     def checkpoint() -> None:
         tmp = run_dir / "checkpoint.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
-        algo.save_to_path(str(tmp))
+        algo.save_to_path(str(tmp.resolve()))  # pyarrow's filesystem needs absolute paths
         old = run_dir / "checkpoint.old"
         shutil.rmtree(old, ignore_errors=True)
         if ckpt.exists():

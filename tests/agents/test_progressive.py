@@ -62,6 +62,24 @@ def test_every_trainable_parameter_gets_a_gradient():
             assert p.grad is None, name
 
 
+def test_adapter_equals_the_papers_formula():
+    """U f(V (alpha * h_earlier)) computed by hand from the adapter's weights."""
+    torch.manual_seed(0)
+    net = ProgressiveNet(ColumnConfig(alpha_init=0.5), 6)
+    net.add_column(6)
+    net.add_column(6)
+    with torch.no_grad():
+        net.adapters[2]["conv2"].alpha.copy_(torch.tensor([0.3, -2.0]))
+    acts = net.column_activations(OBS)
+    ad = net.adapters[2]["conv2"]
+    scaled = torch.cat([ad.alpha[0] * acts[0]["conv1"], ad.alpha[1] * acts[1]["conv1"]], 1)
+    expected = ad.U(torch.relu(ad.V(scaled)))
+    torch.testing.assert_close(ad([acts[0]["conv1"], acts[1]["conv1"]]), expected)
+    col = net.columns[2]
+    pre = col.conv2(acts[2]["conv1"]) + expected
+    torch.testing.assert_close(acts[2]["conv2"], torch.relu(pre))
+
+
 def test_laterals_carry_earlier_activations():
     net = ProgressiveNet(ColumnConfig(alpha_init=1.0), 6)
     net.add_column(6)
@@ -83,11 +101,11 @@ def test_first_layer_has_no_lateral_and_adapter_shapes():
     net.add_column(3)
     net.add_column(3)
     ad = net.adapters[2]
-    assert set(ad) == {"conv2", "conv3", "fc", "policy", "value"}
+    assert set(ad) == {"conv2", "conv3", "fc", "heads"}
     assert ad["conv2"].alpha.shape == (2,)
     assert ad["conv2"].V.in_channels == 24 and ad["conv2"].V.out_channels == 12
     assert ad["conv2"].U.kernel_size == (4, 4) and ad["conv2"].U.stride == (2, 2)
-    assert ad["policy"].V.in_features == 512 and ad["policy"].U.out_features == 3
+    assert ad["heads"].V.in_features == 512 and ad["heads"].U.out_features == 3 + 1
 
 
 def test_state_dict_round_trip_and_column_file(tmp_path):

@@ -143,7 +143,7 @@ def test_killed_run_resumes_without_gaps(tmp_path):
         "--steps",
         "12000",
         "--out",
-        str(tmp_path),
+        "results",  # relative, run from tmp_path: checkpoints need absolute paths inside
         "--no-wandb",
         "--envs-per-runner",
         "4",
@@ -152,9 +152,15 @@ def test_killed_run_resumes_without_gaps(tmp_path):
         "--checkpoint-every",
         "1",
     ]
-    run_dir = tmp_path / "catch_soup-pong" / "scratch" / "seed0"
+    run_dir = tmp_path / "results" / "catch_soup-pong" / "scratch" / "seed0"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     proc = subprocess.Popen(
-        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        cmd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        cwd=tmp_path,
+        env=env,
     )
     deadline = time.time() + 240
     while time.time() < deadline:
@@ -170,7 +176,7 @@ def test_killed_run_resumes_without_gaps(tmp_path):
     killed_at = json.loads((run_dir / "progress.json").read_text())["window"]["env_steps"]
     before = [r for r in read_curve(run_dir) if r["env_steps"] <= killed_at]
     assert json.loads((run_dir / "status.json").read_text())["state"] == "running"
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=tmp_path, env=env)
     assert out.returncode == 0, out.stderr[-2000:]
     assert f"resumed at {int(killed_at)} env steps" in out.stdout
     rows = read_curve(run_dir)

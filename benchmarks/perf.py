@@ -1,0 +1,208 @@
+"""The performance benchmark (`xfer perf`, `make perf`): prints a table, writes JSON.
+
+Every figure is measured in one process, in interleaved rounds where two things are
+compared, so that machine noise hits both alike: compare ratios, not absolute numbers
+taken on different days.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+__all__ = ["env_throughput", "network_timings", "training_throughput", "afs_timing", "run_perf"]
+
+
+def _steps_per_second(env: Any, seconds: float, rng: np.random.Generator) -> tuple[int, float]:
+    n, start = 0, time.perf_counter()
+    actions = rng.integers(env.action_space.n, size=4096)
+    while time.perf_counter() - start < seconds:
+        _, _, term, trunc, _ = env.step(int(actions[n % 4096]))
+        n += 1
+        if term or trunc:
+            env.reset()
+    return n, time.perf_counter() - start
+
+
+def env_throughput(
+    tasks: list[str], seconds: float = 3.0, rounds: int = 3, include_raw_ale: bool = True
+) -> dict[str, float]:
+    """Agent steps/s of each task on one core (interleaved rounds, order rotated).
+
+    ``raw_ale/pong`` is ALE Pong with frame skip 4 and no preprocessing (the emulator alone).
+    """
+    from envs import make_env
+
+    envs: dict[str, Any] = {t: make_env(t, seed=0) for t in tasks}
+    if include_raw_ale:
+        from ale_py.env import AtariEnv
+
+        envs["raw_ale/pong"] = AtariEnv(
+            game="pong", obs_type="rgb", frameskip=4, repeat_action_probability=0.0
+        )
+    for env in envs.values():
+        env.reset(seed=0)
+    totals = {k: [0, 0.0] for k in envs}
+    rng = np.random.default_rng(0)
+    names = list(envs)
+    for r in range(rounds):
+        for name in names[r % len(names) :] + names[: r % len(names)]:
+            n, t = _steps_per_second(envs[name], seconds, rng)
+            totals[name][0] += n
+            totals[name][1] += t
+    return {k: n / t for k, (n, t) in totals.items()}
+
+
+def network_timings(batch: int = 32, repeats: int = 20, threads: int = 1) -> dict[str, float]:
+    """Median forward+backward seconds (batch of 84x84x4 uint8) per model, interleaved."""
+    import torch
+
+    from agents import PathNet, PathNetConfig, build_agent, random_path
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    obs = torch.randint(0, 256, (batch, 4, 84, 84), dtype=torch.uint8)
+    models: dict[str, Callable[[], Any]] = {}
+    for k in (1, 2, 3, 4):
+        net = build_agent("progressive", 6, num_columns=k)
+        models[f"progressive-{k}col"] = lambda net=net: net(obs)
+    pathnet = PathNet(PathNetConfig(), 6)
+    rng = np.random.default_rng(0)
+    one = torch.as_tensor(random_path(rng, pathnet.config))
+    many = torch.as_tensor(np.stack([random_path(rng, pathnet.config) for _ in range(batch)]))
+    models["pathnet-1path"] = lambda: pathnet(obs, one)
+    models[f"pathnet-{batch}paths"] = lambda: pathnet(obs, many)
+    times: dict[str, list[float]] = {k: [] for k in models}
+    for _ in range(repeats + 2):
+        for name, forward in models.items():
+            start = time.perf_counter()
+            out = forward()
+            (out.logits.sum() + out.value.sum()).backward()
+            times[name].append(time.perf_counter() - start)
+    return {k: statistics.median(v[2:]) for k, v in times.items()}
+
+
+def training_throughput(
+    task: str,
+    agent: str,
+    steps: int,
+    sources: tuple[str, ...] = (),
+    root: str | None = None,
+    **overrides: Any,
+) -> dict[str, float]:
+    """Training agent steps/s of one run with the default local settings.
+
+    Measured between the first and the last curve point, so Ray start-up and the
+    algorithm build are not counted (they are reported separately as ``startup_s``).
+    """
+    from benchmarks.training import RunConfig, read_curve, train
+
+    root = root or tempfile.mkdtemp(prefix="xfer-perf-")
+    cfg = RunConfig(
+        task=task,
+        agent=agent,
+        sources=sources,
+        steps=steps,
+        wandb=False,
+        curve_window=max(steps // 10, 500),
+        **overrides,
+    )
+    start = time.time()
+    run_dir = train(cfg, root, log=lambda *_: None)
+    rows = read_curve(run_dir)
+    first, last = rows[0], rows[-1]
+    rate = (last["env_steps"] - first["env_steps"]) / max(
+        last["wall_time"] - first["wall_time"], 1e-9
+    )
+    return {
+        "steps_per_s": rate,
+        "frames_per_s": rate * last["frames"] / last["env_steps"],
+        "total_s": time.time() - start,
+        "startup_s": first["wall_time"] - first["env_steps"] / rate,
+    }
+
+
+def afs_timing(states: int = 10_000, columns: int = 2) -> float:
+    """Seconds to compute AFS over ``states`` states for a ``columns``-column net."""
+    import torch
+
+    from agents import build_agent
+    from analysis.sensitivity import average_fisher_sensitivity
+
+    torch.manual_seed(0)
+    net = build_agent("progressive", 6, num_columns=columns)
+    obs = torch.randint(0, 256, (states, 4, 84, 84), dtype=torch.uint8)
+    start = time.perf_counter()
+    average_fisher_sensitivity(net, obs)
+    return time.perf_counter() - start
+
+
+def run_perf(json_path: str | None = None, train_steps: int = 20_000, quick: bool = False) -> dict:
+    """Everything issue 7 asks for, in one run; prints a table and writes JSON."""
+    from envs import SOUP_VARIANTS
+
+    seconds, rounds = (1.0, 2) if quick else (3.0, 3)
+    result: dict[str, Any] = {
+        "machine": {
+            "platform": platform.platform(),
+            "processor": platform.processor(),
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+        },
+        "when": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+    }
+    env = env_throughput([f"pong_soup/{v}" for v in SOUP_VARIANTS], seconds, rounds)
+    result["env_steps_per_s"] = env
+    print(f"{'environment':<22}{'agent steps/s':>14}{'ratio to pong':>15}")
+    for name, sps in env.items():
+        print(f"{name:<22}{sps:>14.0f}{sps / env['pong_soup/pong']:>15.3f}")
+    nets = network_timings(repeats=5 if quick else 20)
+    result["forward_backward_s"] = nets
+    print(f"\n{'network (batch 32)':<22}{'fwd+bwd ms':>14}{'ratio to 1col':>15}")
+    for name, t in nets.items():
+        print(f"{name:<22}{t * 1e3:>14.2f}{t / nets['progressive-1col']:>15.2f}")
+    afs_states = 1_000 if quick else 10_000
+    result["afs_s"] = {"states": afs_states, "seconds": afs_timing(afs_states)}
+    print(f"\nAFS over {afs_states} states (2 columns): {result['afs_s']['seconds']:.2f} s")
+    raw = env["pong_soup/pong"]
+    result["training"] = {}
+    print(f"\n{'training on pong_soup/pong':<30}{'steps/s':>9}{'ratio to env':>14}")
+    root = tempfile.mkdtemp(prefix="xfer-perf-")
+    agents = [("scratch", (), {}), ("progressive", ("pong_soup/pong",), {})]
+    if not quick:
+        agents += [
+            ("progressive", ("pong_soup/noisy", "pong_soup/pong"), {}),
+            ("progressive", ("pong_soup/hflip", "pong_soup/noisy", "pong_soup/pong"), {}),
+            ("pathnet", (), {}),
+        ]
+    for agent, sources, extra in agents:
+        label = f"{agent}-{len(sources) + 1}col" if agent == "progressive" else agent
+        t = training_throughput(
+            "pong_soup/pong" if not sources else "pong_soup/white",
+            agent,
+            train_steps,
+            sources,
+            root=root,
+            **extra,
+        )
+        t["ratio_to_env"] = t["steps_per_s"] / raw
+        result["training"][label] = t
+        print(f"{label:<30}{t['steps_per_s']:>9.0f}{t['ratio_to_env']:>14.3f}")
+    if json_path:
+        from benchmarks.atomic import write_json
+
+        write_json(json_path, result)
+        print(f"\nwrote {json_path}")
+    return result
+
+
+if __name__ == "__main__":
+    print(json.dumps(run_perf(quick=True), indent=2))

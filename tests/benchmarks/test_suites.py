@@ -1,0 +1,118 @@
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from benchmarks.budgets import BUDGETS, PAPER_SPACE, get_budget
+from benchmarks.runner import plan_runs
+from benchmarks.suites import SUITES, get_suite
+from benchmarks.training import run_dir_for, source_config
+
+
+def test_suites_match_the_paper():
+    atari = get_suite("atari")
+    targets = {c.target for c in atari.cells}
+    assert len(targets) == 12
+    chains = {c.sources for c in atari.cells if c.agent == "progressive"}
+    assert chains == {
+        ("atari/seaquest",),
+        ("atari/seaquest", "atari/riverraid"),
+        ("atari/seaquest", "atari/riverraid", "atari/pong"),
+    }
+    pong = get_suite("pong-soup")
+    assert {c.target for c in pong.cells} == {
+        f"pong_soup/{v}"
+        for v in ("pong", "noisy", "black", "white", "zoom", "vflip", "hflip", "vhflip")
+    }
+    first_columns = {c.sources[-1] for c in pong.cells if c.agent == "progressive"}
+    assert first_columns == {"pong_soup/pong", "pong_soup/noisy", "pong_soup/hflip"}
+    assert {c.label for c in pong.cells} >= {
+        "baseline1-scratch",
+        "baseline2-finetune-head",
+        "baseline3-finetune-all",
+        "baseline4-random-column",
+        "progressive-2col",
+        "progressive-3col",
+        "pathnet",
+    }
+    assert set(get_suite("catch-soup").reduced) <= set(get_suite("catch-soup").cells)
+    with pytest.raises(KeyError, match="choose from"):
+        get_suite("pong-soupp")
+    with pytest.raises(KeyError, match="choose from"):
+        get_budget("huge")
+
+
+def test_plan_orders_sources_first_and_samples_the_paper_space():
+    waves, manifest = plan_runs(SUITES["pong-soup"], BUDGETS["paper"])
+    position = {str(run_dir_for("", c)): i for i, w in enumerate(waves) for c in w}
+    for wave in waves:
+        for cfg in wave:
+            src = source_config(cfg)
+            if src is not None:  # every source is in an earlier wave
+                assert position[str(run_dir_for("", src))] < position[str(run_dir_for("", cfg))]
+    all_runs = [c for w in waves for c in w]
+    assert len({str(run_dir_for("", c)) for c in all_runs}) == len(all_runs)  # no duplicates
+    jobs = [
+        m
+        for m in manifest
+        if m["target"] == "pong_soup/white"
+        and m["label"] == "progressive-2col"
+        and m["sources"] == ["pong_soup/pong"]
+    ]
+    assert len(jobs) == 25
+    for m in jobs[1:]:
+        for key, space in PAPER_SPACE.items():
+            assert m["config"][key] in space
+    assert all(c.steps == 40_000_000 for c in all_runs)
+
+
+@pytest.mark.ray
+def test_bench_catch_smoke_killed_midway_resumes_and_reports(tmp_path):
+    cmd = [
+        sys.executable,
+        "-m",
+        "benchmarks.cli",
+        "bench",
+        "catch-soup",
+        "--budget",
+        "smoke",
+        "--out",
+        str(tmp_path),
+        "--no-wandb",
+    ]
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+
+    def done_runs():
+        return {
+            p.parent: json.loads(p.read_text())["updated"]
+            for p in tmp_path.glob("*/*/*/status.json")
+            if json.loads(p.read_text())["state"] == "done"
+        }
+
+    deadline = time.time() + 400
+    while time.time() < deadline and len(done_runs()) < 2:
+        time.sleep(1)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = done_runs()
+    assert 2 <= len(before) < 6, "the kill should land midway"
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert f"{len(before)} already done" in out.stdout
+    after = done_runs()
+    assert len(after) == 6
+    for run_dir, updated in before.items():
+        assert after[run_dir] == updated, f"{run_dir} was redone"
+    with (tmp_path / "report" / "transfer_matrix.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 6 and all(r["jobs"] == "1" for r in rows)
+    assert all(r["transfer"] != "n/a" for r in rows)
+    assert (tmp_path / "report" / "index.html").is_file()
+    assert "Table 1" in out.stdout
