@@ -159,7 +159,10 @@ def run_perf(json_path: str | None = None, train_steps: int = 20_000, quick: boo
         },
         "when": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
     }
-    env = env_throughput([f"pong_soup/{v}" for v in SOUP_VARIANTS], seconds, rounds)
+    from envs import TASKS
+
+    labyrinth = [t for t in TASKS if t.startswith("labyrinth/")]
+    env = env_throughput([f"pong_soup/{v}" for v in SOUP_VARIANTS] + labyrinth, seconds, rounds)
     result["env_steps_per_s"] = env
     print(f"{'environment':<22}{'agent steps/s':>14}{'ratio to pong':>15}")
     for name, sps in env.items():

@@ -31,7 +31,7 @@ from benchmarks.training import RunConfig, read_status, run_dir_for, source_conf
 __all__ = ["plan_runs", "run_suite", "measure_floors", "FLOOR_EPISODES"]
 
 # Random-policy episodes per task for the floor (Catch episodes are 9 steps long).
-FLOOR_EPISODES = {"catch_soup": 500, "pong_soup": 5, "atari": 5, "labyrinth": 20}
+FLOOR_EPISODES = {"catch_soup": 500, "pong_soup": 5, "atari": 5, "labyrinth": 5}
 
 
 def _job_config(cell: Cell, steps: int, job: int, base: dict[str, Any]) -> RunConfig:

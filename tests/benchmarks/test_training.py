@@ -86,14 +86,29 @@ def test_every_agent_on_catch_soup(root, agent):
         assert not any(p.requires_grad for p in net.columns[0].parameters())
 
 
-def test_pong_soup_smoke(root):
+def test_pong_soup_smoke_with_offline_wandb(root, monkeypatch):
+    monkeypatch.setenv("WANDB_MODE", "offline")
     cfg = RunConfig(
-        task="pong_soup/white", agent="progressive", sources=("pong_soup/pong",), **SMOKE
+        task="pong_soup/white",
+        agent="progressive",
+        sources=("pong_soup/pong",),
+        **{**SMOKE, "wandb": True},
     )
     run_dir = train(cfg, root, log=lambda *_: None)
     check_artifacts(run_dir)
     rows = read_curve(run_dir)
     assert rows[-1]["frames"] == 4 * rows[-1]["env_steps"]
+    assert list((run_dir / "wandb").glob("offline-run-*")), "wandb logged nothing offline"
+
+
+@pytest.mark.miniworld
+def test_labyrinth_smoke_rgb_columns(root):
+    cfg = RunConfig(task="labyrinth/seek_track_1", agent="scratch", **{**SMOKE, "steps": 800})
+    run_dir = train(cfg, root, log=lambda *_: None)
+    check_artifacts_steps = read_curve(run_dir)
+    assert check_artifacts_steps[-1]["env_steps"] >= 800
+    net = load_agent(run_dir / "agent.pt")
+    assert net.config.in_channels == 12  # four stacked RGB frames
 
 
 def test_finished_run_is_left_alone_and_config_clash_is_refused(root):

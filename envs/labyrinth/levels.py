@@ -1,0 +1,366 @@
+"""The eight seek/avoid/maze levels of the paper's Labyrinth domain, on MiniWorld.
+
+DeepMind Lab's levels are not public; these follow the paper's one-line descriptions:
+
+| level | layout | items |
+|---|---|---|
+| seek_track_1 | straight corridor | 8 apples |
+| seek_track_2 | U-shaped corridor | 10 strawberries |
+| seek_track_3 | Omega-shaped corridor, 90-degree turns | 3 apples |
+| seek_track_4 | Omega-shaped corridor, 45-degree turns | 3 apples |
+| seek_avoid_1 | large square room | 8 apples, 6 lemons |
+| seek_avoid_2 | large square room | 8 apples, 6 mushrooms |
+| seek_maze_m | M-shaped maze: a top corridor, three legs (middle short) | apples at dead ends |
+| seek_maze_y | Y-shaped maze: a stem and two arms at +-60 degrees | apples at arm ends |
+
+Items: apple = red ball, strawberry = purple box, lemon = yellow ball, mushroom = a
+brown barrel; picked up by walking into them. Actions: 0 turn left, 1 turn right,
+2 forward, 3 back. An episode ends when every positive item is taken (terminated) or at
+the level's time limit (truncated). Item positions and the start pose come from the
+episode seed; the layout is the level.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+os.environ.setdefault("PYGLET_HEADLESS", "true")  # before pyglet is imported
+
+import numpy as np  # noqa: E402
+from gymnasium import spaces  # noqa: E402
+
+from envs.labyrinth.geometry import Layout, corridor, polyline_from_headings  # noqa: E402
+
+__all__ = ["LabyrinthConfig", "LevelSpec", "LEVELS", "LabyrinthEnv", "build_layout"]
+
+WIDTH = 2.4  # corridor width, metres (the agent's radius is about 0.4)
+
+
+@dataclass(frozen=True)
+class LabyrinthConfig:
+    """Parameters of the Labyrinth levels.
+
+    Attributes:
+        apple_reward / strawberry_reward: reward of the positive items.
+        lemon_reward / mushroom_reward: reward of the negative items.
+        time_limit: episode limit in agent steps (None: the level's default).
+        frame_stack: stacked RGB frames (the observation has 3 * frame_stack channels).
+        size: observation height = width in pixels.
+    """
+
+    apple_reward: float = 1.0
+    strawberry_reward: float = 1.0
+    lemon_reward: float = -1.0
+    mushroom_reward: float = -1.0
+    time_limit: int | None = None
+    frame_stack: int = 4
+    size: int = 84
+
+
+@dataclass(frozen=True)
+class LevelSpec:
+    """One level: its layout builder, items, start rule and time limit."""
+
+    name: str
+    description: str
+    layout: Callable[[], Layout]
+    items: dict[str, int]
+    item_rooms: str = "all"  # "all" rooms, or "dead_ends" (other than the start's)
+    start_tag: str = "start"
+    start_heading: float | None = 0.0  # degrees on the map; None = random
+    time_limit: int = 900
+    notes: dict[str, Any] = field(default_factory=dict)
+
+
+def _track(steps: list[tuple[float, float]]) -> Callable[[], Layout]:
+    def build() -> Layout:
+        pts = polyline_from_headings((0.0, 0.0), steps)
+        layout = Layout()
+        ids = layout.add(corridor(pts, WIDTH), tag="track")
+        layout.tags["start"] = ids[:1]
+        return layout
+
+    return build
+
+
+OMEGA_90 = [(0, 4), (90, 3), (180, 3), (90, 5), (0, 12), (-90, 5), (180, 3), (-90, 3), (0, 4)]
+OMEGA_45 = [
+    (0, 4),
+    (45, 3.5),
+    (90, 3.5),
+    (135, 3.5),
+    (90, 3),
+    (45, 3),
+    (0, 6),
+    (-45, 3),
+    (-90, 3),
+    (-135, 3.5),
+    (-90, 3.5),
+    (-45, 3.5),
+    (0, 4),
+]
+U_TRACK = [(0, 14), (90, 10), (180, 14)]
+STRAIGHT = [(0, 18)]
+
+
+def _square_room() -> Layout:
+    layout = Layout()
+    s = 8.0
+    ids = layout.add([np.array([[-s, -s], [-s, s], [s, s], [s, -s]])], tag="room")
+    layout.tags["start"] = ids
+    return layout
+
+
+def _maze_y() -> Layout:
+    """A triangular hub; the stem heads west, the arms at headings +60 and -60."""
+    layout = Layout()
+    radius = WIDTH / math.sqrt(3.0)  # an equilateral triangle of side WIDTH
+    verts = np.array(
+        [
+            [radius * math.cos(math.radians(a)), -radius * math.sin(math.radians(a))]
+            for a in (0, 120, 240)
+        ]
+    )
+    hub = layout.add([verts], tag="hub")[0]
+    for name, (i, j), heading, length in (
+        ("stem", (1, 2), 180.0, 7.0),
+        ("arm_left", (0, 1), 60.0, 7.0),
+        ("arm_right", (2, 0), -60.0, 7.0),
+    ):
+        a, b = verts[i], verts[j]
+        mid = (a + b) / 2.0
+        d = np.array([math.cos(math.radians(heading)), -math.sin(math.radians(heading))])
+        left_normal = np.array([d[1], -d[0]])
+        left, right = (a, b) if np.dot(a - mid, left_normal) > 0 else (b, a)
+        pts = np.stack([mid, mid + d * length / 2, mid + d * length])
+        ids = layout.add(
+            corridor(pts, WIDTH, start_edge=np.stack([left, right])), tag=name, link_to=hub
+        )
+        layout.tags.setdefault("ends", []).append(ids[-1])
+    layout.tags["start"] = [layout.tags["stem"][-1]]
+    return layout
+
+
+def _maze_m() -> Layout:
+    """A top corridor through three junctions, a leg down from each (the middle short)."""
+    layout = Layout()
+    h = WIDTH / 2.0
+    xs = (0.0, 6.0, 12.0)
+    junctions = [
+        layout.add([np.array([[x - h, -h], [x - h, h], [x + h, h], [x + h, -h]])], tag="junction")[
+            0
+        ]
+        for x in xs
+    ]
+    for (xa, ja), (xb, jb) in zip(
+        zip(xs, junctions, strict=True), list(zip(xs, junctions, strict=True))[1:], strict=False
+    ):
+        ids = layout.add(
+            [np.array([[xa + h, -h], [xa + h, h], [xb - h, h], [xb - h, -h]])],
+            tag="top",
+            link_to=ja,
+        )
+        layout.links.append((ids[0], jb))
+    for name, x, j, length in (
+        ("leg_left", xs[0], junctions[0], 9.0),
+        ("leg_middle", xs[1], junctions[1], 5.0),
+        ("leg_right", xs[2], junctions[2], 9.0),
+    ):
+        pts = np.array([[x, h], [x, h + length / 2], [x, h + length]])
+        ids = layout.add(corridor(pts, WIDTH), tag=name, link_to=j)
+        layout.tags.setdefault("ends", []).append(ids[-1])
+    layout.tags["start"] = [layout.tags["leg_middle"][-1]]
+    return layout
+
+
+LEVELS: dict[str, LevelSpec] = {
+    "seek_track_1": LevelSpec(
+        "seek_track_1",
+        "simple corridor, many apples",
+        _track(STRAIGHT),
+        {"apple": 8},
+        time_limit=600,
+        notes={"steps": STRAIGHT},
+    ),
+    "seek_track_2": LevelSpec(
+        "seek_track_2",
+        "U-shaped corridor, many strawberries",
+        _track(U_TRACK),
+        {"strawberry": 10},
+        notes={"steps": U_TRACK},
+    ),
+    "seek_track_3": LevelSpec(
+        "seek_track_3",
+        "Omega-shaped corridor, 90-degree turns, few apples",
+        _track(OMEGA_90),
+        {"apple": 3},
+        time_limit=1200,
+        notes={"steps": OMEGA_90},
+    ),
+    "seek_track_4": LevelSpec(
+        "seek_track_4",
+        "Omega-shaped corridor, 45-degree turns, few apples",
+        _track(OMEGA_45),
+        {"apple": 3},
+        time_limit=1200,
+        notes={"steps": OMEGA_45},
+    ),
+    "seek_avoid_1": LevelSpec(
+        "seek_avoid_1",
+        "large square room, apples and lemons",
+        _square_room,
+        {"apple": 8, "lemon": 6},
+        start_heading=None,
+    ),
+    "seek_avoid_2": LevelSpec(
+        "seek_avoid_2",
+        "large square room, apples and mushrooms",
+        _square_room,
+        {"apple": 8, "mushroom": 6},
+        start_heading=None,
+    ),
+    "seek_maze_m": LevelSpec(
+        "seek_maze_m",
+        "M-shaped maze, apples at the dead ends",
+        _maze_m,
+        {"apple": 2},
+        item_rooms="dead_ends",
+        start_heading=90.0,
+    ),
+    "seek_maze_y": LevelSpec(
+        "seek_maze_y",
+        "Y-shaped maze, apples at the dead ends",
+        _maze_y,
+        {"apple": 2},
+        item_rooms="dead_ends",
+        start_heading=0.0,
+    ),
+}
+
+
+def build_layout(level: str) -> Layout:
+    """The layout (rooms and connections) of ``level``."""
+    return LEVELS[level].layout()
+
+
+def _import_miniworld() -> Any:
+    try:
+        import miniworld.miniworld as mw
+    except Exception as err:  # noqa: BLE001 - pyglet/GL errors come in many types
+        raise RuntimeError(
+            "MiniWorld could not start headless OpenGL. Set PYGLET_HEADLESS=true before "
+            "anything imports pyglet, and install EGL/Mesa: apt-get install libegl1 libgl1 "
+            f"libgl1-mesa-dri (error: {type(err).__name__}: {err})"
+        ) from err
+    return mw
+
+
+def _make_item(kind: str) -> Any:
+    from miniworld.entity import Ball, Box, MeshEnt
+
+    if kind == "apple":
+        return Ball(color="red", size=0.6)
+    if kind == "lemon":
+        return Ball(color="yellow", size=0.6)
+    if kind == "strawberry":
+        return Box(color="purple", size=0.5)
+    if kind == "mushroom":
+        return MeshEnt(mesh_name="barrel", height=0.7, static=True)
+    raise ValueError(f"unknown item {kind!r}")
+
+
+def _env_class() -> type:
+    mw = _import_miniworld()
+
+    class _LabyrinthEnv(mw.MiniWorldEnv):
+        """A MiniWorld env for one level (RGB frames, 4 look/move actions)."""
+
+        def __init__(self, level: str, config: LabyrinthConfig) -> None:
+            if level not in LEVELS:
+                raise ValueError(f"unknown level {level!r}; choose from {', '.join(LEVELS)}")
+            self.spec_level = LEVELS[level]
+            self.config = config
+            self.layout = self.spec_level.layout()
+            self.rewards = {
+                "apple": config.apple_reward,
+                "strawberry": config.strawberry_reward,
+                "lemon": config.lemon_reward,
+                "mushroom": config.mushroom_reward,
+            }
+            self.items: list[tuple[Any, str]] = []
+            limit = config.time_limit or self.spec_level.time_limit
+            super().__init__(max_episode_steps=limit, obs_width=config.size, obs_height=config.size)
+            self.action_space = spaces.Discrete(4)  # turn left, turn right, forward, back
+
+        def _gen_world(self) -> None:
+            rooms = [self.add_room(outline=poly.copy()) for poly in self.layout.rooms]
+            for a, b in self.layout.links:
+                ea, eb = self.layout.shared_edge(a, b)
+                for room, edge in ((rooms[a], ea), (rooms[b], eb)):
+                    p0, p1 = room.outline[edge], room.outline[(edge + 1) % room.num_walls]
+                    room.add_portal(edge, start_pos=0.0, end_pos=float(np.linalg.norm(p1 - p0)))
+                rooms[a].neighbors.append(rooms[b])
+                rooms[b].neighbors.append(rooms[a])
+            start_rooms = self.layout.tags["start"]
+            heading = self.spec_level.start_heading
+            jitter = self.np_random.uniform(-0.3, 0.3)
+            direction = (
+                self.np_random.uniform(-math.pi, math.pi)
+                if heading is None
+                else math.radians(heading) + jitter
+            )
+            start = rooms[start_rooms[0]]
+            # tracks start at their west end, facing along the corridor
+            bounds = {"max_x": start.min_x + 1.5} if "track" in self.layout.tags else {}
+            self.place_agent(room=start, dir=direction, **bounds)
+            if self.spec_level.item_rooms == "dead_ends":
+                targets = [r for r in self.layout.tags["ends"] if r not in start_rooms]
+            else:
+                targets = None
+            self.items = []
+            k = 0
+            for kind, count in self.spec_level.items.items():
+                for _ in range(count):
+                    ent = _make_item(kind)
+                    room = rooms[targets[k % len(targets)]] if targets else None
+                    k += 1
+                    self.place_entity(ent, room=room)
+                    self.items.append((ent, kind))
+
+        def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
+            if not self.action_space.contains(action):
+                raise ValueError(
+                    f"invalid action {action!r}; expected 0-3 (left, right, forward, back)"
+                )
+            obs, reward, terminated, truncated, info = super().step(int(action))
+            reward = float(reward)
+            for ent, kind in list(self.items):
+                if self.near(ent):
+                    reward += self.rewards[kind]
+                    self.entities.remove(ent)
+                    self.items.remove((ent, kind))
+                    info.setdefault("picked", []).append(kind)
+            remaining = sum(1 for _, kind in self.items if self.rewards[kind] > 0)
+            if remaining == 0:
+                terminated, truncated = True, False
+            info["positive_items_left"] = remaining
+            if info.get("picked"):
+                obs = self.render_obs()  # the taken item vanishes from this frame
+            return obs, reward, terminated, truncated, info
+
+    return _LabyrinthEnv
+
+
+_CLASS: type | None = None
+
+
+def LabyrinthEnv(level: str, config: LabyrinthConfig | None = None) -> Any:  # noqa: N802
+    """The raw MiniWorld env of ``level`` (RGB (size, size, 3) frames)."""
+    global _CLASS
+    if _CLASS is None:
+        _CLASS = _env_class()
+    return _CLASS(level, config or LabyrinthConfig())
