@@ -294,6 +294,13 @@ def _suite_parsers(sub: argparse._SubParsersAction) -> None:
         help="episodes for the forgetting evaluations (default 50 Catch, 3 else)",
     )
     p.add_argument("--no-wandb", action="store_true", help="do not log runs to wandb")
+    p.add_argument(
+        "--parallel",
+        type=int,
+        default=None,
+        help="runs at a time through Ray Tune (default: 1 locally; with "
+        "RAY_ADDRESS, what the cluster has room for)",
+    )
     p.set_defaults(func=_cmd_bench)
 
     p = sub.add_parser("report", help="build the report from a results directory alone")
@@ -324,7 +331,14 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         base["env_runners"] = args.env_runners
     if args.envs_per_runner is not None:
         base["envs_per_runner"] = args.envs_per_runner
-    run_suite(args.suite, args.budget, args.out, base=base, eval_episodes=args.eval_episodes)
+    run_suite(
+        args.suite,
+        args.budget,
+        args.out,
+        base=base,
+        eval_episodes=args.eval_episodes,
+        parallel=args.parallel,
+    )
     return 0
 
 

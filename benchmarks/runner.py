@@ -146,6 +146,64 @@ def _after_run(cfg: RunConfig, root: Path, eval_episodes: int, log: Any) -> None
         afs_for_run(run_dir, states=1_000)
 
 
+def _concurrency(parallel: int | None, env_runners: int) -> int:
+    """Runs at a time: ``parallel`` if given, else what the Ray cluster has room for."""
+    if parallel is not None:
+        if parallel < 1:
+            raise ValueError(f"parallel must be >= 1, got {parallel}")
+        return parallel
+    import os
+
+    address = os.environ.get("RAY_ADDRESS")
+    if not address:
+        return 1  # one machine: a run already uses its cores (learner + env runners)
+    from benchmarks.rllib.algo import ensure_ray
+
+    cpus = ensure_ray(address).get("CPU", 1)
+    return max(1, int(cpus // (1 + env_runners)))
+
+
+def _tune_trainable(config: dict[str, Any]) -> None:
+    from ray import tune
+
+    from benchmarks.training import TrainingError, train
+
+    cfg = RunConfig.from_dict(config["run"])
+    try:
+        train(cfg, config["root"], log=lambda *_: None)
+    except TrainingError as err:
+        tune.report({"done": 0.0, "error": str(err)[:500]})
+        return
+    tune.report({"done": 1.0})
+
+
+def _run_wave_with_tune(wave: list[RunConfig], root: Path, concurrency: int, index: int) -> None:
+    """Train a wave's independent runs as Ray Tune trials, ``concurrency`` at a time.
+
+    Each trial reserves one CPU for its driver-side learner and one per env runner (its
+    RLlib actors are placed in the trial's placement group).
+    """
+    from ray import tune
+
+    from benchmarks.rllib.algo import ensure_ray
+
+    ensure_ray(None)
+    env_runners = max(c.env_runners for c in wave)
+    resources = tune.PlacementGroupFactory([{"CPU": 1}] + [{"CPU": 1}] * env_runners)
+    tuner = tune.Tuner(
+        tune.with_resources(_tune_trainable, resources),
+        param_space={
+            "run": tune.grid_search([c.to_dict() for c in wave]),
+            "root": str(root.resolve()),
+        },
+        tune_config=tune.TuneConfig(max_concurrent_trials=concurrency),
+        run_config=tune.RunConfig(
+            storage_path=str((root / "tune").resolve()), name=f"wave{index}", verbose=0
+        ),
+    )
+    tuner.fit()
+
+
 def run_suite(
     suite_name: str,
     budget_name: str,
@@ -154,8 +212,13 @@ def run_suite(
     eval_episodes: int | None = None,
     log: Any = print,
     report: bool = True,
+    parallel: int | None = None,
 ) -> Path:
-    """Plan, train (resuming), evaluate and report a suite. Returns the results root."""
+    """Plan, train (resuming), evaluate and report a suite. Returns the results root.
+
+    ``parallel``: runs at a time (default: 1 on one machine; with ``RAY_ADDRESS``, what
+    the cluster has room for). More than one goes through Ray Tune.
+    """
     from benchmarks.training import TrainingError, train
 
     suite, budget = get_suite(suite_name), get_budget(budget_name)
@@ -187,8 +250,22 @@ def run_suite(
     )
     finished, failed, started = done_before, [], time.time()
     trained = 0
-    for wave in waves:
+    concurrency = _concurrency(parallel, max((c.env_runners for c in all_runs), default=1))
+    for index, wave in enumerate(waves):
         todo = [c for c in wave if read_status(run_dir_for(root, c)).get("state") != "done"]
+        if concurrency > 1 and len(todo) > 1:
+            log(f"wave {index}: {len(todo)} runs through Ray Tune, {concurrency} at a time")
+            _run_wave_with_tune(todo, root, concurrency, index)
+            states = [read_status(run_dir_for(root, c)) for c in todo]
+            failed += [
+                f"{run_dir_for(root, c)}: {s.get('reason')}"
+                for c, s in zip(todo, states, strict=True)
+                if s.get("state") != "done"
+            ]
+            finished += len(todo)
+            trained += len(todo)
+            log(f"{finished}/{total} runs  {_hms(time.time() - started)} elapsed")
+            todo = []
         for cfg in todo:
             try:
                 train(cfg, root, log=lambda *_: None)

@@ -116,3 +116,25 @@ def test_bench_catch_smoke_killed_midway_resumes_and_reports(tmp_path):
     assert all(r["transfer"] != "n/a" for r in rows)
     assert (tmp_path / "report" / "index.html").is_file()
     assert "Table 1" in out.stdout
+
+
+@pytest.mark.ray
+def test_a_wave_runs_through_ray_tune(tmp_path):
+    from benchmarks.runner import _run_wave_with_tune
+    from benchmarks.training import RunConfig, read_status
+
+    wave = [
+        RunConfig(
+            task=f"catch_soup/{v}",
+            agent="scratch",
+            steps=600,
+            wandb=False,
+            envs_per_runner=2,
+            curve_window=300,
+        )
+        for v in ("black", "white")
+    ]
+    _run_wave_with_tune(wave, tmp_path, concurrency=2, index=0)
+    for cfg in wave:
+        assert read_status(run_dir_for(tmp_path, cfg))["state"] == "done"
+        assert (run_dir_for(tmp_path, cfg) / "agent.pt").is_file()
