@@ -379,23 +379,7 @@ def _train_loop(cfg: RunConfig, run_dir: Path, sources: list[str], log: Any) -> 
         "alpha_init": cfg.alpha_init,
         "seed": cfg.seed,
     }
-    settings = rl.AlgoSettings(
-        task_id=cfg.task,
-        algo=cfg.algo,
-        model_config=model_config,
-        seed=cfg.seed,
-        lr=cfg.lr,
-        entropy_coeff=cfg.entropy_coeff,
-        grad_clip=cfg.grad_clip,
-        gamma=cfg.gamma,
-        rollout_length=cfg.rollout_length,
-        train_batch=cfg.train_batch,
-        env_runners=cfg.env_runners,
-        envs_per_runner=cfg.envs_per_runner,
-        gpus_per_learner=cfg.gpus_per_learner,
-        num_learners=cfg.num_learners,
-    )
-    algo = rl.build_algorithm(settings)
+    algo = rl.build_algorithm(cfg, model_config)
     ckpt = run_dir / "checkpoint"
     progress_file = run_dir / "progress.json"
     rows = read_curve(run_dir)

@@ -9,7 +9,6 @@ A2C up to PPO's clipping), with the same optimizer.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -26,6 +25,7 @@ from ray.tune.registry import register_env  # noqa: E402
 
 from benchmarks.rllib.learners import RMSPropIMPALALearner, RMSPropPPOLearner  # noqa: E402
 from benchmarks.rllib.module import XferModule  # noqa: E402
+from benchmarks.training import RunConfig  # noqa: E402
 
 ENV_NAME = "xfer_task"
 RETURN_SUM = "xfer_return_sum"
@@ -64,26 +64,6 @@ class ReturnCallback(RLlibCallback):
             env_runner.xfer_returns.append(ret)
 
 
-@dataclass(frozen=True)
-class AlgoSettings:
-    """What the algorithm needs from a run's config (a plain, typed subset)."""
-
-    task_id: str
-    algo: str
-    model_config: dict
-    seed: int
-    lr: float
-    entropy_coeff: float
-    grad_clip: float
-    gamma: float
-    rollout_length: int
-    train_batch: int
-    env_runners: int
-    envs_per_runner: int
-    gpus_per_learner: float
-    num_learners: int
-
-
 def ensure_ray(address: str | None, num_cpus: int | None = None) -> dict:
     """Start embedded Ray (or connect to ``address``); return the cluster's resources."""
     if not ray.is_initialized():
@@ -99,8 +79,8 @@ def ensure_ray(address: str | None, num_cpus: int | None = None) -> dict:
     return ray.cluster_resources()
 
 
-def build_algorithm(s: AlgoSettings) -> Any:
-    """An RLlib algorithm for ``s``; raises a clear error instead of waiting on resources."""
+def build_algorithm(s: RunConfig, model_config: dict[str, Any]) -> Any:
+    """An RLlib algorithm for run ``s``; a clear error instead of waiting on resources."""
     resources = ray.cluster_resources()
     if s.gpus_per_learner > 0 and resources.get("GPU", 0) < s.gpus_per_learner * max(
         1, s.num_learners
@@ -116,35 +96,28 @@ def build_algorithm(s: AlgoSettings) -> Any:
             f"{need_cpus} CPUs; the cluster has {resources.get('CPU', 0)}"
         )
     register_env(ENV_NAME, _make_env)
+    common = {
+        "lr": s.lr,
+        "entropy_coeff": s.entropy_coeff,
+        "grad_clip": s.grad_clip,
+        "gamma": s.gamma,
+        "train_batch_size_per_learner": s.train_batch,
+        "vf_loss_coeff": 0.5,
+    }
     if s.algo == "impala":
-        config = (
-            IMPALAConfig()
-            .training(
-                lr=s.lr,
-                entropy_coeff=s.entropy_coeff,
-                grad_clip=s.grad_clip,
-                gamma=s.gamma,
-                train_batch_size_per_learner=s.train_batch,
-                vf_loss_coeff=0.5,
-            )
-            .learners(learner_class=RMSPropIMPALALearner)
-        )
+        config = IMPALAConfig().training(**common).learners(learner_class=RMSPropIMPALALearner)
         config = config.reporting(min_time_s_per_iteration=1)
     elif s.algo == "ppo":
+        # one epoch, one minibatch, no KL term, no value clipping: a synchronous A2C
         config = (
             PPOConfig()
             .training(
-                lr=s.lr,
-                entropy_coeff=s.entropy_coeff,
-                grad_clip=s.grad_clip,
-                gamma=s.gamma,
-                train_batch_size_per_learner=s.train_batch,
+                **common,
                 num_epochs=1,
                 minibatch_size=None,
                 use_kl_loss=False,
                 kl_coeff=0.0,
                 vf_clip_param=1e6,
-                vf_loss_coeff=0.5,
                 lambda_=1.0,
             )
             .learners(learner_class=RMSPropPPOLearner)
@@ -152,7 +125,7 @@ def build_algorithm(s: AlgoSettings) -> Any:
     else:
         raise ValueError(f"unknown algorithm {s.algo!r}; choose impala or ppo")
     config = (
-        config.environment(ENV_NAME, env_config={"task_id": s.task_id, "seed": s.seed})
+        config.environment(ENV_NAME, env_config={"task_id": s.task, "seed": s.seed})
         .framework("torch")
         .env_runners(
             num_env_runners=s.env_runners,
@@ -162,7 +135,7 @@ def build_algorithm(s: AlgoSettings) -> Any:
         )
         .learners(num_learners=s.num_learners, num_gpus_per_learner=s.gpus_per_learner)
         .rl_module(
-            rl_module_spec=RLModuleSpec(module_class=XferModule, model_config=dict(s.model_config))
+            rl_module_spec=RLModuleSpec(module_class=XferModule, model_config=dict(model_config))
         )
         .callbacks(ReturnCallback)
         .debugging(seed=s.seed, log_level="ERROR")
