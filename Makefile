@@ -12,7 +12,7 @@ export WANDB_SILENT := true
 BUDGET ?= laptop
 OUT ?= results
 
-.PHONY: setup system-deps test test-slow test-all lint format perf bench-pong bench-atari \
+.PHONY: setup system-deps browser-deps test test-slow test-all lint format perf bench-pong bench-atari \
 	bench-labyrinth bench-catch sweep report clean-venv
 
 setup: $(STAMP)
@@ -36,7 +36,13 @@ system-deps:
 test: setup
 	$(PY) -m pytest -q -m "not slow and not gpu"
 
-test-slow: setup
+# Debian's Chromium for the report's headless-browser test (skipped without it).
+browser-deps:
+	@command -v chromium >/dev/null || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; } || \
+		echo "warning: chromium missing; the browser test will be skipped"
+
+test-slow: setup browser-deps
 	$(PY) -m pytest -q -m "slow and not gpu" -s
 
 test-all: setup

@@ -403,6 +403,15 @@ def _write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+# Marks the page once every figure has decoded (body data-figures-loaded="k/n"): lets a
+# headless browser check that the self-contained figures really render.
+_LOADED_SCRIPT = (
+    "<script>window.addEventListener('load',function(){var i=document.images,k=0;"
+    "for(var j=0;j<i.length;j++){if(i[j].complete&&i[j].naturalWidth>0)k++;}"
+    "document.body.dataset.figuresLoaded=k+'/'+i.length;});</script>"
+)
+
+
 def build_report(root: str | Path, top_k: int | None = None) -> Path:
     """Write the report for the results under ``root``; returns ``root/report``.
 
@@ -529,7 +538,14 @@ def build_report(root: str | Path, top_k: int | None = None) -> Path:
         f"is within 1e-6 of the floor. Each cell: mean of the top {top_k} finished jobs by "
         "AUC. Positive/negative transfer: above 110% / below 90%."
     )
-    notes = " ".join(x for x in (plan.get("budget_notes", ""), plan.get("suite_notes", "")) if x)
+    notes = " ".join(
+        f"{label}: {text.rstrip('.')}."
+        for label, text in (
+            ("Budget", plan.get("budget_notes", "")),
+            ("Matrices of this suite", plan.get("suite_notes", "")),
+        )
+        if text
+    )
     title = f"xfer-bench report: {plan.get('suite', root.name)} (budget {plan.get('budget', '?')})"
 
     md = [
@@ -587,6 +603,7 @@ def build_report(root: str | Path, top_k: int | None = None) -> Path:
         f"<!doctype html><html><head><meta charset='utf-8'><title>"
         f"{html.escape(title)}</title><style>{style}</style></head><body>"
         + "\n".join(parts)
+        + _LOADED_SCRIPT
         + "</body></html>\n",
     )
     _log_to_wandb(out_dir, figures, matrix_rows, table_rows)
