@@ -333,7 +333,10 @@ def train(cfg: RunConfig, root: str | Path, log: Any = print) -> Path:
     old_cfg = run_dir / "config.json"
     if old_cfg.is_file():
         saved = json.loads(old_cfg.read_text()).get("run", {})
-        if saved and saved != cfg.to_dict():
+        # a run that left nothing to keep (no checkpoint, no weights; e.g. it failed at
+        # start-up asking for a GPU) may be restarted with another config
+        keeps = (run_dir / "checkpoint").exists() or (run_dir / "agent.pt").exists()
+        if saved and saved != cfg.to_dict() and keeps:
             diff = sorted(k for k in cfg.to_dict() if saved.get(k) != cfg.to_dict()[k])
             raise TrainingError(
                 f"{run_dir} holds a run with another config (differs in {diff}); "

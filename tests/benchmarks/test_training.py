@@ -145,6 +145,11 @@ def test_gpu_asked_for_and_absent_fails_fast(root):
     assert time.time() - start < 60
     status = json.loads((run_dir_for(root, cfg) / "status.json").read_text())
     assert status["state"] == "failed" and "GPU" in status["reason"]
+    # the same run on the CPU may reuse the directory: the failed run left nothing to keep
+    cpu = RunConfig(task="catch_soup/pong", agent="scratch", tag="gpu", **SMOKE)
+    assert run_dir_for(root, cpu) == run_dir_for(root, cfg)
+    train(cpu, root, log=lambda *_: None)
+    assert json.loads((run_dir_for(root, cpu) / "status.json").read_text())["state"] == "done"
 
 
 def test_killed_run_resumes_without_gaps(tmp_path):
