@@ -62,7 +62,7 @@ BUDGETS: dict[str, Budget] = {
     "laptop": Budget(
         "laptop",
         steps={
-            "catch_soup": 250_000,
+            "catch_soup": 150_000,
             "pong_soup": 250_000,
             "atari": 250_000,
             "labyrinth": 250_000,
