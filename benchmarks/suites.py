@@ -104,7 +104,7 @@ def _soup_suite(name: str, domain: str) -> Suite:
     reduced = _soup_cells(
         domain,
         ("pong",),
-        ("pong", "white", "hflip", "noisy"),
+        ("white", "hflip", "noisy"),
         ("scratch", "finetune-all", "random-column", "progressive"),
     )
     smoke = _soup_cells(
@@ -117,7 +117,7 @@ def _soup_suite(name: str, domain: str) -> Suite:
         reduced,
         smoke,
         notes=(
-            "reduced: first column trained on pong only; targets pong, white, hflip, noisy; "
+            "reduced: first column trained on pong only; targets white, hflip, noisy; "
             "agents baseline 1, 3, 4 and progressive-2col (no baseline 2, no 3-column "
             "chains, no PathNet). The full matrix: sources pong, noisy, hflip; all 8 "
             "targets; baselines 1-4, progressive 2 and 3 columns (chain: next source in "
