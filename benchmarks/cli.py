@@ -428,6 +428,7 @@ def build_parser() -> argparse.ArgumentParser:
 _EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _train_parser,
     _suite_parsers,
+    _perf_parser,
 ]
 
 

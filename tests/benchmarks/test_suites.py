@@ -138,3 +138,20 @@ def test_a_wave_runs_through_ray_tune(tmp_path):
     for cfg in wave:
         assert read_status(run_dir_for(tmp_path, cfg))["state"] == "done"
         assert (run_dir_for(tmp_path, cfg) / "agent.pt").is_file()
+
+
+def test_every_cli_command_is_registered():
+    from benchmarks.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    assert set(sub.choices) == {
+        "tasks",
+        "show",
+        "agents",
+        "train",
+        "evaluate",
+        "bench",
+        "report",
+        "analyze",
+        "perf",
+    }
