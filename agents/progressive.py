@@ -173,15 +173,66 @@ class LateralAdapter(nn.Module):
         # V(cat_j(alpha_j h_j)) == V'(cat_j h_j) with V's input slices scaled by alpha_j:
         # scaling the small weight instead of the large activations is exact and cheaper.
         x = earlier[0] if len(earlier) == 1 else torch.cat(earlier, dim=1)
-        scale = self.alpha.repeat_interleave(earlier[0].shape[1])
+        scale = self.alpha.repeat_interleave(x.shape[1] // self.alpha.numel())
         if isinstance(self.V, nn.Conv2d):
-            hidden = F.conv2d(x, self.V.weight * scale.view(1, -1, 1, 1), self.V.bias)
+            # a 1x1 convolution is a matrix product over the channels of a channels-last
+            # tensor (permute gives a view); oneDNN's 1x1 backward is slower than the mm
+            weight = self.V.weight.flatten(1) * scale.view(1, -1)
+            hidden = F.linear(x.permute(0, 2, 3, 1), weight, self.V.bias).permute(0, 3, 1, 2)
         else:
             hidden = F.linear(x, self.V.weight * scale.view(1, -1), self.V.bias)
         hidden = F.relu(hidden)
         if self.kind == "conv_to_dense":
             hidden = hidden.flatten(1)
         return self.U(hidden)
+
+
+class _SharedInputConv(torch.autograd.Function):
+    """``relu(conv2d)`` of one input with frozen and trainable filters stacked.
+
+    Every column's first layer reads the same observation, so the K conv1 layers run as
+    one convolution with ``K * c1`` filters (better vectorised on CPU than K narrow
+    ones). Returns ``(frozen_maps, trainable_maps)``, both contiguous; the frozen maps
+    carry no gradient, and the backward pass computes gradients for the trainable
+    filters only.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, frozen_weight, frozen_bias, stride):  # noqa: ANN001
+        out = F.relu_(
+            F.conv2d(x, torch.cat([frozen_weight, weight]), torch.cat([frozen_bias, bias]), stride)
+        )
+        split = frozen_weight.shape[0]
+        cl = torch.channels_last
+        frozen = out[:, :split].contiguous(memory_format=cl)
+        trainable = out[:, split:].contiguous(memory_format=cl)
+        ctx.save_for_backward(x, weight, trainable)
+        ctx.stride = stride
+        ctx.mark_non_differentiable(frozen)
+        ctx.set_materialize_grads(False)  # no zero gradient for the frozen maps
+        return frozen, trainable
+
+    @staticmethod
+    def backward(ctx, _grad_frozen, grad):  # noqa: ANN001
+        x, weight, out = ctx.saved_tensors
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        if grad is None or not (need_x or need_w or need_b):
+            return None, None, None, None, None, None
+        grad = torch.ops.aten.threshold_backward(grad, out, 0.0)  # through the ReLU
+        gx, gw, gb = torch.ops.aten.convolution_backward(
+            grad.contiguous(memory_format=torch.channels_last),
+            x,
+            weight,
+            [weight.shape[0]],
+            [ctx.stride, ctx.stride],
+            [0, 0],
+            [1, 1],
+            False,
+            [0, 0],
+            1,
+            [need_x, need_w, need_b],
+        )
+        return gx, gw, gb, None, None, None
 
 
 class ProgressiveNet(Agent):
@@ -305,9 +356,133 @@ class ProgressiveNet(Agent):
         column: int = -1,
         hook: Callable[[int, str, torch.Tensor], torch.Tensor] | None = None,
     ) -> AgentOutput:
-        """Policy logits and value of ``column`` (default: the newest)."""
+        """Policy logits and value of ``column`` (default: the newest).
+
+        The newest column of a net whose earlier columns are frozen (or any net when
+        gradients are off) goes through :meth:`_forward_newest`, which computes the same
+        numbers faster; ``hook`` and earlier columns use :meth:`column_activations`.
+        """
+        newest = column in (-1, self.num_columns - 1)
+        if hook is None and newest and self.num_columns > 1 and self._earlier_frozen():
+            return self._forward_newest(obs)
         h = self.column_activations(obs, upto=column, hook=hook)[-1]
         return AgentOutput(h["policy"], h["value"].squeeze(-1))
+
+    def _earlier_frozen(self) -> bool:
+        if not torch.is_grad_enabled():
+            return True
+        earlier = [*self.columns[:-1], *self.adapters[:-1]]
+        return not any(p.requires_grad for m in earlier for p in m.parameters())
+
+    def _forward_newest(self, obs: torch.Tensor) -> AgentOutput:
+        """The newest column's output, with the frozen columns computed without autograd.
+
+        Equal to ``column_activations(obs)[-1]`` up to float rounding (tested), but:
+        all conv1 layers run as one convolution (:class:`_SharedInputConv`); the earlier
+        columns build no graph, skip their own heads (only their hidden layers feed the
+        newest column) and run layer by layer, all earlier columns at once
+        (:meth:`_frozen_layers`); the newest column's laterals read those stacked maps
+        directly, with no concatenation.
+        """
+        x = to_float_input(obs)
+        k = self.num_columns - 1
+        new, ad = self.columns[k], self.adapters[k]
+        fused = self._fused_frozen_weights()
+        frozen_h1, new_h1 = _SharedInputConv.apply(
+            x, new.conv1.weight, new.conv1.bias, *fused["conv1"], new.conv1.stride[0]
+        )
+        with torch.no_grad():
+            frozen = self._frozen_layers(frozen_h1, fused)
+        h2 = F.relu_(new.conv2(new_h1).add_(ad["conv2"]([frozen["conv1"]])))
+        h3 = F.relu_(new.conv3(h2).add_(ad["conv3"]([frozen["conv2"]])))
+        hfc = F.relu_(new.fc(h3.flatten(1)).add_(ad["fc"]([frozen["conv3"]])))
+        heads = ad["heads"]([frozen["fc"]])
+        logits = new.policy(hfc) + heads[:, : new.num_actions]
+        value = new.value(hfc) + heads[:, new.num_actions :]
+        return AgentOutput(logits, value.squeeze(-1))
+
+    def _frozen_layers(
+        self, h1: torch.Tensor, fused: dict[str, tuple[torch.Tensor | None, ...]]
+    ) -> dict[str, torch.Tensor]:
+        """All earlier columns' hidden layers at once, from their stacked conv1 maps.
+
+        Layer i of every column depends only on layer i-1 of the columns, so each layer is
+        a grouped convolution (own weights, one group per column) plus the laterals: one
+        1x1 convolution with a block-lower-triangular V (column j reads columns < j),
+        ReLU, a grouped U. The dense layer is the same with batched matrix products.
+        Returns the stacked maps per layer, columns in order along channels (``fc``:
+        (B, k * hidden)).
+        """
+        k = self.num_columns - 1
+        out = {"conv1": h1}
+        prev = h1
+        for name in ("conv2", "conv3"):
+            w, b, v_w, v_b, u_w = fused[name]
+            conv = self.columns[0]
+            stride = getattr(conv, name).stride
+            pre = F.conv2d(prev, w, b, stride, groups=k)
+            if k > 1:
+                lat = F.conv2d(F.relu_(F.conv2d(prev, v_w, v_b)), u_w, None, stride, groups=k - 1)
+                width = pre.shape[1] // k
+                pre[:, width:].add_(lat)
+            prev = out[name] = F.relu_(pre)
+        w, b, v_w, v_b, u_w = fused["fc"]
+        batch = prev.shape[0]
+        flat = prev.reshape(batch, k, -1).transpose(0, 1)  # (k, B, c3 * s * s), NCHW order
+        pre = torch.baddbmm(b, flat, w)  # (k, B, hidden)
+        if k > 1:
+            hidden = F.relu_(F.conv2d(prev, v_w, v_b)).reshape(batch, k - 1, -1)
+            pre[1:].add_(torch.bmm(hidden.transpose(0, 1), u_w))
+        out["fc"] = F.relu_(pre).transpose(0, 1).reshape(batch, -1)
+        return out
+
+    def _fused_frozen_weights(self) -> dict[str, tuple[torch.Tensor | None, ...]]:
+        """The earlier columns' weights stacked for :meth:`_frozen_layers` (cached).
+
+        The cache key is every earlier parameter's identity and version counter, so any
+        in-place change (``load_state_dict``, an optimizer step) rebuilds it.
+        """
+        k = self.num_columns - 1
+        cols, ads = self.columns[:k], self.adapters[:k]
+        params = [p for m in (*cols, *ads) for p in m.parameters()]
+        key = tuple((id(p), p.data_ptr(), p._version) for p in params)
+        cache = self.__dict__.get("_fused_cache")
+        if cache is not None and cache[0] == key:
+            return cache[1]
+        cl = torch.channels_last
+        fused: dict[str, tuple[torch.Tensor | None, ...]] = {}
+        with torch.no_grad():
+            fused["conv1"] = (
+                torch.cat([c.conv1.weight for c in cols]),
+                torch.cat([c.conv1.bias for c in cols]),
+            )
+            for name, prev in (("conv2", "conv1"), ("conv3", "conv2"), ("fc", "conv3")):
+                width = getattr(cols[0], prev).out_channels
+                v_w = v_b = u_w = None
+                if k > 1:
+                    v_w = torch.zeros(width * (k - 1), width * k, 1, 1)
+                    for j in range(1, k):
+                        adapter = ads[j][name]
+                        scale = adapter.alpha.repeat_interleave(width).view(1, -1, 1, 1)
+                        v_w[(j - 1) * width : j * width, : j * width] = adapter.V.weight * scale
+                    v_w = v_w.contiguous(memory_format=cl)
+                    v_b = torch.cat([ads[j][name].V.bias for j in range(1, k)])
+                if name == "fc":
+                    w = torch.stack([c.fc.weight.t() for c in cols])
+                    b = torch.stack([c.fc.bias for c in cols]).unsqueeze(1)
+                    if k > 1:
+                        u_w = torch.stack([ads[j]["fc"].U.weight.t() for j in range(1, k)])
+                else:
+                    w = torch.cat([getattr(c, name).weight for c in cols]).contiguous(
+                        memory_format=cl
+                    )
+                    b = torch.cat([getattr(c, name).bias for c in cols])
+                    if k > 1:
+                        u_w = torch.cat([ads[j][name].U.weight for j in range(1, k)])
+                        u_w = u_w.contiguous(memory_format=cl)
+                fused[name] = (w, b, v_w, v_b, u_w)
+        self.__dict__["_fused_cache"] = (key, fused)
+        return fused
 
     # -- save / load / describe ----------------------------------------------------------
     def structure(self) -> dict[str, Any]:

@@ -125,7 +125,8 @@ def test_state_dict_round_trip_and_column_file(tmp_path):
     chain_path = prog.save(tmp_path / "prog.pt")
     chain = build_agent("progressive", num_actions=18, sources=[path, chain_path])
     assert chain.num_columns == 3 and chain.num_actions == 18
-    torch.testing.assert_close(chain(OBS, column=1).logits, prog(OBS).logits)
+    # column 1 of the chain runs layer by layer, the newest column of prog the fast way
+    torch.testing.assert_close(chain(OBS, column=1).logits, prog(OBS).logits, rtol=1e-5, atol=1e-5)
 
 
 def test_finetune_baselines(tmp_path):
@@ -182,3 +183,71 @@ def test_importing_core_packages_loads_no_ray():
     code = "import sys, agents, envs, analysis; print('ray' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def _random_net(actions, config=None):
+    torch.manual_seed(1)
+    net = ProgressiveNet(config or ColumnConfig(alpha_init=0.5), actions[0])
+    for n in actions[1:]:
+        net.add_column(n)
+    with torch.no_grad():  # non-default alphas and biases, so every term shows
+        for p in net.parameters():
+            if p.dim() <= 1:
+                p.uniform_(-0.5, 0.5)
+    return net
+
+
+def _grads(net, out):
+    net.zero_grad()
+    (out.logits.pow(2).sum() + out.value.pow(2).sum()).backward()
+    return {n: p.grad.clone() for n, p in net.named_parameters() if p.requires_grad}
+
+
+@pytest.mark.parametrize(
+    ("actions", "config"),
+    [
+        ((6, 3), None),
+        ((6, 6, 4), None),
+        ((3, 6, 4, 5), None),
+        ((5, 5, 5), ColumnConfig(in_channels=12, alpha_init=0.5)),
+    ],
+)
+def test_fast_newest_column_equals_the_layer_by_layer_reference(actions, config):
+    # forward() of the newest column stacks the frozen columns (one conv1 for all,
+    # grouped convs, a block-triangular V); column_activations() is the plain definition
+    net = _random_net(actions, config)
+    obs = torch.randint(0, 256, (6, net.config.in_channels, 84, 84), dtype=torch.uint8)
+    fast = net(obs)
+    ref_h = net.column_activations(obs)[-1]
+    ref = type(fast)(ref_h["policy"], ref_h["value"].squeeze(-1))
+    torch.testing.assert_close(fast.logits, ref.logits, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(fast.value, ref.value, rtol=1e-5, atol=1e-5)
+    g_fast, g_ref = _grads(net, fast), _grads(net, ref)
+    assert set(g_fast) == set(g_ref) and len(g_ref) > 0
+    for name in g_ref:
+        torch.testing.assert_close(g_fast[name], g_ref[name], rtol=1e-4, atol=1e-5, msg=name)
+    with torch.no_grad():  # the env runners' path (no autograd at all)
+        torch.testing.assert_close(net(obs).logits, ref.logits, rtol=1e-5, atol=1e-5)
+
+
+def test_fast_path_sees_in_place_changes_of_frozen_weights():
+    net = _random_net((6, 6, 6))
+    before = net(OBS).logits.detach()
+    with torch.no_grad():
+        net.adapters[1]["conv3"].V.weight.mul_(3.0)  # a frozen column's lateral
+        net.columns[0].fc.bias.add_(0.5)
+    after = net(OBS).logits.detach()
+    assert not torch.allclose(before, after)
+    torch.testing.assert_close(after, net.column_activations(OBS)[-1]["policy"])
+    net.load_state_dict(_random_net((6, 6, 6)).state_dict())  # back to the original weights
+    torch.testing.assert_close(net(OBS).logits.detach(), before)
+
+
+def test_trainable_earlier_columns_still_get_gradients():
+    # the fast path assumes frozen earlier columns; an unfrozen one must not lose its gradient
+    net = _random_net((6, 6))
+    net.columns[0].conv1.weight.requires_grad_(True)
+    out = net(OBS)
+    (out.logits.sum() + out.value.sum()).backward()
+    assert net.columns[0].conv1.weight.grad is not None
+    assert net.columns[0].conv1.weight.grad.abs().sum() > 0
