@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -152,8 +153,6 @@ def _concurrency(parallel: int | None, env_runners: int) -> int:
         if parallel < 1:
             raise ValueError(f"parallel must be >= 1, got {parallel}")
         return parallel
-    import os
-
     address = os.environ.get("RAY_ADDRESS")
     if not address:
         return 1  # one machine: a run already uses its cores (learner + env runners)
@@ -187,8 +186,10 @@ def _run_wave_with_tune(wave: list[RunConfig], root: Path, concurrency: int, ind
 
     from benchmarks.rllib.algo import ensure_ray
 
-    ensure_ray(None)
     env_runners = max(c.env_runners for c in wave)
+    # embedded Ray gets enough logical CPUs for one trial at least (else Tune would wait
+    # forever for a placement group bigger than the machine); on a cluster, what it has
+    ensure_ray(None, num_cpus=max(os.cpu_count() or 1, 1 + env_runners))
     resources = tune.PlacementGroupFactory([{"CPU": 1}] + [{"CPU": 1}] * env_runners)
     tuner = tune.Tuner(
         tune.with_resources(_tune_trainable, resources),

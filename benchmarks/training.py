@@ -71,7 +71,9 @@ class RunConfig:
         gamma: discount (A3C: 0.99).
         rollout_length: env steps per rollout fragment (A3C's n-step; paper 5 or 20).
         train_batch: agent steps per learner update.
-        env_runners: RLlib env runner processes (0 = sample in the driver).
+        env_runners: RLlib env runner processes (0 = sample in the driver). Two by
+            default: on 2 cores the runners sample on both while the learner thread
+            takes the gaps (0.64x the env's own rate vs 0.45x with one runner).
         envs_per_runner: vectorised sub-envs per runner.
         num_learners: remote learners (0 = learn in the driver; needed on 2 cores).
         gpus_per_learner: GPUs per learner (``--device gpu`` sets 1).
@@ -99,7 +101,7 @@ class RunConfig:
     gamma: float = 0.99
     rollout_length: int = 20
     train_batch: int = 160
-    env_runners: int = 1
+    env_runners: int = 2
     envs_per_runner: int = 8
     num_learners: int = 0
     gpus_per_learner: float = 0.0

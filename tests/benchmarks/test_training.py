@@ -17,7 +17,8 @@ from benchmarks.training import RunConfig, TrainingError, read_curve, run_dir_fo
 
 pytestmark = pytest.mark.ray
 
-SMOKE = dict(steps=1_500, wandb=False, envs_per_runner=4, curve_window=500)
+# one env runner: these tests check artifacts, not parallel sampling (faster start)
+SMOKE = dict(steps=1_500, wandb=False, env_runners=1, envs_per_runner=4, curve_window=500)
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +52,9 @@ def check_artifacts(run_dir: Path) -> None:
 )
 def test_every_agent_on_catch_soup(root, agent):
     sources = () if agent in ("scratch", "random-column") else ("catch_soup/pong",)
-    cfg = RunConfig(task="catch_soup/hflip", agent=agent, sources=sources, **SMOKE)
+    # PathNet with the default two env runners: two paths sample at once
+    settings = {**SMOKE, "env_runners": 2} if agent == "pathnet" else SMOKE
+    cfg = RunConfig(task="catch_soup/hflip", agent=agent, sources=sources, **settings)
     run_dir = train(cfg, root, log=lambda *_: None)
     check_artifacts(run_dir)
     net = load_agent(run_dir / "agent.pt")
@@ -61,7 +64,7 @@ def test_every_agent_on_catch_soup(root, agent):
             RunConfig(
                 task="catch_soup/pong",
                 agent="pathnet" if agent == "pathnet" else "scratch",
-                **SMOKE,
+                **settings,
             ),
         )
         check_artifacts(src_dir)
