@@ -171,16 +171,20 @@ class LateralAdapter(nn.Module):
 
     def forward(self, earlier: list[torch.Tensor]) -> torch.Tensor:
         # V(cat_j(alpha_j h_j)) == V'(cat_j h_j) with V's input slices scaled by alpha_j:
-        # scaling the small weight instead of the large activations is exact and cheaper.
+        # whichever of weight and activations is smaller gets scaled (exact either way).
         x = earlier[0] if len(earlier) == 1 else torch.cat(earlier, dim=1)
         scale = self.alpha.repeat_interleave(x.shape[1] // self.alpha.numel())
+        weight = self.V.weight.flatten(1)
+        if x.numel() < weight.numel():  # dense V over a small batch
+            x, scale = x * scale.view(1, -1, *([1] * (x.dim() - 2))), None
+        if scale is not None:
+            weight = weight * scale.view(1, -1)
         if isinstance(self.V, nn.Conv2d):
             # a 1x1 convolution is a matrix product over the channels of a channels-last
             # tensor (permute gives a view); oneDNN's 1x1 backward is slower than the mm
-            weight = self.V.weight.flatten(1) * scale.view(1, -1)
             hidden = F.linear(x.permute(0, 2, 3, 1), weight, self.V.bias).permute(0, 3, 1, 2)
         else:
-            hidden = F.linear(x, self.V.weight * scale.view(1, -1), self.V.bias)
+            hidden = F.linear(x, weight, self.V.bias)
         hidden = F.relu(hidden)
         if self.kind == "conv_to_dense":
             hidden = hidden.flatten(1)

@@ -18,7 +18,15 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["env_throughput", "network_timings", "training_throughput", "afs_timing", "run_perf"]
+__all__ = [
+    "env_throughput",
+    "network_timings",
+    "network_rounds",
+    "round_ratio",
+    "training_throughput",
+    "afs_timing",
+    "run_perf",
+]
 
 
 def _steps_per_second(env: Any, seconds: float, rng: np.random.Generator) -> tuple[int, float]:
@@ -63,6 +71,21 @@ def env_throughput(
 
 def network_timings(batch: int = 32, repeats: int = 20, threads: int = 1) -> dict[str, float]:
     """Median forward+backward seconds (batch of 84x84x4 uint8) per model, interleaved."""
+    rounds = network_rounds(batch, repeats, threads)
+    return {k: statistics.median(v) for k, v in rounds.items()}
+
+
+def round_ratio(rounds: dict[str, list[float]], model: str, base: str) -> float:
+    """Median over rounds of ``model``'s time / ``base``'s time in the same round.
+
+    Both ran back to back in each round, so a burst of load on a shared machine hits
+    both; this is steadier than the ratio of the two medians.
+    """
+    return statistics.median(a / b for a, b in zip(rounds[model], rounds[base], strict=True))
+
+
+def network_rounds(batch: int = 32, repeats: int = 20, threads: int = 1) -> dict[str, list[float]]:
+    """Forward+backward seconds per model and round (models interleaved in each round)."""
     import torch
 
     from agents import PathNet, PathNetConfig, build_agent, random_path
@@ -87,7 +110,7 @@ def network_timings(batch: int = 32, repeats: int = 20, threads: int = 1) -> dic
             out = forward()
             (out.logits.sum() + out.value.sum()).backward()
             times[name].append(time.perf_counter() - start)
-    return {k: statistics.median(v[2:]) for k, v in times.items()}
+    return {k: v[2:] for k, v in times.items()}
 
 
 def training_throughput(
@@ -167,11 +190,14 @@ def run_perf(json_path: str | None = None, train_steps: int = 20_000, quick: boo
     print(f"{'environment':<22}{'agent steps/s':>14}{'ratio to pong':>15}")
     for name, sps in env.items():
         print(f"{name:<22}{sps:>14.0f}{sps / env['pong_soup/pong']:>15.3f}")
-    nets = network_timings(repeats=5 if quick else 20)
+    rounds = network_rounds(repeats=20 if quick else 40)
+    nets = {k: statistics.median(v) for k, v in rounds.items()}
+    ratios = {k: round_ratio(rounds, k, "progressive-1col") for k in rounds}
     result["forward_backward_s"] = nets
+    result["forward_backward_ratio_to_1col"] = ratios
     print(f"\n{'network (batch 32)':<22}{'fwd+bwd ms':>14}{'ratio to 1col':>15}")
     for name, t in nets.items():
-        print(f"{name:<22}{t * 1e3:>14.2f}{t / nets['progressive-1col']:>15.2f}")
+        print(f"{name:<22}{t * 1e3:>14.2f}{ratios[name]:>15.2f}")
     afs_states = 1_000 if quick else 10_000
     result["afs_s"] = {"states": afs_states, "seconds": afs_timing(afs_states)}
     print(f"\nAFS over {afs_states} states (2 columns): {result['afs_s']['seconds']:.2f} s")
