@@ -24,6 +24,7 @@ __all__ = [
     "network_rounds",
     "round_ratio",
     "training_throughput",
+    "bracketed_training_throughput",
     "afs_timing",
     "run_perf",
 ]
@@ -113,6 +114,22 @@ def network_rounds(batch: int = 32, repeats: int = 20, threads: int = 1) -> dict
     return {k: v[2:] for k, v in times.items()}
 
 
+def _throughput_config(
+    task: str, agent: str, steps: int, sources: tuple[str, ...] = (), **overrides: Any
+) -> Any:
+    from benchmarks.training import RunConfig
+
+    return RunConfig(
+        task=task,
+        agent=agent,
+        sources=sources,
+        steps=steps,
+        wandb=False,
+        curve_window=max(steps // 10, 500),
+        **overrides,
+    )
+
+
 def training_throughput(
     task: str,
     agent: str,
@@ -126,18 +143,10 @@ def training_throughput(
     Measured between the first and the last curve point, so Ray start-up and the
     algorithm build are not counted (they are reported separately as ``startup_s``).
     """
-    from benchmarks.training import RunConfig, read_curve, train
+    from benchmarks.training import read_curve, train
 
     root = root or tempfile.mkdtemp(prefix="xfer-perf-")
-    cfg = RunConfig(
-        task=task,
-        agent=agent,
-        sources=sources,
-        steps=steps,
-        wandb=False,
-        curve_window=max(steps // 10, 500),
-        **overrides,
-    )
+    cfg = _throughput_config(task, agent, steps, sources, **overrides)
     start = time.time()
     run_dir = train(cfg, root, log=lambda *_: None)
     rows = read_curve(run_dir)
@@ -150,6 +159,34 @@ def training_throughput(
         "frames_per_s": rate * last["frames"] / last["env_steps"],
         "total_s": time.time() - start,
         "startup_s": first["wall_time"] - first["env_steps"] / rate,
+    }
+
+
+def bracketed_training_throughput(
+    task: str,
+    agent: str,
+    steps: int,
+    sources: tuple[str, ...] = (),
+    root: str | None = None,
+    env_seconds: float = 3.0,
+    **overrides: Any,
+) -> dict[str, float]:
+    """:func:`training_throughput` with the task's raw env speed measured around it.
+
+    The env (one core, random actions) is timed just before and just after the run, so
+    the ratio compares the two under the same machine load; on a shared machine speeds
+    drift by +-20% over minutes. ``ratio_to_env`` = training steps/s / mean env steps/s.
+    """
+    before = env_throughput([task], env_seconds, 1, include_raw_ale=False)[task]
+    t = training_throughput(task, agent, steps, sources, root=root, **overrides)
+    after = env_throughput([task], env_seconds, 1, include_raw_ale=False)[task]
+    env = (before + after) / 2
+    return {
+        **t,
+        "env_before": before,
+        "env_after": after,
+        "env_steps_per_s": env,
+        "ratio_to_env": t["steps_per_s"] / env,
     }
 
 
@@ -172,7 +209,7 @@ def run_perf(json_path: str | None = None, train_steps: int = 20_000, quick: boo
     """Everything issue 7 asks for, in one run; prints a table and writes JSON."""
     from envs import SOUP_VARIANTS
 
-    seconds, rounds = (1.0, 2) if quick else (3.0, 3)
+    seconds, rounds = (2.0, 2) if quick else (3.0, 3)
     result: dict[str, Any] = {
         "machine": {
             "platform": platform.platform(),
@@ -201,9 +238,11 @@ def run_perf(json_path: str | None = None, train_steps: int = 20_000, quick: boo
     afs_states = 1_000 if quick else 10_000
     result["afs_s"] = {"states": afs_states, "seconds": afs_timing(afs_states)}
     print(f"\nAFS over {afs_states} states (2 columns): {result['afs_s']['seconds']:.2f} s")
-    raw = env["pong_soup/pong"]
     result["training"] = {}
-    print(f"\n{'training on pong_soup/pong':<30}{'steps/s':>9}{'ratio to env':>14}")
+    print(
+        f"\n{'training (env measured just before and after)':<46}"
+        f"{'env steps/s':>12}{'train steps/s':>14}{'ratio':>7}"
+    )
     root = tempfile.mkdtemp(prefix="xfer-perf-")
     agents = [("scratch", (), {}), ("progressive", ("pong_soup/pong",), {})]
     if not quick:
@@ -214,17 +253,18 @@ def run_perf(json_path: str | None = None, train_steps: int = 20_000, quick: boo
         ]
     for agent, sources, extra in agents:
         label = f"{agent}-{len(sources) + 1}col" if agent == "progressive" else agent
-        t = training_throughput(
-            "pong_soup/pong" if not sources else "pong_soup/white",
-            agent,
-            train_steps,
-            sources,
-            root=root,
-            **extra,
-        )
-        t["ratio_to_env"] = t["steps_per_s"] / raw
+        task = "pong_soup/pong" if not sources else "pong_soup/white"
+        if sources:  # train the sources first, so the env bracket holds this run alone
+            from benchmarks.training import source_config, train
+
+            source = source_config(_throughput_config(task, agent, train_steps, sources, **extra))
+            train(source, root, log=lambda *_: None)
+        t = bracketed_training_throughput(task, agent, train_steps, sources, root=root, **extra)
         result["training"][label] = t
-        print(f"{label:<30}{t['steps_per_s']:>9.0f}{t['ratio_to_env']:>14.3f}")
+        print(
+            f"{label + ' on ' + task:<46}{t['env_steps_per_s']:>12.0f}"
+            f"{t['steps_per_s']:>14.0f}{t['ratio_to_env']:>7.3f}"
+        )
     if json_path:
         from benchmarks.atomic import write_json
 

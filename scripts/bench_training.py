@@ -1,0 +1,53 @@
+"""Training throughput against the raw env, in one run (issue 5's benchmark).
+
+Usage: python scripts/bench_training.py [--task pong_soup/pong] [--agent scratch]
+       [--steps 20000] [--env-runners N] [--envs-per-runner N] [--device cpu|gpu]
+
+Times the task's env alone (one core, random actions), trains the agent with the
+default local settings, times the env again, and prints env agent steps/s (mean of the
+two), training agent steps/s and frames/s, and their ratio. Goal on the 2-core machine:
+ratio >= 0.5 for scratch on pong_soup/pong.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from benchmarks.perf import bracketed_training_throughput
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--task", default="pong_soup/pong")
+    parser.add_argument("--agent", default="scratch")
+    parser.add_argument("--steps", type=int, default=20_000, help="agent steps to train")
+    parser.add_argument("--env-runners", type=int, default=None)
+    parser.add_argument("--envs-per-runner", type=int, default=None)
+    parser.add_argument("--device", choices=("cpu", "gpu"), default="cpu")
+    parser.add_argument("--json", default=None, help="also write the figures here")
+    args = parser.parse_args()
+    overrides = {}
+    if args.env_runners is not None:
+        overrides["env_runners"] = args.env_runners
+    if args.envs_per_runner is not None:
+        overrides["envs_per_runner"] = args.envs_per_runner
+    if args.device == "gpu":
+        overrides.update(num_learners=1, gpus_per_learner=1.0)
+    t = bracketed_training_throughput(args.task, args.agent, args.steps, **overrides)
+    print(f"{args.agent} on {args.task}, {args.steps} steps, overrides {overrides or 'none'}")
+    print(
+        f"env alone       {t['env_steps_per_s']:8.0f} agent steps/s "
+        f"(before {t['env_before']:.0f}, after {t['env_after']:.0f})"
+    )
+    print(
+        f"training        {t['steps_per_s']:8.0f} agent steps/s  ({t['frames_per_s']:.0f} frames/s)"
+    )
+    print(f"ratio           {t['ratio_to_env']:8.3f}  (goal >= 0.5 on 2 cores)")
+    if args.json:
+        from benchmarks.atomic import write_json
+
+        write_json(args.json, {"args": vars(args), **t})
+
+
+if __name__ == "__main__":
+    main()
