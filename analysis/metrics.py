@@ -14,6 +14,11 @@ Conventions (the paper leaves them open; the report restates them):
 - Positive transfer: score > 100 + ``band``; negative: < 100 - ``band`` (band 10 points
   by default: the paper counts 8 positive and 2 negative of 12 Atari targets, so some
   cells are neither).
+- Where baseline 1 barely leaves the floor the ratio is noise divided by noise. There
+  :func:`normalized_auc` and Continual World's :func:`forward_transfer` stay defined:
+  scores are mapped to [0, 1] between the floor and a top score (the game's maximum
+  where it has one), and FT = (AUC - AUC_b1) / (1 - AUC_b1) (0 = as baseline 1, 1 =
+  solved from the first step, negative = worse than baseline 1).
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ __all__ = [
     "count_transfer_signs",
     "forgetting",
     "forward_transfer",
+    "normalized_auc",
     "steps_to_threshold",
     "speed_up",
 ]
@@ -149,6 +155,24 @@ def forward_transfer(auc_agent: float, auc_reference: float) -> float:
     if abs(1.0 - auc_reference) < 1e-12:
         return math.nan
     return (auc_agent - auc_reference) / (1.0 - auc_reference)
+
+
+def normalized_auc(
+    steps: Sequence[float], scores: Sequence[float], floor: float, top: float
+) -> float:
+    """AUC of the curve normalised to [0, 1]: ``clip((score - floor) / (top - floor), 0, 1)``.
+
+    Each point is normalised and clipped first, then integrated as in
+    :func:`area_under_curve`. NaN when ``top`` is not above ``floor``.
+
+    Example:
+        >>> normalized_auc([0, 10, 20], [-21.0, 0.0, 21.0], floor=-21.0, top=21.0)
+        0.5
+    """
+    if not (math.isfinite(top) and math.isfinite(floor)) or top - floor <= 1e-12:
+        return math.nan
+    y = np.clip((np.asarray(scores, dtype=float) - floor) / (top - floor), 0.0, 1.0)
+    return area_under_curve(steps, y)
 
 
 def steps_to_threshold(steps: Sequence[float], scores: Sequence[float], threshold: float) -> float:

@@ -26,6 +26,8 @@ from analysis.metrics import (
     area_under_curve,
     count_transfer_signs,
     forgetting,
+    forward_transfer,
+    normalized_auc,
     summarize_transfer,
     top_k_mean,
     transfer_score,
@@ -36,7 +38,27 @@ __all__ = ["build_report", "collect_runs", "CellResult"]
 
 # Lowest possible score per domain: the floor used when floors.json lacks a task.
 GAME_MINIMUM = {"catch_soup": -1.0, "pong_soup": -21.0}
-MATRIX_FIELDS = ("agent", "source", "target", "transfer", "auc", "auc_baseline", "floor", "jobs")
+# Highest possible score per domain: the top of the normalised scores (other domains use
+# the best curve point any run reached on the target).
+GAME_MAXIMUM = {"catch_soup": 1.0, "pong_soup": 21.0}
+# The paper's ratio is shown where baseline 1's normalised AUC reaches this (it covered at
+# least 10% of the way from the floor to the top on average); elsewhere forward transfer.
+RATIO_MIN_BASELINE = 0.1
+MATRIX_FIELDS = (
+    "agent",
+    "source",
+    "target",
+    "transfer",
+    "auc",
+    "auc_baseline",
+    "floor",
+    "jobs",
+    "measure",
+    "forward_transfer",
+    "auc_normalized",
+    "auc_normalized_baseline",
+    "top",
+)
 
 
 @dataclass
@@ -70,6 +92,22 @@ class CellResult:
     auc_baseline: float = math.nan
     floor: float = math.nan
     transfer: float = math.nan
+    top: float = math.nan
+    auc_norm: float = math.nan
+    auc_norm_baseline: float = math.nan
+    forward_transfer: float = math.nan
+
+    @property
+    def measure(self) -> str:
+        """``ratio`` (the paper's %) where baseline 1 clearly left the floor, else ``ft``."""
+        if math.isfinite(self.auc_norm_baseline) and (self.auc_norm_baseline >= RATIO_MIN_BASELINE):
+            return "ratio"
+        return "ft"
+
+    @property
+    def shown_transfer(self) -> float:
+        """The paper's ratio where it is the measure, else NaN (for Table 1)."""
+        return self.transfer if self.measure == "ratio" else math.nan
 
     @property
     def finished(self) -> list[Run]:
@@ -143,15 +181,54 @@ def _cells(root: Path, runs: list[Run], top_k: int) -> list[CellResult]:
             continue  # a source-only run (e.g. a chain's middle link) outside the matrix
         cells.setdefault(key, CellResult(*key)).runs.append(run)
     floors, _ = _floors(root, {c.target for c in cells.values()})
+    tops = _tops(cells.values())
     for cell in cells.values():
         cell.floor = floors[cell.target]
-        cell.auc = top_k_mean([r.auc for r in cell.finished], top_k)
+        cell.top = tops[cell.target]
+        best = sorted(cell.finished, key=lambda r: r.auc if math.isfinite(r.auc) else -math.inf)[
+            ::-1
+        ][:top_k]
+        cell.auc = top_k_mean([r.auc for r in best], top_k)
+        cell.auc_norm = top_k_mean(
+            [
+                normalized_auc(
+                    [p["env_steps"] for p in r.curve],
+                    [p["episode_return_mean"] for p in r.curve],
+                    cell.floor,
+                    cell.top,
+                )
+                for r in best
+            ],
+            top_k,
+        )
     for cell in cells.values():
         base = cells.get(("baseline1-scratch", (), cell.target))
         cell.auc_baseline = base.auc if base else math.nan
+        cell.auc_norm_baseline = base.auc_norm if base else math.nan
         cell.transfer = transfer_score(cell.auc, cell.auc_baseline, cell.floor)
+        if math.isfinite(cell.auc_norm) and math.isfinite(cell.auc_norm_baseline):
+            cell.forward_transfer = forward_transfer(cell.auc_norm, cell.auc_norm_baseline)
     order = {label: i for i, label in enumerate(AGENT_ORDER)}
     return sorted(cells.values(), key=lambda c: (order.get(c.label, 99), c.sources, c.target))
+
+
+def _tops(cells: Any) -> dict[str, float]:
+    """The top of the normalised score per target: the game's maximum, else the best point."""
+    tops: dict[str, float] = {}
+    for cell in cells:
+        domain = cell.target.split("/", 1)[0]
+        if domain in GAME_MAXIMUM:
+            tops[cell.target] = GAME_MAXIMUM[domain]
+            continue
+        points = [
+            p["episode_return_mean"]
+            for r in cell.finished
+            for p in r.curve
+            if math.isfinite(p["episode_return_mean"])
+        ]
+        best = max(points, default=math.nan)
+        tops[cell.target] = max(tops.get(cell.target, -math.inf), best)
+    return tops
 
 
 def _fmt(x: float, digits: int = 1) -> str:
@@ -162,9 +239,37 @@ def _cell_text(cell: CellResult) -> str:
     if not cell.finished:
         states = sorted({r.state for r in cell.runs}) or ["missing"]
         return "/".join(states)
-    if not math.isfinite(cell.transfer):
-        return "undefined"
-    return f"{cell.transfer:.0f}%"
+    if cell.measure == "ratio" and math.isfinite(cell.transfer):
+        return f"{cell.transfer:.0f}%"
+    if math.isfinite(cell.forward_transfer):
+        return f"FT {cell.forward_transfer:+.2f}"
+    return "undefined"
+
+
+def _heat_value(cell: CellResult) -> float:
+    """Colour scale of a cell: the ratio in %, or FT mapped onto it as 100 + 100 * FT."""
+    if cell.measure == "ratio":
+        return cell.transfer
+    return 100.0 + 100.0 * cell.forward_transfer
+
+
+def _run_note(run: Run) -> str:
+    """Why a run failed, whether it came from the zoo, and its curve check."""
+    notes = []
+    if run.status.get("reason"):
+        notes.append(str(run.status["reason"]))
+    zoo = _read_json(run.path / "zoo.json")
+    if zoo:
+        name = Path(zoo.get("zoo_run", "")).parts[-4:]
+        notes.append("shipped zoo column (" + "/".join(name) + "), not trained here")
+    check = _read_json(run.path / "curve_check.json")
+    if check and check.get("ok") is not None:
+        verdict = "agrees" if check["ok"] else "DISAGREES"
+        notes.append(
+            f"curve check: last point {check['curve_mean']:.2f} {verdict} with "
+            f"{check['eval_episodes']} evaluation episodes {check['eval_mean']:.2f}"
+        )
+    return "; ".join(notes)
 
 
 # -- figures ----------------------------------------------------------------------------
@@ -207,7 +312,7 @@ def _heatmaps(cells: list[CellResult], out_dir: Path) -> list[str]:
             if c.label != label:
                 continue
             i, j = rows.index(c.sources), targets.index(c.target)
-            grid[i, j] = c.transfer
+            grid[i, j] = _heat_value(c)
             text[i][j] = _cell_text(c)
         fig, ax = plt.subplots(figsize=(1.2 + 1.1 * len(targets), 0.9 + 0.6 * len(rows)))
         shown = np.clip(grid, 0, 200)
@@ -224,7 +329,10 @@ def _heatmaps(cells: list[CellResult], out_dir: Path) -> list[str]:
                 ax.text(j, i, text[i][j] or "", ha="center", va="center", fontsize=8)
         ax.set_xlabel("target")
         ax.set_ylabel("source (column order)")
-        ax.set_title(f"{label}: transfer % (colours clipped at 200%, centred on 100%)", fontsize=9)
+        ax.set_title(
+            f"{label}: transfer % or FT (colour: % clipped at 200, FT as 100+100*FT)",
+            fontsize=9,
+        )
         fig.colorbar(im, ax=ax, fraction=0.04)
         names.append(_save(fig, out_dir, f"heatmap_{label}.png"))
     return names
@@ -356,14 +464,27 @@ def _forgetting_figure(rows: list[dict], out_dir: Path) -> list[str]:
 
 
 def _table1(cells: list[CellResult], domain: str) -> tuple[str, list[list[str]]]:
-    header = ["agent", "mean %", "median %", "targets", "positive", "negative", "paper mean/median"]
+    header = [
+        "agent",
+        "mean %",
+        "median %",
+        "targets (ratio)",
+        "positive",
+        "negative",
+        "mean FT",
+        "median FT",
+        "targets (FT)",
+        "paper mean/median %",
+    ]
     rows = []
     for label in AGENT_ORDER:
-        scores = [c.transfer for c in cells if c.label == label]
-        if not scores:
+        mine = [c for c in cells if c.label == label]
+        if not mine:
             continue
+        scores = [c.shown_transfer for c in mine]
         s = summarize_transfer(scores)
-        signs = count_transfer_signs(scores)
+        signs = count_transfer_signs([x for x in scores if math.isfinite(x)])
+        ft = summarize_transfer([c.forward_transfer for c in mine])
         paper = PAPER_TABLE1.get(label, {}).get(domain.replace("catch_soup", "pong_soup"))
         rows.append(
             [
@@ -373,6 +494,9 @@ def _table1(cells: list[CellResult], domain: str) -> tuple[str, list[list[str]]]
                 str(s["n"]),
                 str(signs["positive"]),
                 str(signs["negative"]),
+                _fmt(ft["mean"], 2),
+                _fmt(ft["median"], 2),
+                str(ft["n"]),
                 f"{paper[0]:.0f} / {paper[1]:.0f}" if paper else "-",
             ]
         )
@@ -446,6 +570,11 @@ def build_report(root: str | Path, top_k: int | None = None) -> Path:
                 _fmt(c.auc_baseline, 4),
                 _fmt(c.floor, 4),
                 len(c.finished),
+                c.measure,
+                _fmt(c.forward_transfer, 4),
+                _fmt(c.auc_norm, 4),
+                _fmt(c.auc_norm_baseline, 4),
+                _fmt(c.top, 4),
             ]
         )
     _write(out_dir / "transfer_matrix.csv", buf.getvalue())
@@ -473,6 +602,9 @@ def build_report(root: str | Path, top_k: int | None = None) -> Path:
             "AUC",
             "AUC baseline 1",
             "floor",
+            "AUC_n",
+            "ratio %",
+            "FT",
             "jobs done/planned",
         ]
     ] + [
@@ -484,6 +616,9 @@ def build_report(root: str | Path, top_k: int | None = None) -> Path:
             _fmt(c.auc, 3),
             _fmt(c.auc_baseline, 3),
             _fmt(c.floor, 3),
+            _fmt(c.auc_norm, 3),
+            _fmt(c.transfer, 0),
+            _fmt(c.forward_transfer, 2),
             f"{len(c.finished)}/{max(c.expected_jobs, len(c.runs))}",
         ]
         for c in cells
@@ -505,7 +640,7 @@ def build_report(root: str | Path, top_k: int | None = None) -> Path:
                 r.state,
                 _fmt(r.curve[-1]["env_steps"], 0) if r.curve else "0",
                 _fmt(r.auc, 3),
-                r.status.get("reason", ""),
+                _run_note(r),
             ]
             for r in runs
         ]
@@ -534,9 +669,16 @@ def build_report(root: str | Path, top_k: int | None = None) -> Path:
     method = (
         "AUC = area under the learning curve over env steps / steps spanned (mean score over "
         "training). Transfer = (AUC(agent) - floor) / (AUC(baseline 1) - floor) x 100, floor = "
-        "mean score of a uniformly random policy on the target; 'undefined' when baseline 1 "
-        f"is within 1e-6 of the floor. Each cell: mean of the top {top_k} finished jobs by "
-        "AUC. Positive/negative transfer: above 110% / below 90%."
+        "mean score of a uniformly random policy on the target. The paper's ratio is shown "
+        "only where baseline 1 clearly left the floor: its normalised AUC (scores mapped to "
+        "[0, 1] between the floor and the top: the game's maximum, 21 for Pong, 1 for Catch, "
+        f"else the best curve point on the target) is at least {RATIO_MIN_BASELINE}. "
+        "Elsewhere the cell shows Continual World's forward transfer "
+        "FT = (AUC_n(agent) - AUC_n(baseline 1)) / (1 - AUC_n(baseline 1)) on the normalised "
+        "AUCs (0 = as baseline 1, 1 = solved from the start, < 0 = worse than baseline 1; "
+        "coloured as 100 + 100 x FT). Table 1 summarises each measure over the cells that "
+        f"show it. Each cell: mean of the top {top_k} finished jobs by AUC. "
+        "Positive/negative transfer: above 110% / below 90%."
     )
     notes = " ".join(
         f"{label}: {text.rstrip('.')}."

@@ -175,6 +175,25 @@ def _train_parser(sub: argparse._SubParsersAction) -> None:
         default=d.checkpoint_every_s,
         help=f"seconds between resumable checkpoints (default {d.checkpoint_every_s:.0f})",
     )
+    p.add_argument(
+        "--reward-clip",
+        type=float,
+        default=d.reward_clip,
+        help=f"clip learning rewards to [-c, c]; 0 learns from raw rewards (default "
+        f"{d.reward_clip}); curves always record raw scores",
+    )
+    p.add_argument(
+        "--check-episodes",
+        type=int,
+        default=d.check_episodes,
+        help="episodes of the independent evaluation the final curve point is checked "
+        f"against; 0 skips (default {d.check_episodes})",
+    )
+    p.add_argument(
+        "--train-sources",
+        action="store_true",
+        help="train missing source runs even where a shipped zoo column matches",
+    )
     p.add_argument("--tag", default="", help="suffix of the run directory")
     p.add_argument("--address", default=None, help="Ray cluster address (or set RAY_ADDRESS)")
     p.add_argument("--no-wandb", action="store_true", help="do not log to wandb")
@@ -226,6 +245,8 @@ def _run_config_from_args(args: argparse.Namespace) -> RunConfig:  # noqa: F821
         alpha_init=args.alpha_init,
         rollout_length=args.rollout_length,
         train_batch=args.train_batch,
+        reward_clip=args.reward_clip or None,
+        check_episodes=args.check_episodes,
         env_runners=args.env_runners,
         envs_per_runner=args.envs_per_runner,
         num_learners=num_learners,
@@ -250,7 +271,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     cfg = _run_config_from_args(args)
     try:
-        run_dir = train(cfg, args.out)
+        run_dir = train(cfg, args.out, use_zoo=not args.train_sources)
     except TrainingError as err:
         raise CLIError(str(err)) from err
     print(f"done: {run_dir}")
@@ -301,6 +322,11 @@ def _suite_parsers(sub: argparse._SubParsersAction) -> None:
         help="runs at a time through Ray Tune (default: 1 locally; with "
         "RAY_ADDRESS, what the cluster has room for)",
     )
+    p.add_argument(
+        "--train-sources",
+        action="store_true",
+        help="train the source columns even where a shipped zoo column matches",
+    )
     p.set_defaults(func=_cmd_bench)
 
     p = sub.add_parser("report", help="build the report from a results directory alone")
@@ -338,6 +364,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         base=base,
         eval_episodes=args.eval_episodes,
         parallel=args.parallel,
+        use_zoo=not args.train_sources,
     )
     return 0
 

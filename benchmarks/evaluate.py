@@ -119,3 +119,76 @@ def evaluate_run(
     }
     write_json(run_dir / f"eval_{task.replace('/', '-')}.json", result)
     return result
+
+
+# A curve point and an independent evaluation of the final weights disagree when their
+# difference exceeds CHECK_Z combined standard errors plus CHECK_REL of their size (the
+# policy still moves within the last window; the relative slack absorbs that).
+CHECK_Z = 4.0
+CHECK_REL = 0.1
+CHECK_MIN_EPISODES = 3
+
+
+def check_curve(
+    run_dir: str | Path, episodes: int = 20, seed: int = 777, write: bool = True
+) -> dict[str, Any]:
+    """Compare the run's last curve point with fresh rollouts of its final weights.
+
+    The curve comes from RLlib's sampling (whole episodes, all rollout fragments, raw
+    scores); the evaluation plays ``episodes`` episodes of the saved agent, sampling
+    from its policy as training does, in this process with ``make_env`` and no RLlib.
+    If the two disagree (see ``CHECK_Z``/``CHECK_REL``), ``ok`` is False: the curve
+    measured something other than the game's score. Writes ``curve_check.json``.
+
+    Returns:
+        ``{"ok": bool | None, "curve_mean", "curve_std", "curve_episodes",
+        "eval_mean", "eval_std", "eval_episodes", "tolerance", "reason"}``; ``ok`` is
+        None (skipped) when the last windows hold fewer than ``CHECK_MIN_EPISODES``
+        episodes or the agent is a PathNet (its curve averages a population of paths).
+    """
+    from benchmarks.training import read_curve
+
+    run_dir = Path(run_dir)
+    run = json.loads((run_dir / "config.json").read_text())["run"]
+    rows = read_curve(run_dir)
+    result: dict[str, Any] = {"ok": None, "reason": ""}
+    # the newest point that has episodes of its own (its count grew since the previous)
+    last = None
+    for prev, row in zip([None, *rows[:-1]], rows, strict=True):
+        n = row["episodes"] - (prev["episodes"] if prev else 0.0)
+        if n > 0:
+            last = (row, n)
+    if run.get("agent") == "pathnet":
+        result["reason"] = "skipped: a PathNet curve averages the population's paths"
+    elif last is None or last[1] < CHECK_MIN_EPISODES:
+        result["reason"] = f"skipped: fewer than {CHECK_MIN_EPISODES} episodes in a window"
+    else:
+        row, n = last
+        curve_mean = float(row["episode_return_mean"])
+        curve_std = float(row.get("episode_return_std", float("nan")))
+        ev = evaluate_run(run_dir, episodes=episodes, seed=seed)
+        eval_mean, eval_std = float(ev["mean"]), float(ev["std"])
+        se = ((curve_std if np.isfinite(curve_std) else 0.0) ** 2 / n) + eval_std**2 / episodes
+        tol = CHECK_Z * float(np.sqrt(se)) + CHECK_REL * 0.5 * (abs(curve_mean) + abs(eval_mean))
+        ok = abs(curve_mean - eval_mean) <= tol + 1e-9
+        result.update(
+            ok=bool(ok),
+            curve_env_steps=float(row["env_steps"]),
+            curve_mean=curve_mean,
+            curve_std=curve_std,
+            curve_episodes=float(n),
+            eval_mean=eval_mean,
+            eval_std=eval_std,
+            eval_episodes=episodes,
+            tolerance=tol,
+            reason=(
+                "agree"
+                if ok
+                else f"the curve's last point {curve_mean:.3f} (+- {curve_std:.3f}, {n:.0f} "
+                f"episodes) disagrees with {episodes} evaluation episodes "
+                f"{eval_mean:.3f} (+- {eval_std:.3f}) by more than {tol:.3f}"
+            ),
+        )
+    if write:
+        write_json(run_dir / "curve_check.json", result)
+    return result

@@ -214,13 +214,16 @@ def run_suite(
     log: Any = print,
     report: bool = True,
     parallel: int | None = None,
+    use_zoo: bool = True,
 ) -> Path:
     """Plan, train (resuming), evaluate and report a suite. Returns the results root.
 
     ``parallel``: runs at a time (default: 1 on one machine; with ``RAY_ADDRESS``, what
     the cluster has room for). More than one goes through Ray Tune.
+    ``use_zoo``: a source run that no target cell needs as a result of its own is copied
+    from the shipped zoo when one has its identity (``--train-sources`` turns it off).
     """
-    from benchmarks.training import TrainingError, train
+    from benchmarks.training import TrainingError, take_from_zoo, train
 
     suite, budget = get_suite(suite_name), get_budget(budget_name)
     root = Path(root)
@@ -252,8 +255,17 @@ def run_suite(
     finished, failed, started = done_before, [], time.time()
     trained = 0
     concurrency = _concurrency(parallel, max((c.env_runners for c in all_runs), default=1))
+    target_dirs = {run_dir_for(root, RunConfig.from_dict(m["config"])) for m in manifest}
     for index, wave in enumerate(waves):
         todo = [c for c in wave if read_status(run_dir_for(root, c)).get("state") != "done"]
+        if use_zoo:
+            shipped = [
+                c
+                for c in todo
+                if run_dir_for(root, c) not in target_dirs and take_from_zoo(c, root, log)
+            ]
+            finished += len(shipped)
+            todo = [c for c in todo if c not in shipped]
         if concurrency > 1 and len(todo) > 1:
             log(f"wave {index}: {len(todo)} runs through Ray Tune, {concurrency} at a time")
             _run_wave_with_tune(todo, root, concurrency, index)
@@ -269,7 +281,7 @@ def run_suite(
             todo = []
         for cfg in todo:
             try:
-                train(cfg, root, log=lambda *_: None)
+                train(cfg, root, log=lambda *_: None, use_zoo=use_zoo)
             except TrainingError as err:
                 failed.append(str(err))
                 log(f"FAILED {err}")

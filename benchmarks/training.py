@@ -3,9 +3,13 @@
 A run directory holds:
 
 - ``config.json``: the fully resolved :class:`RunConfig`, git commit, package versions;
-- ``curve.csv``: ``env_steps, frames, episodes, episode_return_mean, wall_time``, one
-  row per window of ``curve_window`` env steps; ``episode_return_mean`` is the mean raw
-  score of the episodes that finished in the window (the paper's curve point);
+- ``curve.csv``: ``env_steps, frames, episodes, episode_return_mean, episode_return_std,
+  wall_time``, one row per window of ``curve_window`` env steps; ``episode_return_mean``
+  is the mean raw score of the whole episodes (every rollout fragment of them) that
+  finished in the window (the paper's curve point), ``episode_return_std`` their
+  standard deviation (both repeat the previous point when no episode finished);
+- ``curve_check.json``: the last curve point against an independent evaluation of
+  the final weights (no RLlib); a disagreement fails the run;
 - ``agent.pt``: the trained network (``torch.load(..., weights_only=True)``);
 - ``status.json``: ``running``, ``done`` or ``failed`` (with the reason);
 - ``checkpoint/``: the RLlib algorithm state for resuming (module weights travel to
@@ -44,9 +48,17 @@ __all__ = [
     "read_curve",
     "CURVE_FIELDS",
     "TrainingError",
+    "take_from_zoo",
 ]
 
-CURVE_FIELDS = ("env_steps", "frames", "episodes", "episode_return_mean", "wall_time")
+CURVE_FIELDS = (
+    "env_steps",
+    "frames",
+    "episodes",
+    "episode_return_mean",
+    "episode_return_std",
+    "wall_time",
+)
 
 
 class TrainingError(RuntimeError):
@@ -69,6 +81,9 @@ class RunConfig:
         grad_clip: global gradient-norm clip (paper space: 20, 40).
         alpha_init: initial lateral scale alpha (paper space: 1, 0.1, 0.01).
         gamma: discount (A3C: 0.99).
+        reward_clip: rewards are clipped to ``[-reward_clip, reward_clip]`` for learning
+            (the A3C/DQN Atari protocol; None or 0 learns from raw rewards). Curves,
+            evaluations and reports always record raw game scores.
         rollout_length: env steps per rollout fragment (A3C's n-step; paper 5 or 20).
         train_batch: agent steps per learner update.
         env_runners: RLlib env runner processes (0 = sample in the driver). Two by
@@ -83,6 +98,9 @@ class RunConfig:
             progress for this long, fails the run with that reason.
         pathnet_population: paths in PathNet's population.
         pathnet_segment: training iterations a path samples before its fitness counts.
+        check_episodes: episodes of the independent evaluation that every finished run's
+            last curve point is checked against (``benchmarks.evaluate.check_curve``);
+            a disagreement fails the run. 0 skips the check.
         tag: free suffix of the run directory (jobs of a sweep).
         wandb: log config and curve to wandb (offline unless the user configured it).
         address: Ray cluster address (None: embedded Ray; also read from RAY_ADDRESS).
@@ -99,6 +117,7 @@ class RunConfig:
     grad_clip: float = 40.0
     alpha_init: float = 0.1
     gamma: float = 0.99
+    reward_clip: float | None = 1.0
     rollout_length: int = 20
     train_batch: int = 160
     env_runners: int = 2
@@ -110,6 +129,7 @@ class RunConfig:
     stall_timeout_s: float = 300.0
     pathnet_population: int = 8
     pathnet_segment: int = 2
+    check_episodes: int = 20
     tag: str = ""
     wandb: bool = True
     address: str | None = field(default=None, compare=False)
@@ -196,6 +216,7 @@ def source_config(cfg: RunConfig) -> RunConfig | None:
         address=cfg.address,
         curve_window=cfg.curve_window,
         stall_timeout_s=cfg.stall_timeout_s,
+        check_episodes=cfg.check_episodes,
     )
 
 
@@ -219,7 +240,7 @@ def _write_curve(run_dir: Path, rows: list[dict[str, float]]) -> None:
     writer = csv.DictWriter(buf, fieldnames=CURVE_FIELDS, lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: row[k] for k in CURVE_FIELDS})
+        writer.writerow({k: row.get(k, float("nan")) for k in CURVE_FIELDS})
     write_text(run_dir / "curve.csv", buf.getvalue())
 
 
@@ -263,56 +284,107 @@ def _driver_agent(cfg: RunConfig, sources: list[str], task_actions: int, in_chan
 
 
 class _Window:
-    """Turns lifetime sums (steps, returns, episodes) into the paper's curve points."""
+    """Turns lifetime sums (steps, scores, squared scores, episodes) into curve points.
+
+    RLlib reports lifetime sums; a point is the mean (and standard deviation) of the
+    whole-episode raw scores that finished since the previous point.
+    """
+
+    COUNTERS = ("steps", "ret", "sq", "learn", "eps")
 
     def __init__(self, state: dict[str, float]) -> None:
-        self.s = dict(state)
+        self.s = {**self.fresh(), **state}
 
     @staticmethod
     def fresh() -> dict[str, float]:
-        return {
+        state = {
             "env_steps": 0.0,
             "episodes": 0.0,
             "ret_sum": 0.0,
+            "learn_sum": 0.0,
             "win_ret": 0.0,
+            "win_sq": 0.0,
             "win_eps": 0.0,
             "win_start": 0.0,
             "last_mean": float("nan"),
-            "rl_steps": 0.0,
-            "rl_ret": 0.0,
-            "rl_eps": 0.0,
+            "last_std": float("nan"),
         }
+        state.update({f"rl_{k}": 0.0 for k in _Window.COUNTERS})
+        return state
 
-    def update(self, rl_steps: float, rl_ret: float, rl_eps: float) -> None:
+    def update(self, **lifetime: float) -> None:
+        """Add the progress since the last call, given RLlib's lifetime sums.
+
+        Keyword names are :attr:`COUNTERS`; missing ones count as 0.
+        """
         s = self.s
-        # RLlib's lifetime counters may restart from 0 after a restore: take deltas.
-        d_steps = rl_steps - s["rl_steps"] if rl_steps >= s["rl_steps"] else rl_steps
-        d_ret = rl_ret - s["rl_ret"] if rl_eps >= s["rl_eps"] else rl_ret
-        d_eps = rl_eps - s["rl_eps"] if rl_eps >= s["rl_eps"] else rl_eps
-        s["rl_steps"], s["rl_ret"], s["rl_eps"] = rl_steps, rl_ret, rl_eps
-        s["env_steps"] += d_steps
-        s["episodes"] += d_eps
-        s["win_ret"] += d_ret
-        s["win_eps"] += d_eps
+        # RLlib's lifetime counters restart from 0 after a restore: then the new value
+        # is itself the delta
+        restarted = (
+            lifetime.get("eps", 0.0) < s["rl_eps"] or lifetime.get("steps", 0.0) < s["rl_steps"]
+        )
+        delta = {}
+        for k in self.COUNTERS:
+            now = float(lifetime.get(k, 0.0))
+            delta[k] = now if restarted else now - s[f"rl_{k}"]
+            s[f"rl_{k}"] = now
+        s["env_steps"] += delta["steps"]
+        s["episodes"] += delta["eps"]
+        s["ret_sum"] += delta["ret"]
+        s["learn_sum"] += delta["learn"]
+        s["win_ret"] += delta["ret"]
+        s["win_sq"] += delta["sq"]
+        s["win_eps"] += delta["eps"]
 
     def take_point(self, window: int, force: bool = False) -> dict[str, float] | None:
         s = self.s
         if s["env_steps"] - s["win_start"] < window and not force:
             return None
-        if s["win_eps"] > 0:
-            s["last_mean"] = s["win_ret"] / s["win_eps"]
+        n = s["win_eps"]
+        if n > 0:
+            mean = s["win_ret"] / n
+            var = max(s["win_sq"] / n - mean * mean, 0.0)
+            s["last_mean"], s["last_std"] = mean, var**0.5
         point = {
             "env_steps": s["env_steps"],
             "episodes": s["episodes"],
             "episode_return_mean": s["last_mean"],
+            "episode_return_std": s["last_std"],
         }
-        s["win_ret"] = s["win_eps"] = 0.0
+        s["win_ret"] = s["win_sq"] = s["win_eps"] = 0.0
         s["win_start"] = s["env_steps"]
         return point
 
 
-def train(cfg: RunConfig, root: str | Path, log: Any = print) -> Path:
-    """Train ``cfg`` under ``root`` (training its source runs first); return the run dir.
+def take_from_zoo(cfg: RunConfig, root: str | Path, log: Any = print) -> bool:
+    """Copy a shipped zoo run matching ``cfg`` into ``root``; True if one was taken.
+
+    Only for a run that does not exist yet under ``root`` (an interrupted or failed run
+    there is resumed, not replaced). See :mod:`benchmarks.zoo`.
+    """
+    from benchmarks.zoo import find_zoo_run, install_zoo_run
+
+    run_dir = run_dir_for(root, cfg)
+    if run_dir.exists():
+        return False
+    shipped = find_zoo_run(cfg, log)
+    if shipped is None:
+        return False
+    install_zoo_run(shipped, run_dir)
+    log(f"{run_dir}: using the shipped zoo column {shipped} (same identity; not trained)")
+    return True
+
+
+def train(cfg: RunConfig, root: str | Path, log: Any = print, use_zoo: bool = True) -> Path:
+    """Train ``cfg`` under ``root`` (its source runs first); return the run dir.
+
+    Args:
+        cfg: the run.
+        root: the results root.
+        log: where progress lines go.
+        use_zoo: a missing *source* run is copied from the shipped zoo when a zoo run
+            has its identity (:mod:`benchmarks.zoo`) instead of being trained. The run
+            ``cfg`` itself is always trained.
 
     Raises:
         TrainingError: the run failed (status.json holds the reason).
@@ -321,9 +393,11 @@ def train(cfg: RunConfig, root: str | Path, log: Any = print) -> Path:
     sources: list[str] = []
     if src is not None:
         src_dir = run_dir_for(root, src)
-        if read_status(src_dir).get("state") != "done":
+        if read_status(src_dir).get("state") != "done" and not (
+            use_zoo and take_from_zoo(src, root, log)
+        ):
             log(f"source run {src_dir} is missing or unfinished: training it first")
-            train(src, root, log)
+            train(src, root, log, use_zoo=use_zoo)
         # One file carries every earlier column (or PathNet's fixed modules): a chain's
         # last source run was itself trained from the sources before it.
         sources = [str(src_dir / "agent.pt")]
@@ -345,12 +419,15 @@ def train(cfg: RunConfig, root: str | Path, log: Any = print) -> Path:
                 "use another --out or --tag, or delete that directory"
             )
     run_dir.mkdir(parents=True, exist_ok=True)
+    from envs import observation_fingerprint
+
     write_json(
         old_cfg,
         {
             "run": cfg.to_dict(),
             "source_files": sources,
             "curve_window": cfg.window,
+            "observation_fingerprint": observation_fingerprint(cfg.task),
             **_provenance(),
         },
     )
@@ -442,9 +519,11 @@ def _train_loop(cfg: RunConfig, run_dir: Path, sources: list[str], log: Any) -> 
                 ) from None
             runners = result.get("env_runners", {})
             window.update(
-                float(runners.get("num_env_steps_sampled_lifetime", 0.0)),
-                float(runners.get(rl.RETURN_SUM, 0.0)),
-                float(runners.get(rl.EPISODES, 0.0)),
+                steps=float(runners.get("num_env_steps_sampled_lifetime", 0.0)),
+                ret=float(runners.get(rl.RETURN_SUM, 0.0)),
+                sq=float(runners.get(rl.RETURN_SQ_SUM, 0.0)),
+                learn=float(runners.get(rl.LEARN_RETURN_SUM, 0.0)),
+                eps=float(runners.get(rl.EPISODES, 0.0)),
             )
             now = time.time()
             if window.s["env_steps"] > last_steps:
@@ -482,7 +561,24 @@ def _train_loop(cfg: RunConfig, run_dir: Path, sources: list[str], log: Any) -> 
         _write_curve(run_dir, rows)
         if tracker:
             tracker.finish(rows)
-        _set_status(run_dir, "done", env_steps=window.s["env_steps"], wall_time=time.time() - start)
+        wall = time.time() - start
+        if cfg.check_episodes > 0:
+            from benchmarks.evaluate import check_curve
+
+            check = check_curve(run_dir, episodes=cfg.check_episodes)
+            log(f"{run_dir}: curve check: {check['reason']}")
+            if check["ok"] is False:
+                raise TrainingError(f"curve check failed: {check['reason']}")
+        episodes = window.s["episodes"]
+        _set_status(
+            run_dir,
+            "done",
+            env_steps=window.s["env_steps"],
+            wall_time=wall,
+            episodes=episodes,
+            score_mean=window.s["ret_sum"] / episodes if episodes else None,
+            learn_return_mean=window.s["learn_sum"] / episodes if episodes else None,
+        )
         shutil.rmtree(ckpt, ignore_errors=True)
         progress_file.unlink(missing_ok=True)
     finally:

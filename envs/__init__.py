@@ -15,6 +15,7 @@ from envs.tasks import (
     get_task,
     make_env,
     make_vector_env,
+    observation_fingerprint,
     register_envs,
 )
 
@@ -30,5 +31,6 @@ __all__ = [
     "get_task",
     "make_env",
     "make_vector_env",
+    "observation_fingerprint",
     "register_envs",
 ]

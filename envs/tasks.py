@@ -6,6 +6,8 @@ Task ids:
 - ``catch_soup/<variant>``: the tiny Catch game with the same effects.
 - ``atari/<ale_rom_name>``: the Atari source and target games of the paper.
 - ``labyrinth/<level>``: MiniWorld levels (see :mod:`envs.labyrinth`, when installed).
+- ``debug/reward_track``: a fake env whose score is known in advance (rewards all
+  through a 97-step episode), for checking curves end to end; in no suite.
 
 Every env from :func:`make_env` observes uint8 ``(84, 84, 4)``: four stacked 84x84
 grayscale frames, channels last, newest frame last.
@@ -22,6 +24,7 @@ from typing import Any
 import gymnasium as gym
 
 from envs.catch import CatchEnv
+from envs.debug import RewardTrackEnv
 from envs.wrappers import (
     AddFrozenNoise,
     FlipFrame,
@@ -46,6 +49,7 @@ __all__ = [
     "make_env",
     "make_vector_env",
     "register_envs",
+    "observation_fingerprint",
 ]
 
 SOUP_VARIANTS: tuple[str, ...] = (
@@ -254,6 +258,19 @@ def _table() -> dict[str, TaskSpec]:
             lambda rom=rom, **o: _build_atari(rom, _config(AtariConfig, o)),
             (AtariConfig(),),
         )
+    tasks["debug/reward_track"] = TaskSpec(
+        "debug/reward_track",
+        "debug",
+        "reward_track",
+        "xfer/Debug-RewardTrack-v0",
+        "fake env with a known score: rewards (some negative, some > 1) all through a "
+        "97-step episode; for pipeline checks",
+        1,
+        lambda **o: StackFrames(
+            GrayscaleResize(RewardTrackEnv(), 84), _config(SoupConfig, o).frame_stack
+        ),
+        (SoupConfig(),),
+    )
     try:
         from envs.labyrinth import labyrinth_tasks
     except ImportError:  # the labyrinth room has not landed
@@ -364,3 +381,35 @@ def register_envs() -> list[str]:
                 order_enforce=False,
             )
     return [spec.gym_id for spec in TASKS.values()]
+
+
+def observation_fingerprint(task_id: str, steps: int = 64, **overrides: Any) -> str:
+    """A hash of the pixels and rewards ``task_id`` gives for a fixed seed and action script.
+
+    Two versions of the suite that produce the same fingerprint feed an agent the same
+    observations, so a network trained on one (a shipped ``zoo/`` column) is valid in
+    the other; any change of preprocessing, effects or emulator changes it.
+
+    Example:
+        >>> a = observation_fingerprint("catch_soup/hflip")
+        >>> a == observation_fingerprint("catch_soup/hflip") != observation_fingerprint("catch_soup/pong")
+        True
+    """
+    import hashlib
+
+    import numpy as np
+
+    env = make_env(task_id, seed=0, **overrides)
+    digest = hashlib.sha256()
+    obs, _ = env.reset()
+    digest.update(np.ascontiguousarray(obs).tobytes())
+    n = int(env.action_space.n)
+    for t in range(steps):
+        obs, reward, terminated, truncated, _ = env.step((t * 7 + t // 5) % n)
+        digest.update(np.ascontiguousarray(obs).tobytes())
+        digest.update(np.float64(reward).tobytes() + bytes([terminated, truncated]))
+        if terminated or truncated:
+            obs, _ = env.reset()
+            digest.update(np.ascontiguousarray(obs).tobytes())
+    env.close()
+    return digest.hexdigest()[:16]

@@ -34,8 +34,14 @@ __all__ = [
     "StackFrames",
     "MaxAndSkip",
     "NoopReset",
+    "RecordEpisodeScore",
+    "ClipReward",
+    "SCORE_KEY",
     "check_pixel_space",
 ]
+
+# info key under which RecordEpisodeScore reports the raw score of a finished episode
+SCORE_KEY = "episode_score"
 
 # cv2 threads fight the env runners for the two cores; one thread per process.
 cv2.setNumThreads(1)
@@ -294,3 +300,60 @@ class NoopReset(gym.Wrapper):
             if terminated or truncated:
                 obs, info = self.env.reset()
         return obs, info
+
+
+class RecordEpisodeScore(gym.Wrapper):
+    """Report the raw score of each finished episode in ``info["episode_score"]``.
+
+    The score is summed here, inside the env, from the rewards the game gives, so it
+    does not depend on how a trainer cuts an episode into rollout fragments, nor on any
+    reward transform wrapped around this one (:class:`ClipReward`). The key is set on
+    the step that ends the episode (terminated or truncated) and on no other step.
+
+    Example:
+        >>> from envs.catch import CatchEnv
+        >>> env = RecordEpisodeScore(CatchEnv())
+        >>> _ = env.reset(seed=0)
+        >>> done = False
+        >>> while not done:
+        ...     _, reward, term, trunc, info = env.step(1)
+        ...     done = term or trunc
+        >>> info["episode_score"] == reward
+        True
+    """
+
+    def __init__(self, env: gym.Env) -> None:
+        super().__init__(env)
+        self.score = 0.0
+
+    def reset(self, **kwargs: Any) -> tuple[Any, dict]:
+        self.score = 0.0
+        return self.env.reset(**kwargs)
+
+    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict]:
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        self.score += float(reward)
+        if terminated or truncated:
+            info = {**info, SCORE_KEY: self.score}
+        return obs, reward, terminated, truncated, info
+
+
+class ClipReward(gym.RewardWrapper):
+    """Clip each reward to ``[-bound, bound]`` (the A3C/DQN protocol for learning).
+
+    Wrap it around :class:`RecordEpisodeScore` so curves keep the raw game score.
+
+    Example:
+        >>> from envs.catch import CatchEnv
+        >>> ClipReward(CatchEnv(), bound=0.5).reward(-3.0)
+        -0.5
+    """
+
+    def __init__(self, env: gym.Env, bound: float = 1.0) -> None:
+        super().__init__(env)
+        if not bound > 0:
+            raise ValueError(f"bound must be positive, got {bound}")
+        self.bound = float(bound)
+
+    def reward(self, reward: float) -> float:
+        return float(min(max(float(reward), -self.bound), self.bound))

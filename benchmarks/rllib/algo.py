@@ -30,6 +30,8 @@ from benchmarks.training import RunConfig  # noqa: E402
 ENV_NAME = "xfer_task"
 SAMPLER_WAIT_S = 0.02
 RETURN_SUM = "xfer_return_sum"
+RETURN_SQ_SUM = "xfer_return_sq_sum"
+LEARN_RETURN_SUM = "xfer_learn_return_sum"
 EPISODES = "xfer_episodes"
 
 
@@ -38,26 +40,58 @@ def _make_env(env_config: Any) -> Any:
     import torch
 
     from envs import make_env
+    from envs.wrappers import ClipReward, RecordEpisodeScore
 
     torch.set_num_threads(1)
     seed = int(env_config.get("seed", 0))
     worker = getattr(env_config, "worker_index", 0)
     vector = getattr(env_config, "vector_index", 0)
     # distinct, reproducible seeds for every sub-env of every runner
-    return make_env(env_config["task_id"], seed=seed * 100_003 + worker * 1_009 + vector)
+    env = make_env(env_config["task_id"], seed=seed * 100_003 + worker * 1_009 + vector)
+    # the raw score is summed inside the env, before any clipping (curves keep it)
+    env = RecordEpisodeScore(env)
+    clip = env_config.get("reward_clip")
+    return ClipReward(env, float(clip)) if clip else env
+
+
+def episode_scores(episode: Any, prev_episode_chunks: list | None) -> tuple[float, float]:
+    """(raw game score, learning return) of a finished episode, over all its chunks.
+
+    RLlib hands ``on_episode_end`` only the episode's last chunk (one rollout fragment);
+    the earlier chunks come as ``prev_episode_chunks``. The learning return (clipped
+    rewards) is the sum over every chunk; the raw score is what the env itself summed
+    (``RecordEpisodeScore``), read from the info of the episode's last step.
+    """
+    from envs.wrappers import SCORE_KEY
+
+    chunks = [*(prev_episode_chunks or []), episode]
+    learn = float(sum(float(chunk.get_return()) for chunk in chunks))
+    info = episode.get_infos(-1)
+    if SCORE_KEY not in info:
+        raise RuntimeError(
+            f"the finished episode's last info has no {SCORE_KEY!r}: the training env "
+            "must be wrapped in envs.wrappers.RecordEpisodeScore"
+        )
+    return float(info[SCORE_KEY]), learn
 
 
 class ReturnCallback(RLlibCallback):
-    """Logs lifetime sums of raw episode returns and episode counts.
+    """Logs lifetime sums of whole-episode raw scores (and their squares) and counts.
 
     The driver turns their per-iteration differences into the paper's curve points
     (mean score of all episodes finished in a window). Each env runner also keeps the
-    returns of its own episodes, which PathNet's tournament reads as fitness.
+    raw scores of its own episodes, which PathNet's tournament reads as fitness. The
+    sum of learning returns (clipped rewards, every chunk) is logged too, so tests can
+    compare both.
     """
 
-    def on_episode_end(self, *, episode, env_runner=None, metrics_logger=None, **kwargs):  # noqa: ANN001
-        ret = float(episode.get_return())
+    def on_episode_end(  # noqa: ANN001
+        self, *, episode, prev_episode_chunks=None, env_runner=None, metrics_logger=None, **kwargs
+    ):
+        ret, learn = episode_scores(episode, prev_episode_chunks)
         metrics_logger.log_value(RETURN_SUM, ret, reduce="lifetime_sum")
+        metrics_logger.log_value(RETURN_SQ_SUM, ret * ret, reduce="lifetime_sum")
+        metrics_logger.log_value(LEARN_RETURN_SUM, learn, reduce="lifetime_sum")
         metrics_logger.log_value(EPISODES, 1, reduce="lifetime_sum")
         if env_runner is not None:
             if not hasattr(env_runner, "xfer_returns"):
@@ -119,6 +153,9 @@ def build_algorithm(s: RunConfig, model_config: dict[str, Any]) -> Any:
         )
         config = config.reporting(min_time_s_per_iteration=1)
     elif s.algo == "ppo":
+        # PPO samples synchronously: its batch must be a whole number of sampling rounds
+        # (runners x envs x rollout); round train_batch up to one
+        common["train_batch_size_per_learner"] = ppo_train_batch(s)
         # one epoch, one minibatch, no KL term, no value clipping: a synchronous A2C
         config = (
             PPOConfig()
@@ -136,7 +173,9 @@ def build_algorithm(s: RunConfig, model_config: dict[str, Any]) -> Any:
     else:
         raise ValueError(f"unknown algorithm {s.algo!r}; choose impala or ppo")
     config = (
-        config.environment(ENV_NAME, env_config={"task_id": s.task, "seed": s.seed})
+        config.environment(
+            ENV_NAME, env_config={"task_id": s.task, "seed": s.seed, "reward_clip": s.reward_clip}
+        )
         .framework("torch")
         .env_runners(
             num_env_runners=s.env_runners,
@@ -152,6 +191,23 @@ def build_algorithm(s: RunConfig, model_config: dict[str, Any]) -> Any:
         .debugging(seed=s.seed, log_level="ERROR")
     )
     return config.build_algo()
+
+
+def ppo_train_batch(s: RunConfig) -> int:
+    """``s.train_batch`` rounded up to a multiple of one PPO sampling round.
+
+    A round is ``max(env_runners, 1) * envs_per_runner * rollout_length`` agent steps
+    (RLlib refuses a PPO batch that is not within 10% of a multiple of it).
+
+    Example:
+        >>> from benchmarks.training import RunConfig
+        >>> ppo_train_batch(RunConfig(task="catch_soup/pong", algo="ppo"))
+        320
+    """
+    round_ = max(s.env_runners, 1) * s.envs_per_runner * s.rollout_length
+    per_learner = max(s.num_learners, 1)
+    rounds = -(-s.train_batch // round_)
+    return max(1, rounds) * round_ // per_learner
 
 
 def learner_state_dict(algo: Any) -> dict:

@@ -1,7 +1,13 @@
-"""Learners with the paper's optimizer: RMSProp, no momentum, not centred.
+"""Learners with the paper's optimizer (RMSProp, no momentum, not centred) and, for
+IMPALA, our own V-trace loss.
 
 Only trainable parameters are handed to the optimizer, so frozen columns and fixed
 PathNet modules hold no optimizer state.
+
+IMPALA's loss is ours (:func:`benchmarks.vtrace.vtrace_flat` on the flat batch of
+chunks, each followed by its bootstrap slot): RLlib 2.60's own loss cancels the
+bootstrap value at the end of every rollout fragment, and it reshapes the batch into
+rows that straddle fragments (see :mod:`benchmarks.vtrace`).
 """
 
 from __future__ import annotations
@@ -9,6 +15,10 @@ from __future__ import annotations
 import torch
 from ray.rllib.algorithms.impala.torch.impala_torch_learner import IMPALATorchLearner
 from ray.rllib.algorithms.ppo.torch.ppo_torch_learner import PPOTorchLearner
+from ray.rllib.core.columns import Columns
+from ray.rllib.core.learner.learner import ENTROPY_KEY
+
+from benchmarks.vtrace import vtrace_flat
 
 RMSPROP_ALPHA = 0.99  # decay of the squared-gradient average (A3C paper)
 RMSPROP_EPS = 1e-5  # torch adds eps outside the sqrt; 0.1 (TF A3C, inside the sqrt) stalls learning
@@ -28,7 +38,42 @@ class _RMSPropMixin:
 
 
 class RMSPropIMPALALearner(_RMSPropMixin, IMPALATorchLearner):
-    """IMPALA (A3C-style actor-critic with V-trace) with RMSProp."""
+    """IMPALA (A3C-style actor-critic with V-trace) with RMSProp and our V-trace loss."""
+
+    def compute_loss_for_module(self, *, module_id, config, batch, fwd_out):  # noqa: ANN001
+        module = self.module[module_id].unwrapped()
+        dist = module.get_train_action_dist_cls().from_logits(fwd_out[Columns.ACTION_DIST_INPUTS])
+        logp = dist.logp(batch[Columns.ACTIONS])
+        values = module.compute_values(batch, embeddings=fwd_out.get(Columns.EMBEDDINGS))
+        real = batch[Columns.LOSS_MASK].bool()
+        vs, advantages = vtrace_flat(
+            logp,
+            batch[Columns.ACTION_LOGP],
+            batch[Columns.REWARDS],
+            batch[Columns.TERMINATEDS],
+            real,
+            values,
+            gamma=config.gamma,
+            rho_bar=config.vtrace_clip_rho_threshold,
+            pg_rho_bar=config.vtrace_clip_pg_rho_threshold,
+        )
+        weight = real.to(values.dtype)
+        size = weight.sum().clamp(min=1.0)
+        pi_loss = -(logp * advantages * weight).sum() / size
+        vf_loss = 0.5 * ((values - vs).pow(2) * weight).sum() / size
+        entropy = (dist.entropy() * weight).sum() / size
+        coeff = self.entropy_coeff_schedulers_per_module[module_id].get_current_value()
+        total = pi_loss + config.vf_loss_coeff * vf_loss - coeff * entropy
+        self.metrics.log_dict(
+            {
+                "mean_pi_loss": pi_loss,
+                "mean_vf_loss": vf_loss,
+                ENTROPY_KEY: entropy,
+            },
+            key=module_id,
+            window=1,
+        )
+        return total
 
 
 class RMSPropPPOLearner(_RMSPropMixin, PPOTorchLearner):

@@ -34,11 +34,12 @@ def tree(tmp_path):
                 "pong_soup/white": {"floor": -21.0},
                 "pong_soup/hflip": {"floor": -20.0},
                 "pong_soup/pong": {"floor": -21.0},
+                "pong_soup/noisy": {"floor": -21.0},
             }
         )
     )
     cells = []
-    for target in ("pong_soup/white", "pong_soup/hflip"):
+    for target in ("pong_soup/white", "pong_soup/hflip", "pong_soup/noisy"):
         cells.append(
             {
                 "label": "baseline1-scratch",
@@ -79,4 +80,8 @@ def tree(tmp_path):
         root, "pong_soup/hflip", "progressive", ("pong_soup/pong",), [(0, -20)], state="failed"
     )
     write_run(root, "pong_soup/pong", "scratch", (), [(0, -21), (100, -5)])  # a source run
+    # noisy: baseline 1 barely leaves the floor (normalised AUC 0.84 / 42 = 0.02 < 0.1):
+    # the ratio would be noise over noise, the cell shows forward transfer instead
+    write_run(root, "pong_soup/noisy", "scratch", (), [(0, -20.16), (100, -20.16)])
+    write_run(root, "pong_soup/noisy", "progressive", ("pong_soup/pong",), [(0, -21), (100, 0)])
     return root

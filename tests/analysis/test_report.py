@@ -20,11 +20,24 @@ def test_report_matrix_numbers_and_missing_cells(tree):
             "auc_baseline",
             "floor",
             "jobs",
+            "measure",
+            "forward_transfer",
+            "auc_normalized",
+            "auc_normalized_baseline",
+            "top",
         ]
         rows = {(r["agent"], r["target"]): r for r in reader}
     white = rows[("progressive-2col", "pong_soup/white")]
     assert float(white["transfer"]) == pytest.approx(200.0)
     assert float(white["auc"]) == pytest.approx(-5.0) and float(white["floor"]) == -21.0
+    assert white["measure"] == "ratio"  # baseline 1: (-13 + 21) / 42 = 0.19 >= 0.1
+    # noisy, by hand: AUC_n(progressive) = mean of 0 and 21/42 = 0.25; baseline 0.84/42 = 0.02
+    noisy = rows[("progressive-2col", "pong_soup/noisy")]
+    assert noisy["measure"] == "ft"
+    assert float(noisy["auc_normalized"]) == pytest.approx(0.25, abs=1e-4)
+    assert float(noisy["auc_normalized_baseline"]) == pytest.approx(0.02, abs=1e-4)
+    assert float(noisy["forward_transfer"]) == pytest.approx((0.25 - 0.02) / 0.98, abs=1e-4)
+    assert float(noisy["top"]) == 21.0
     assert rows[("baseline1-scratch", "pong_soup/white")]["transfer"] == "100.00"
     failed = rows[("progressive-2col", "pong_soup/hflip")]
     assert failed["transfer"] == "n/a" and failed["jobs"] == "0"
@@ -35,6 +48,7 @@ def test_report_matrix_numbers_and_missing_cells(tree):
     assert (out / "curves_pong_soup-white.png").stat().st_size > 1000
     table = (out / "table1.txt").read_text()
     assert "209 / 169" in table  # the paper's numbers beside ours
+    assert "FT +0.23" in md  # the noisy cell shows forward transfer, never a huge ratio
 
 
 def test_report_survives_partial_files_and_missing_floor(tree):

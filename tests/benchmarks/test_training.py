@@ -41,6 +41,7 @@ def check_artifacts(run_dir: Path) -> None:
             "frames",
             "episodes",
             "episode_return_mean",
+            "episode_return_std",
             "wall_time",
         ]
     payload = torch.load(run_dir / "agent.pt", weights_only=True)

@@ -1,0 +1,154 @@
+"""Shipped source columns (``zoo/``): trained runs the suite reuses as source runs.
+
+The zoo is a results root of its own: ``zoo/<target>/<agent>/seed<N>/`` holds a
+finished run directory as :func:`benchmarks.training.train` writes it (``config.json``
+with provenance, ``curve.csv``, ``agent.pt``, ``status.json``, ``curve_check.json``)
+plus the evaluation ``eval_<task>.json`` of at least 20 episodes.
+
+A zoo run stands in for a run the suite would train when its *identity* matches:
+
+- the experiment fields of :class:`~benchmarks.training.RunConfig` (task, agent,
+  sources, seed, algorithm and every hyperparameter; not the step count and not the
+  execution settings: runners, devices, timeouts, wandb);
+- the network's shape (the structure saved in ``agent.pt`` against a freshly built
+  agent of the same kind);
+- the observations (``envs.observation_fingerprint``): a column trained on pixels the
+  suite no longer produces is never used.
+
+Using it copies the zoo run into the results root (with a ``zoo.json`` marker naming
+where it came from), so the report, evaluations and later reruns treat it like any
+other finished run. ``XFER_ZOO`` points at another zoo folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "EXECUTION_FIELDS",
+    "zoo_root",
+    "identity",
+    "find_zoo_run",
+    "install_zoo_run",
+    "ZOO_MARKER",
+]
+
+ZOO_MARKER = "zoo.json"
+# RunConfig fields that say how a run was executed, not what it is
+EXECUTION_FIELDS = frozenset(
+    {
+        "steps",
+        "env_runners",
+        "envs_per_runner",
+        "num_learners",
+        "gpus_per_learner",
+        "curve_window",
+        "checkpoint_every_s",
+        "stall_timeout_s",
+        "check_episodes",
+        "wandb",
+        "address",
+    }
+)
+
+
+def zoo_root() -> Path:
+    """The zoo folder: ``$XFER_ZOO`` if set, else ``zoo/`` at the top of the repository."""
+    env = os.environ.get("XFER_ZOO")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parent.parent / "zoo"
+
+
+def identity(run: dict[str, Any]) -> dict[str, Any]:
+    """The fields of a run config (``RunConfig.to_dict()``) that define its result."""
+    out = {k: v for k, v in run.items() if k not in EXECUTION_FIELDS}
+    out["sources"] = list(out.get("sources", []))
+    return out
+
+
+def _network_matches(cfg: Any, agent_file: Path) -> str:
+    """'' if ``agent_file`` holds the network ``cfg`` builds now, else why not."""
+    from agents import build_agent
+    from agents.base import load_weights
+    from envs import make_env
+
+    payload = load_weights(agent_file)
+    if cfg.sources:
+        return ""  # built from source files; the structure is checked when loaded
+    env = make_env(cfg.task)
+    fresh = build_agent(
+        cfg.agent,
+        int(env.action_space.n),
+        in_channels=int(env.observation_space.shape[-1]),
+        alpha_init=cfg.alpha_init,
+        seed=cfg.seed,
+        input_size=int(env.observation_space.shape[0]),
+    )
+    env.close()
+    if payload.get("kind") != fresh.kind or payload.get("structure") != fresh.structure():
+        return "its network has another shape than the one the suite builds now"
+    state = payload["state_dict"]
+    mine = fresh.state_dict()
+    if set(state) != set(mine) or any(state[k].shape != mine[k].shape for k in mine):
+        return "its weights do not fit the network the suite builds now"
+    return ""
+
+
+def find_zoo_run(cfg: Any, log: Any = print, root: Path | None = None) -> Path | None:
+    """The zoo run that can stand in for ``cfg`` (a RunConfig), or None.
+
+    Logs why a zoo run at the same place was not used (identity, network, pixels).
+    """
+    from benchmarks.training import read_status, run_dir_for
+    from envs import observation_fingerprint
+
+    root = Path(root) if root is not None else zoo_root()
+    run_dir = run_dir_for(root, cfg)
+    if not (run_dir / "config.json").is_file():
+        return None
+    if read_status(run_dir).get("state") != "done" or not (run_dir / "agent.pt").is_file():
+        log(f"zoo: {run_dir} is not a finished run; not used")
+        return None
+    saved = json.loads((run_dir / "config.json").read_text())
+    want, have = identity(cfg.to_dict()), identity(saved.get("run", {}))
+    if want != have:
+        diff = sorted(k for k in set(want) | set(have) if want.get(k) != have.get(k))
+        log(f"zoo: {run_dir} differs from the run asked for in {diff}; not used")
+        return None
+    fingerprint = observation_fingerprint(cfg.task)
+    if saved.get("observation_fingerprint") != fingerprint:
+        log(
+            f"zoo: {run_dir} was trained on other observations of {cfg.task} "
+            f"(fingerprint {saved.get('observation_fingerprint')} vs {fingerprint}); not used"
+        )
+        return None
+    why = _network_matches(cfg, run_dir / "agent.pt")
+    if why:
+        log(f"zoo: {run_dir}: {why}; not used")
+        return None
+    return run_dir
+
+
+def install_zoo_run(zoo_run: Path, run_dir: Path) -> Path:
+    """Copy ``zoo_run`` to ``run_dir`` (which must not exist) atomically; mark it."""
+    run_dir = Path(run_dir)
+    if run_dir.exists():
+        raise FileExistsError(f"{run_dir} exists; a zoo run is only copied to a new place")
+    run_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{run_dir.name}.", dir=run_dir.parent))
+    try:
+        shutil.copytree(zoo_run, tmp, dirs_exist_ok=True)
+        marker = {"zoo_run": str(Path(zoo_run).resolve()), "shipped": True}
+        (tmp / ZOO_MARKER).write_text(json.dumps(marker, indent=2) + "\n")
+        os.chmod(tmp, 0o755)
+        tmp.rename(run_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return run_dir

@@ -1,0 +1,77 @@
+"""Curves are exact: whole-episode raw scores, on an env whose score is known in advance.
+
+``debug/reward_track`` gives rewards all through a 97-step episode (some negative, some
+> 1), so with 20-step rollout fragments every episode reaches the driver in 5-6 chunks.
+A curve built from the last chunk only, or from clipped rewards, differs from the known
+score; so does one that drops or double-counts a chunk.
+"""
+
+import json
+
+import numpy as np
+import pytest
+
+from benchmarks.evaluate import check_curve
+from benchmarks.training import RunConfig, read_curve, train
+from envs.debug import RewardTrackEnv
+
+pytestmark = pytest.mark.ray
+
+
+def test_curve_is_the_known_whole_episode_score_through_rllib(tmp_path):
+    env = RewardTrackEnv()
+    raw, clipped = env.raw_score, env.clipped_score
+    assert raw != clipped and raw < 0  # the test can tell raw from clipped, and signs
+    last_chunk = sum(env.reward_at(t) for t in range(81, 98))
+    assert last_chunk != raw
+    cfg = RunConfig(
+        task="debug/reward_track",
+        steps=4_000,
+        rollout_length=20,
+        env_runners=2,
+        envs_per_runner=2,
+        curve_window=1_000,
+        wandb=False,
+        check_episodes=3,
+    )
+    run_dir = train(cfg, tmp_path, log=lambda *_: None)
+    rows = read_curve(run_dir)
+    assert len(rows) >= 2
+    with_episodes = [r for r in rows if r["episodes"] > 0]
+    assert with_episodes
+    for row in with_episodes:
+        assert row["episode_return_mean"] == pytest.approx(raw, abs=1e-9)
+        assert row["episode_return_std"] == pytest.approx(0.0, abs=1e-6)
+    status = json.loads((run_dir / "status.json").read_text())
+    # every finished episode counted once: about steps / 97 of them
+    assert status["episodes"] == pytest.approx(status["env_steps"] / env.length, abs=2 * 4 + 1)
+    assert status["score_mean"] == pytest.approx(raw)
+    # the learner saw clipped rewards, summed over every chunk
+    assert status["learn_return_mean"] == pytest.approx(clipped)
+    check = json.loads((run_dir / "curve_check.json").read_text())
+    assert check["ok"] is True and check["eval_mean"] == pytest.approx(raw)
+
+
+def test_check_curve_fails_loudly_on_a_wrong_curve(tmp_path):
+    """A curve that says something else than independent rollouts is caught."""
+    from agents import build_agent
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    cfg = RunConfig(task="debug/reward_track", wandb=False)
+    (run_dir / "config.json").write_text(json.dumps({"run": cfg.to_dict()}))
+    build_agent("scratch", 3, in_channels=4, seed=0).save(run_dir / "agent.pt")
+    raw = RewardTrackEnv().raw_score
+    header = "env_steps,frames,episodes,episode_return_mean,episode_return_std,wall_time\n"
+    # the pre-fix bug: only the last fragment's rewards counted
+    wrong = sum(RewardTrackEnv.reward_at(t) for t in range(81, 98))
+    (run_dir / "curve.csv").write_text(header + f"1000,1000,10,{wrong},0.0,1.0\n")
+    bad = check_curve(run_dir, episodes=2)
+    assert bad["ok"] is False and "disagrees" in bad["reason"]
+    assert json.loads((run_dir / "curve_check.json").read_text())["ok"] is False
+    (run_dir / "curve.csv").write_text(header + f"1000,1000,10,{raw},0.0,1.0\n")
+    assert check_curve(run_dir, episodes=2)["ok"] is True
+    # too few episodes in the last window: skipped, not passed
+    (run_dir / "curve.csv").write_text(header + f"1000,1000,2,{raw},0.0,1.0\n")
+    assert check_curve(run_dir, episodes=2)["ok"] is None
+    assert np.isfinite(raw)
