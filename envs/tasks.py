@@ -392,8 +392,10 @@ def observation_fingerprint(task_id: str, steps: int = 64, **overrides: Any) -> 
 
     Example:
         >>> a = observation_fingerprint("catch_soup/hflip")
-        >>> a == observation_fingerprint("catch_soup/hflip") != observation_fingerprint("catch_soup/pong")
+        >>> a == observation_fingerprint("catch_soup/hflip")
         True
+        >>> a == observation_fingerprint("catch_soup/pong")
+        False
     """
     import hashlib
 
