@@ -20,6 +20,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from agents.base import (
+    INPUT_MEAN,
+    INPUT_STD,
     Agent,
     AgentOutput,
     check_state_dict,
@@ -50,6 +52,9 @@ class PathNetConfig:
         conv_channels: kernels per conv module (paper: 8).
         kernels: (kernel, stride) of the three conv layers.
         linear_units: units per module of the last layer (paper: 50).
+        input_mean: observations in [0, 1] are standardised to ``(x - input_mean) /
+            input_std`` (see ``agents.base.INPUT_MEAN``).
+        input_std: see ``input_mean``.
     """
 
     in_channels: int = 4
@@ -59,8 +64,12 @@ class PathNetConfig:
     conv_channels: int = 8
     kernels: tuple[tuple[int, int], ...] = ((8, 4), (4, 2), (3, 1))
     linear_units: int = 50
+    input_mean: float = INPUT_MEAN
+    input_std: float = INPUT_STD
 
     def __post_init__(self) -> None:
+        if not self.input_std > 0:
+            raise ValueError(f"input_std must be positive, got {self.input_std}")
         if not 1 <= self.active_per_layer <= self.modules_per_layer:
             raise ValueError(
                 f"need 1 <= N <= M, got N={self.active_per_layer}, M={self.modules_per_layer}"
@@ -176,7 +185,7 @@ class PathNet(Agent):
         Each module runs once on exactly the rows whose path uses it: a loop over the
         M modules of a layer, never over the rows.
         """
-        x = to_float_input(obs)
+        x = to_float_input(obs, self.config.input_mean, self.config.input_std)
         paths = self.check_paths(paths).to(x.device)
         shared = paths.shape[0] == 1
         if not shared and paths.shape[0] != x.shape[0]:

@@ -32,6 +32,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from agents.base import (
+    INPUT_MEAN,
+    INPUT_STD,
     Agent,
     AgentOutput,
     check_state_dict,
@@ -56,6 +58,9 @@ class ColumnConfig:
         kernels: (kernel, stride) of conv1..conv3 (paper: 8/4, 4/2, 3/1).
         hidden: units of the fully connected layer (paper: 256).
         alpha_init: initial value of every lateral scale alpha.
+        input_mean: observations in [0, 1] are standardised to ``(x - input_mean) /
+            input_std`` before the first layer (see ``agents.base.INPUT_MEAN``).
+        input_std: see ``input_mean``.
     """
 
     in_channels: int = 4
@@ -64,8 +69,12 @@ class ColumnConfig:
     kernels: tuple[tuple[int, int], ...] = ((8, 4), (4, 2), (3, 1))
     hidden: int = 256
     alpha_init: float = 0.1
+    input_mean: float = INPUT_MEAN
+    input_std: float = INPUT_STD
 
     def __post_init__(self) -> None:
+        if not self.input_std > 0:
+            raise ValueError(f"input_std must be positive, got {self.input_std}")
         if self.in_channels < 1 or self.hidden < 1 or min(self.conv_channels) < 1:
             raise ValueError(f"widths must be positive: {self}")
         if len(self.conv_channels) != 3 or len(self.kernels) != 3:
@@ -324,7 +333,7 @@ class ProgressiveNet(Agent):
         before it is used by its own column and by the laterals: the analysis uses it to
         read gradients (AFS) and to inject noise (APS).
         """
-        x = to_float_input(obs)
+        x = to_float_input(obs, self.config.input_mean, self.config.input_std)
         upto = self.num_columns - 1 if upto is None else upto % self.num_columns
         acts: list[dict[str, torch.Tensor]] = []
         for k in range(upto + 1):
@@ -388,7 +397,7 @@ class ProgressiveNet(Agent):
         (:meth:`_frozen_layers`); the newest column's laterals read those stacked maps
         directly, with no concatenation.
         """
-        x = to_float_input(obs)
+        x = to_float_input(obs, self.config.input_mean, self.config.input_std)
         k = self.num_columns - 1
         new, ad = self.columns[k], self.adapters[k]
         fused = self._fused_frozen_weights()

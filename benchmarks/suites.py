@@ -105,7 +105,7 @@ def _soup_suite(name: str, domain: str) -> Suite:
         domain,
         ("pong",),
         ("white", "hflip", "noisy"),
-        ("scratch", "finetune-all", "random-column", "progressive"),
+        ("scratch", "finetune-head", "finetune-all", "random-column", "progressive"),
     )
     smoke = _soup_cells(
         domain, ("pong",), ("pong", "hflip"), ("scratch", "finetune-all", "progressive")
@@ -117,9 +117,9 @@ def _soup_suite(name: str, domain: str) -> Suite:
         reduced,
         smoke,
         notes=(
-            "reduced: first column trained on pong only; targets white, hflip, noisy; "
-            "agents baseline 1, 3, 4 and progressive-2col (no baseline 2, no 3-column "
-            "chains, no PathNet). The full matrix: sources pong, noisy, hflip; all 8 "
+            "reduced: first column trained on pong only (the shipped zoo column when "
+            "it matches); targets white, hflip, noisy; agents baselines 1-4 and "
+            "progressive-2col (no 3-column chains, no PathNet). The full matrix: sources pong, noisy, hflip; all 8 "
             "targets; baselines 1-4, progressive 2 and 3 columns (chain: next source in "
             "(pong, noisy, hflip) order, then the source), PathNet."
         ),

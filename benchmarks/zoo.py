@@ -115,8 +115,16 @@ def find_zoo_run(cfg: Any, log: Any = print, root: Path | None = None) -> Path |
     if read_status(run_dir).get("state") != "done" or not (run_dir / "agent.pt").is_file():
         log(f"zoo: {run_dir} is not a finished run; not used")
         return None
+    from benchmarks.training import RunConfig
+
     saved = json.loads((run_dir / "config.json").read_text())
-    want, have = identity(cfg.to_dict()), identity(saved.get("run", {}))
+    try:
+        # fields added to RunConfig since the zoo run was trained take their defaults
+        saved_cfg = RunConfig.from_dict(saved.get("run", {}))
+    except (TypeError, ValueError) as err:
+        log(f"zoo: {run_dir} has an unreadable config ({err}); not used")
+        return None
+    want, have = identity(cfg.to_dict()), identity(saved_cfg.to_dict())
     if want != have:
         diff = sorted(k for k in set(want) | set(have) if want.get(k) != have.get(k))
         log(f"zoo: {run_dir} differs from the run asked for in {diff}; not used")

@@ -34,7 +34,7 @@ def test_active_modules_are_summed():
     net = PathNet(PathNetConfig(modules_per_layer=3, active_per_layer=2), 2)
     x = torch.rand(2, 4, 84, 84)
     path = torch.tensor([[0, 1], [0, 1], [0, 1], [0, 1]])
-    h = x
+    h = (x - net.config.input_mean) / net.config.input_std  # float input in [0, 1]
     for i, layer in enumerate(net.layers):
         if i == 3:
             h = h.flatten(1)

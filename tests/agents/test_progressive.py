@@ -251,3 +251,22 @@ def test_trainable_earlier_columns_still_get_gradients():
     (out.logits.sum() + out.value.sum()).backward()
     assert net.columns[0].conv1.weight.grad is not None
     assert net.columns[0].conv1.weight.grad.abs().sum() > 0
+
+
+def test_inputs_are_standardised_with_the_configured_constants():
+    """uint8 frames reach conv1 as (x / 255 - mean) / std, the numbers a hand computation gives."""
+    from agents.base import INPUT_MEAN, INPUT_STD, to_float_input
+
+    obs = torch.tensor([0, 107, 255], dtype=torch.uint8).view(1, 3, 1, 1)
+    got = to_float_input(obs).flatten().tolist()
+    want = [(v / 255.0 - INPUT_MEAN) / INPUT_STD for v in (0, 107, 255)]
+    assert got == pytest.approx(want, abs=1e-5)
+    assert to_float_input(obs.float() / 255.0).flatten().tolist() == pytest.approx(want, abs=1e-5)
+    assert to_float_input(obs, 0.0, 1.0).flatten().tolist() == pytest.approx([0, 107 / 255, 1])
+    # a column with other constants uses them, and keeps them in its saved structure
+    cfg = ColumnConfig(input_mean=0.0, input_std=1.0)
+    net = ProgressiveNet(cfg, 3)
+    same = ProgressiveNet.from_structure(net.structure())
+    assert same.config.input_std == 1.0 and same.config.input_mean == 0.0
+    with pytest.raises(ValueError, match="input_std"):
+        ColumnConfig(input_std=0.0)

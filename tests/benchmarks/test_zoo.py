@@ -1,0 +1,96 @@
+"""Shipped source columns: identity, network and pixel checks, copying into a results root."""
+
+import json
+
+import pytest
+
+from agents import build_agent
+from benchmarks.training import RunConfig, read_status, run_dir_for, take_from_zoo
+from benchmarks.zoo import ZOO_MARKER, find_zoo_run, identity
+from envs import observation_fingerprint
+
+
+def _ship(zoo, cfg, fingerprint=None, actions=3):
+    run_dir = run_dir_for(zoo, cfg)
+    run_dir.mkdir(parents=True)
+    (run_dir / "config.json").write_text(
+        json.dumps(
+            {
+                "run": cfg.to_dict(),
+                "observation_fingerprint": fingerprint or observation_fingerprint(cfg.task),
+            }
+        )
+    )
+    (run_dir / "status.json").write_text(json.dumps({"state": "done"}))
+    build_agent("scratch", actions, in_channels=4, seed=cfg.seed).save(run_dir / "agent.pt")
+    return run_dir
+
+
+@pytest.fixture
+def zoo(tmp_path, monkeypatch):
+    root = tmp_path / "zoo"
+    monkeypatch.setenv("XFER_ZOO", str(root))
+    return root
+
+
+def test_identity_ignores_steps_and_execution_settings():
+    a = RunConfig(task="catch_soup/pong", steps=10, env_runners=1, wandb=False)
+    b = RunConfig(task="catch_soup/pong", steps=99, env_runners=2, stall_timeout_s=5)
+    assert identity(a.to_dict()) == identity(b.to_dict())
+    c = RunConfig(task="catch_soup/pong", lr=1e-4)
+    assert identity(a.to_dict()) != identity(c.to_dict())
+
+
+def test_a_matching_zoo_run_is_found_and_copied(zoo, tmp_path):
+    shipped = _ship(zoo, RunConfig(task="catch_soup/pong", steps=123_456))
+    asked = RunConfig(task="catch_soup/pong", steps=1_000, env_runners=1, wandb=False)
+    assert find_zoo_run(asked, log=lambda *_: None) == shipped
+    results = tmp_path / "results"
+    assert take_from_zoo(asked, results, log=lambda *_: None)
+    copy = run_dir_for(results, asked)
+    assert read_status(copy)["state"] == "done" and (copy / "agent.pt").is_file()
+    assert json.loads((copy / ZOO_MARKER).read_text())["zoo_run"] == str(shipped.resolve())
+    # never over an existing run directory
+    assert not take_from_zoo(asked, results, log=lambda *_: None)
+
+
+def test_a_zoo_run_with_another_identity_network_or_pixels_is_not_used(zoo):
+    lines = []
+    _ship(zoo, RunConfig(task="catch_soup/pong", lr=1e-4))
+    assert find_zoo_run(RunConfig(task="catch_soup/pong"), log=lines.append) is None
+    assert "['lr']" in lines[-1]
+
+    _ship(zoo, RunConfig(task="catch_soup/hflip"), fingerprint="0123456789abcdef")
+    assert find_zoo_run(RunConfig(task="catch_soup/hflip"), log=lines.append) is None
+    assert "other observations" in lines[-1]
+
+    _ship(zoo, RunConfig(task="catch_soup/white"), actions=6)  # Catch has 3 actions
+    assert find_zoo_run(RunConfig(task="catch_soup/white"), log=lines.append) is None
+    assert "another shape" in lines[-1]
+
+    assert find_zoo_run(RunConfig(task="catch_soup/black"), log=lines.append) is None  # none
+
+
+@pytest.mark.ray
+def test_train_uses_a_shipped_source_column(zoo, tmp_path):
+    from benchmarks.training import train
+
+    settings = dict(steps=1_500, wandb=False, env_runners=1, envs_per_runner=4, check_episodes=0)
+    shipped = _ship(zoo, RunConfig(task="catch_soup/pong", **{**settings, "steps": 50_000}))
+    lines = []
+    cfg = RunConfig(
+        task="catch_soup/hflip", agent="progressive", sources=("catch_soup/pong",), **settings
+    )
+    run_dir = train(cfg, tmp_path / "results", log=lines.append)
+    assert read_status(run_dir)["state"] == "done"
+    assert any("shipped zoo column" in line for line in lines)
+    config = json.loads((run_dir / "config.json").read_text())
+    src_dir = run_dir_for(tmp_path / "results", RunConfig(task="catch_soup/pong", **settings))
+    assert config["source_files"] == [str(src_dir / "agent.pt")]
+    assert (src_dir / ZOO_MARKER).is_file() and shipped.is_dir()
+    # without the zoo the source is trained here instead
+    other = tmp_path / "results2"
+    train(cfg, other, log=lines.append, use_zoo=False)
+    assert not (
+        run_dir_for(other, RunConfig(task="catch_soup/pong", **settings)) / ZOO_MARKER
+    ).exists()
