@@ -119,7 +119,8 @@ def _soup_suite(name: str, domain: str) -> Suite:
         notes=(
             "reduced: first column trained on pong only (the shipped zoo column when "
             "it matches); targets white, hflip, noisy; agents baselines 1-4 and "
-            "progressive-2col (no 3-column chains, no PathNet). The full matrix: sources pong, noisy, hflip; all 8 "
+            "progressive-2col (no 3-column chains, no PathNet). The full matrix: "
+            "sources pong, noisy, hflip; all 8 "
             "targets; baselines 1-4, progressive 2 and 3 columns (chain: next source in "
             "(pong, noisy, hflip) order, then the source), PathNet."
         ),
