@@ -212,3 +212,13 @@ def test_killed_run_resumes_without_gaps(tmp_path):
     assert rows[: len(before)] == before  # the points before the kill are kept as they were
     assert json.loads((run_dir / "status.json").read_text())["state"] == "done"
     assert not (run_dir / "checkpoint").exists()
+
+
+def test_ppo_batch_is_rounded_up_to_whole_sampling_rounds():
+    """PPO with the defaults used to fail at start-up: 160 is not a multiple of 2x8x20."""
+    from benchmarks.rllib.algo import ppo_train_batch
+
+    assert ppo_train_batch(RunConfig(task="catch_soup/pong", algo="ppo")) == 320
+    cfg = RunConfig(task="catch_soup/pong", algo="ppo", train_batch=700, env_runners=3)
+    assert ppo_train_batch(cfg) == 960  # 3 x 8 x 20 = 480 per round, two rounds
+    assert ppo_train_batch(RunConfig(task="catch_soup/pong", algo="ppo", env_runners=0)) == 160
