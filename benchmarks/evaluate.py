@@ -65,7 +65,8 @@ def evaluate_run(
     that task is used (sources are in column order), unless ``column`` is given: that is
     how forgetting is measured (progressive nets cannot forget). A fine-tuned column is
     evaluated as it is; if the task's action count differs from its heads', that is an
-    error. Writes ``eval_<task>.json`` in the run directory.
+    error. Writes ``eval_<task>.json`` in the run directory (``eval_greedy_<task>.json``
+    with ``greedy``, so the two protocols never overwrite each other).
     """
     from agents import PathNet, ProgressiveNet, load_agent
     from envs import make_env
@@ -117,7 +118,8 @@ def evaluate_run(
         "mean": float(np.mean(scores)),
         "std": float(np.std(scores)),
     }
-    write_json(run_dir / f"eval_{task.replace('/', '-')}.json", result)
+    kind = "eval_greedy" if greedy else "eval"
+    write_json(run_dir / f"{kind}_{task.replace('/', '-')}.json", result)
     return result
 
 
@@ -132,9 +134,11 @@ CHECK_MIN_EPISODES = 3
 def check_curve(
     run_dir: str | Path, episodes: int = 20, seed: int = 777, write: bool = True
 ) -> dict[str, Any]:
-    """Compare the run's last curve point with fresh rollouts of its final weights.
+    """Compare the end of the run's curve with fresh rollouts of its final weights.
 
-    The curve comes from RLlib's sampling (whole episodes, all rollout fragments, raw
+    The curve side pools the newest curve points (mean and standard deviation per
+    point, weighted by their episodes) back from the end until they hold ``episodes``
+    episodes. The curve comes from RLlib's sampling (whole episodes, all rollout fragments, raw
     scores); the evaluation plays ``episodes`` episodes of the saved agent, sampling
     from its policy as training does, in this process with ``make_env`` and no RLlib.
     If the two disagree (see ``CHECK_Z``/``CHECK_REL``), ``ok`` is False: the curve
@@ -152,12 +156,34 @@ def check_curve(
     run = json.loads((run_dir / "config.json").read_text())["run"]
     rows = read_curve(run_dir)
     result: dict[str, Any] = {"ok": None, "reason": ""}
-    # the newest point that has episodes of its own (its count grew since the previous)
-    last = None
-    for prev, row in zip([None, *rows[:-1]], rows, strict=True):
+    # the newest points, pooled back from the end until they hold as many episodes as
+    # the evaluation plays (a run's last window is often a short one)
+    pooled_n, pooled_sum, pooled_sq, first_step = 0.0, 0.0, 0.0, None
+    for prev, row in reversed(list(zip([None, *rows[:-1]], rows, strict=True))):
         n = row["episodes"] - (prev["episodes"] if prev else 0.0)
-        if n > 0:
-            last = (row, n)
+        if n <= 0:
+            continue
+        mean = float(row["episode_return_mean"])
+        std = float(row.get("episode_return_std", float("nan")))
+        std = std if np.isfinite(std) else 0.0
+        pooled_n += n
+        pooled_sum += n * mean
+        pooled_sq += n * (std * std + mean * mean)
+        first_step = prev["env_steps"] if prev else 0.0
+        if pooled_n >= episodes:
+            break
+    last = None
+    if pooled_n > 0:
+        mean = pooled_sum / pooled_n
+        std = float(np.sqrt(max(pooled_sq / pooled_n - mean * mean, 0.0)))
+        last = (
+            {
+                "env_steps": rows[-1]["env_steps"],
+                "episode_return_mean": mean,
+                "episode_return_std": std,
+            },
+            pooled_n,
+        )
     if run.get("agent") == "pathnet":
         result["reason"] = "skipped: a PathNet curve averages the population's paths"
     elif last is None or last[1] < CHECK_MIN_EPISODES:
@@ -174,6 +200,7 @@ def check_curve(
         result.update(
             ok=bool(ok),
             curve_env_steps=float(row["env_steps"]),
+            curve_from_env_steps=float(first_step or 0.0),
             curve_mean=curve_mean,
             curve_std=curve_std,
             curve_episodes=float(n),

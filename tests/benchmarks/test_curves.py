@@ -75,3 +75,25 @@ def test_check_curve_fails_loudly_on_a_wrong_curve(tmp_path):
     (run_dir / "curve.csv").write_text(header + f"1000,1000,2,{raw},0.0,1.0\n")
     assert check_curve(run_dir, episodes=2)["ok"] is None
     assert np.isfinite(raw)
+
+
+def test_check_curve_pools_the_newest_points_by_their_episodes(tmp_path):
+    from agents import build_agent
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    cfg = RunConfig(task="debug/reward_track", wandb=False)
+    (run_dir / "config.json").write_text(json.dumps({"run": cfg.to_dict()}))
+    build_agent("scratch", 3, in_channels=4, seed=0).save(run_dir / "agent.pt")
+    header = "env_steps,frames,episodes,episode_return_mean,episode_return_std,wall_time\n"
+    # 40 episodes at -9 (too old to count), then 10 at -7 (std 1), then 5 at -4 (std 2)
+    (run_dir / "curve.csv").write_text(
+        header + "1000,1000,40,-9,0,1\n2000,2000,50,-7,1,2\n2500,2500,55,-4,2,3\n"
+    )
+    out = check_curve(run_dir, episodes=12)  # pools the last two points: 15 episodes
+    mean = (10 * -7 + 5 * -4) / 15
+    second = (10 * (1 + 49) + 5 * (4 + 16)) / 15
+    assert out["curve_episodes"] == 15 and out["curve_from_env_steps"] == 1000
+    assert out["curve_mean"] == pytest.approx(mean)
+    assert out["curve_std"] == pytest.approx(np.sqrt(second - mean**2))
+    assert out["eval_mean"] == pytest.approx(RewardTrackEnv().raw_score)
