@@ -30,6 +30,26 @@ def play_episodes(
     env = make_env(task_id, seed=seed)
     gen = torch.Generator().manual_seed(seed)
     scores = []
+    # batch-1 inference gains nothing from intra-op threads, and their spin-waits stall
+    # when the cores are busy (a training run beside it): one thread while playing
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _play(policy, env, episodes, gen, greedy, max_steps, scores)
+    finally:
+        torch.set_num_threads(threads)
+        env.close()
+
+
+def _play(
+    policy: Any,
+    env: Any,
+    episodes: int,
+    gen: torch.Generator,
+    greedy: bool,
+    max_steps: int,
+    scores: list[float],
+) -> list[float]:
     for _ in range(episodes):
         obs, _ = env.reset()
         total, steps = 0.0, 0
@@ -47,7 +67,6 @@ def play_episodes(
             if term or trunc or steps >= max_steps:
                 break
         scores.append(total)
-    env.close()
     return scores
 
 
