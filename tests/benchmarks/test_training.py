@@ -207,7 +207,12 @@ def test_killed_run_resumes_without_gaps(tmp_path):
     steps = [r["env_steps"] for r in rows]
     assert steps == sorted(set(steps)), steps  # no duplicate points
     gaps = [b - a for a, b in zip(steps, steps[1:], strict=False)]
-    assert max(gaps) < 2_000, steps  # windows of ~500 steps (+ one rollout batch): no gap
+    # a point can only be taken once per training iteration (>= 1 s: 1-3k steps on an
+    # idle machine), so gaps follow the iteration size; the gap across the resume must be
+    # no larger than the run's ordinary gaps plus one window
+    i = next(k for k, s in enumerate(steps) if s > killed_at)
+    ordinary = [g for k, g in enumerate(gaps) if k != i - 1]
+    assert gaps[i - 1] <= max(ordinary) + 500, steps
     assert steps[-1] >= 12_000 and any(s > killed_at for s in steps)
     assert rows[: len(before)] == before  # the points before the kill are kept as they were
     assert json.loads((run_dir / "status.json").read_text())["state"] == "done"
