@@ -185,9 +185,10 @@ def _cells(root: Path, runs: list[Run], top_k: int) -> list[CellResult]:
     for cell in cells.values():
         cell.floor = floors[cell.target]
         cell.top = tops[cell.target]
-        best = sorted(cell.finished, key=lambda r: r.auc if math.isfinite(r.auc) else -math.inf)[
-            ::-1
-        ][:top_k]
+        by_auc = sorted(
+            cell.finished, key=lambda r: r.auc if math.isfinite(r.auc) else -math.inf, reverse=True
+        )
+        best = by_auc[:top_k]
         cell.auc = top_k_mean([r.auc for r in best], top_k)
         cell.auc_norm = top_k_mean(
             [

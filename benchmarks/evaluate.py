@@ -35,38 +35,26 @@ def play_episodes(
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        return _play(policy, env, episodes, gen, greedy, max_steps, scores)
+        for _ in range(episodes):
+            obs, _ = env.reset()
+            total, steps = 0.0, 0
+            while True:
+                x = torch.as_tensor(obs).permute(2, 0, 1).unsqueeze(0)
+                with torch.no_grad():
+                    logits = policy(x).logits[0]
+                if greedy:
+                    action = int(logits.argmax())
+                else:
+                    action = int(torch.multinomial(torch.softmax(logits, -1), 1, generator=gen))
+                obs, reward, term, trunc, _ = env.step(action)
+                total += float(reward)
+                steps += 1
+                if term or trunc or steps >= max_steps:
+                    break
+            scores.append(total)
     finally:
         torch.set_num_threads(threads)
         env.close()
-
-
-def _play(
-    policy: Any,
-    env: Any,
-    episodes: int,
-    gen: torch.Generator,
-    greedy: bool,
-    max_steps: int,
-    scores: list[float],
-) -> list[float]:
-    for _ in range(episodes):
-        obs, _ = env.reset()
-        total, steps = 0.0, 0
-        while True:
-            x = torch.as_tensor(obs).permute(2, 0, 1).unsqueeze(0)
-            with torch.no_grad():
-                logits = policy(x).logits[0]
-            if greedy:
-                action = int(logits.argmax())
-            else:
-                action = int(torch.multinomial(torch.softmax(logits, -1), 1, generator=gen))
-            obs, reward, term, trunc, _ = env.step(action)
-            total += float(reward)
-            steps += 1
-            if term or trunc or steps >= max_steps:
-                break
-        scores.append(total)
     return scores
 
 
@@ -191,34 +179,22 @@ def check_curve(
         first_step = prev["env_steps"] if prev else 0.0
         if pooled_n >= episodes:
             break
-    last = None
-    if pooled_n > 0:
-        mean = pooled_sum / pooled_n
-        std = float(np.sqrt(max(pooled_sq / pooled_n - mean * mean, 0.0)))
-        last = (
-            {
-                "env_steps": rows[-1]["env_steps"],
-                "episode_return_mean": mean,
-                "episode_return_std": std,
-            },
-            pooled_n,
-        )
     if run.get("agent") == "pathnet":
         result["reason"] = "skipped: a PathNet curve averages the population's paths"
-    elif last is None or last[1] < CHECK_MIN_EPISODES:
+    elif pooled_n < CHECK_MIN_EPISODES:
         result["reason"] = f"skipped: fewer than {CHECK_MIN_EPISODES} episodes in a window"
     else:
-        row, n = last
-        curve_mean = float(row["episode_return_mean"])
-        curve_std = float(row.get("episode_return_std", float("nan")))
+        n = pooled_n
+        curve_mean = pooled_sum / n
+        curve_std = float(np.sqrt(max(pooled_sq / n - curve_mean * curve_mean, 0.0)))
         ev = evaluate_run(run_dir, episodes=episodes, seed=seed)
         eval_mean, eval_std = float(ev["mean"]), float(ev["std"])
-        se = ((curve_std if np.isfinite(curve_std) else 0.0) ** 2 / n) + eval_std**2 / episodes
+        se = curve_std**2 / n + eval_std**2 / episodes
         tol = CHECK_Z * float(np.sqrt(se)) + CHECK_REL * 0.5 * (abs(curve_mean) + abs(eval_mean))
         ok = abs(curve_mean - eval_mean) <= tol + 1e-9
         result.update(
             ok=bool(ok),
-            curve_env_steps=float(row["env_steps"]),
+            curve_env_steps=float(rows[-1]["env_steps"]),
             curve_from_env_steps=float(first_step or 0.0),
             curve_mean=curve_mean,
             curve_std=curve_std,
@@ -230,7 +206,7 @@ def check_curve(
             reason=(
                 "agree"
                 if ok
-                else f"the curve's last point {curve_mean:.3f} (+- {curve_std:.3f}, {n:.0f} "
+                else f"the end of the curve {curve_mean:.3f} (+- {curve_std:.3f}, {n:.0f} "
                 f"episodes) disagrees with {episodes} evaluation episodes "
                 f"{eval_mean:.3f} (+- {eval_std:.3f}) by more than {tol:.3f}"
             ),

@@ -8,8 +8,9 @@ A run directory holds:
   is the mean raw score of the whole episodes (every rollout fragment of them) that
   finished in the window (the paper's curve point), ``episode_return_std`` their
   standard deviation (both repeat the previous point when no episode finished);
-- ``curve_check.json``: the last curve point against an independent evaluation of
-  the final weights (no RLlib); a disagreement fails the run;
+- ``curve_check.json``: the newest curve points (pooled to ``check_episodes``
+  episodes) against an independent evaluation of the final weights (no RLlib); a
+  disagreement fails the run;
 - ``agent.pt``: the trained network (``torch.load(..., weights_only=True)``);
 - ``status.json``: ``running``, ``done`` or ``failed`` (with the reason);
 - ``checkpoint/``: the RLlib algorithm state for resuming (module weights travel to

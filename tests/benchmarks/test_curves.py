@@ -52,8 +52,11 @@ def test_curve_is_the_known_whole_episode_score_through_rllib(tmp_path):
     assert check["ok"] is True and check["eval_mean"] == pytest.approx(raw)
 
 
-def test_check_curve_fails_loudly_on_a_wrong_curve(tmp_path):
-    """A curve that says something else than independent rollouts is caught."""
+CURVE_HEADER = "env_steps,frames,episodes,episode_return_mean,episode_return_std,wall_time\n"
+
+
+def _finished_debug_run(tmp_path):
+    """A run directory on debug/reward_track with untrained weights (curve written by tests)."""
     from agents import build_agent
 
     run_dir = tmp_path / "run"
@@ -61,8 +64,14 @@ def test_check_curve_fails_loudly_on_a_wrong_curve(tmp_path):
     cfg = RunConfig(task="debug/reward_track", wandb=False)
     (run_dir / "config.json").write_text(json.dumps({"run": cfg.to_dict()}))
     build_agent("scratch", 3, in_channels=4, seed=0).save(run_dir / "agent.pt")
+    return run_dir
+
+
+def test_check_curve_fails_loudly_on_a_wrong_curve(tmp_path):
+    """A curve that says something else than independent rollouts is caught."""
+    run_dir = _finished_debug_run(tmp_path)
     raw = RewardTrackEnv().raw_score
-    header = "env_steps,frames,episodes,episode_return_mean,episode_return_std,wall_time\n"
+    header = CURVE_HEADER
     # the pre-fix bug: only the last fragment's rewards counted
     wrong = sum(RewardTrackEnv.reward_at(t) for t in range(81, 98))
     (run_dir / "curve.csv").write_text(header + f"1000,1000,10,{wrong},0.0,1.0\n")
@@ -78,14 +87,8 @@ def test_check_curve_fails_loudly_on_a_wrong_curve(tmp_path):
 
 
 def test_check_curve_pools_the_newest_points_by_their_episodes(tmp_path):
-    from agents import build_agent
-
-    run_dir = tmp_path / "run"
-    run_dir.mkdir()
-    cfg = RunConfig(task="debug/reward_track", wandb=False)
-    (run_dir / "config.json").write_text(json.dumps({"run": cfg.to_dict()}))
-    build_agent("scratch", 3, in_channels=4, seed=0).save(run_dir / "agent.pt")
-    header = "env_steps,frames,episodes,episode_return_mean,episode_return_std,wall_time\n"
+    run_dir = _finished_debug_run(tmp_path)
+    header = CURVE_HEADER
     # 40 episodes at -9 (too old to count), then 10 at -7 (std 1), then 5 at -4 (std 2)
     (run_dir / "curve.csv").write_text(
         header + "1000,1000,40,-9,0,1\n2000,2000,50,-7,1,2\n2500,2500,55,-4,2,3\n"
