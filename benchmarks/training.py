@@ -150,6 +150,13 @@ class RunConfig:
             raise ValueError(f"{self.agent} takes no --source")
         if self.steps < 1:
             raise ValueError(f"steps must be positive, got {self.steps}")
+        if self.reward_clip is not None and not self.reward_clip > 0:
+            raise ValueError(
+                f"reward_clip must be positive (or None to learn from raw rewards), "
+                f"got {self.reward_clip}"
+            )
+        if self.check_episodes < 0:
+            raise ValueError(f"check_episodes must be >= 0, got {self.check_episodes}")
         if self.algo not in ("impala", "ppo"):
             raise ValueError(f"unknown algo {self.algo!r}; choose impala or ppo")
 

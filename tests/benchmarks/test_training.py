@@ -227,3 +227,15 @@ def test_ppo_batch_is_rounded_up_to_whole_sampling_rounds():
     cfg = RunConfig(task="catch_soup/pong", algo="ppo", train_batch=700, env_runners=3)
     assert ppo_train_batch(cfg) == 960  # 3 x 8 x 20 = 480 per round, two rounds
     assert ppo_train_batch(RunConfig(task="catch_soup/pong", algo="ppo", env_runners=0)) == 160
+
+
+def test_bad_reward_clip_and_check_episodes_fail_at_once(capsys):
+    with pytest.raises(ValueError, match="reward_clip must be positive"):
+        RunConfig(task="catch_soup/pong", reward_clip=-1.0)
+    with pytest.raises(ValueError, match="check_episodes"):
+        RunConfig(task="catch_soup/pong", check_episodes=-3)
+    from benchmarks.cli import main
+
+    code = main(["train", "--task", "catch_soup/pong", "--steps", "10", "--reward-clip", "-2"])
+    err = capsys.readouterr().err
+    assert code == 2 and "reward_clip must be positive" in err
