@@ -179,14 +179,18 @@ class PathNet(Agent):
 
         Args:
             obs: (B, C, H, W) uint8 or float observations.
-            paths: one (L, N) path for the whole batch, or (B, L, N), one per row.
+            paths: one (L, N) path for the whole batch, or (B, L, N), one per row; on
+                any device (they are copied to the host once per call).
             task: whose readouts to use (default: the current task).
 
         Each module runs once on exactly the rows whose path uses it: a loop over the
         M modules of a layer, never over the rows.
         """
         x = to_float_input(obs, self.config.input_mean, self.config.input_std)
-        paths = self.check_paths(paths).to(x.device)
+        # Routing is decided on the host, from one copy of the paths: no per-module
+        # device sync (bool()/nonzero() on a CUDA tensor), and the row indices are moved
+        # to the observations' device, so the forward pass runs on any device.
+        paths = self.check_paths(torch.as_tensor(paths).cpu())
         shared = paths.shape[0] == 1
         if not shared and paths.shape[0] != x.shape[0]:
             raise ValueError(f"{paths.shape[0]} paths for a batch of {x.shape[0]}")
@@ -194,7 +198,7 @@ class PathNet(Agent):
         for layer_index, layer in enumerate(self.layers):
             if layer_index == len(self.layers) - 1:
                 h = h.flatten(1)
-            genes = paths[:, layer_index, :]  # (B or 1, N)
+            genes = paths[:, layer_index, :]  # (B or 1, N), on the host
             out = None
             for m, module in enumerate(layer):
                 use = (genes == m).any(dim=1)
@@ -206,6 +210,7 @@ class PathNet(Agent):
                 rows = use.nonzero().squeeze(1)
                 if rows.numel() == 0:
                     continue
+                rows = rows.to(h.device, non_blocking=True)
                 y = F.relu(module(h.index_select(0, rows)))
                 if out is None:
                     out = h.new_zeros((h.shape[0], *y.shape[1:]))

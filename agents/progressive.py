@@ -473,7 +473,8 @@ class ProgressiveNet(Agent):
                 width = getattr(cols[0], prev).out_channels
                 v_w = v_b = u_w = None
                 if k > 1:
-                    v_w = torch.zeros(width * (k - 1), width * k, 1, 1)
+                    # on the device and dtype of the weights (a CUDA learner, a meta test)
+                    v_w = cols[0].conv1.weight.new_zeros(width * (k - 1), width * k, 1, 1)
                     for j in range(1, k):
                         adapter = ads[j][name]
                         scale = adapter.alpha.repeat_interleave(width).view(1, -1, 1, 1)
