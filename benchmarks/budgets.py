@@ -63,18 +63,19 @@ BUDGETS: dict[str, Budget] = {
         "laptop",
         steps={
             "catch_soup": 150_000,
-            "pong_soup": 300_000,
+            "pong_soup": 600_000,
             "atari": 250_000,
             "labyrinth": 250_000,
         },
         reduced=True,
         notes=(
-            "reduced matrix, 1 job per cell; 300k agent steps per Pong Soup target run "
-            "(150k Catch, 250k Atari and Labyrinth), about 3-5 minutes a run on 2 cores. "
-            "Pong Soup's first column is the shipped zoo column (trained to >= +18), so "
-            "targets transfer from a column that plays Pong; 300k steps measure early "
-            "learning on the target, where transfer shows most. Scale up with BUDGET=gpu "
-            "or BUDGET=paper on a cluster."
+            "reduced matrix, 1 job per cell; 600k agent steps per Pong Soup target run "
+            "(150k Catch, 250k Atari and Labyrinth), about 6-8 minutes a Pong run on 2 "
+            "cores. Pong Soup's first column is the shipped zoo column (trained to >= +18), "
+            "so targets transfer from a column that plays Pong. Scratch Pong leaves the "
+            "random floor only after 300-500k steps, so 300k showed no transfer at all; "
+            "600k is the most that fits 15 target runs in 2 hours. Scale up with "
+            "BUDGET=gpu or BUDGET=paper on a cluster."
         ),
     ),
     "gpu": Budget(
