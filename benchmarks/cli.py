@@ -190,6 +190,19 @@ def _train_parser(sub: argparse._SubParsersAction) -> None:
         f"against; 0 skips (default {d.check_episodes})",
     )
     p.add_argument(
+        "--pathnet-population",
+        type=int,
+        default=d.pathnet_population,
+        help=f"PathNet: paths in the population (default {d.pathnet_population}; paper 64)",
+    )
+    p.add_argument(
+        "--pathnet-episodes",
+        type=int,
+        default=d.pathnet_episodes,
+        help="PathNet: T, whole episodes a fitness averages and between a member's "
+        f"tournaments (default {d.pathnet_episodes})",
+    )
+    p.add_argument(
         "--train-sources",
         action="store_true",
         help="train missing source runs even where a shipped zoo column matches",
@@ -247,6 +260,8 @@ def _run_config_from_args(args: argparse.Namespace) -> RunConfig:  # noqa: F821
         train_batch=args.train_batch,
         reward_clip=args.reward_clip or None,
         check_episodes=args.check_episodes,
+        pathnet_population=args.pathnet_population,
+        pathnet_episodes=args.pathnet_episodes,
         env_runners=args.env_runners,
         envs_per_runner=args.envs_per_runner,
         num_learners=num_learners,

@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.atomic import write_json, write_text
+from benchmarks.pathnet_evolution import DEFAULT_EPISODES_PER_FITNESS
 
 __all__ = [
     "RunConfig",
@@ -97,8 +98,13 @@ class RunConfig:
         checkpoint_every_s: seconds between resumable checkpoints.
         stall_timeout_s: a training iteration that takes longer, or makes no env-step
             progress for this long, fails the run with that reason.
-        pathnet_population: paths in PathNet's population.
-        pathnet_segment: training iterations a path samples before its fitness counts.
+        pathnet_population: paths in PathNet's population (the paper: 64; the small
+            budgets use 8). Every member is evaluated: env runners split the members
+            and each sub-env plays one member's path for a whole episode.
+        pathnet_episodes: T, the whole episodes a PathNet fitness averages (the paper:
+            "the last T episodes", no value given for A3C; our choice, see
+            ``benchmarks.pathnet_evolution``). A member meets a random other in a binary
+            tournament after every T new whole episodes.
         check_episodes: episodes of the independent evaluation that every finished run's
             last curve point is checked against (``benchmarks.evaluate.check_curve``);
             a disagreement fails the run. 0 skips the check.
@@ -129,7 +135,7 @@ class RunConfig:
     checkpoint_every_s: float = 60.0
     stall_timeout_s: float = 300.0
     pathnet_population: int = 8
-    pathnet_segment: int = 2
+    pathnet_episodes: int = DEFAULT_EPISODES_PER_FITNESS
     check_episodes: int = 20
     tag: str = ""
     wandb: bool = True
@@ -159,6 +165,10 @@ class RunConfig:
             raise ValueError(f"check_episodes must be >= 0, got {self.check_episodes}")
         if self.algo not in ("impala", "ppo"):
             raise ValueError(f"unknown algo {self.algo!r}; choose impala or ppo")
+        if self.pathnet_population < 2:
+            raise ValueError(f"pathnet_population must be >= 2, got {self.pathnet_population}")
+        if self.pathnet_episodes < 1:
+            raise ValueError(f"pathnet_episodes must be >= 1, got {self.pathnet_episodes}")
 
     @property
     def window(self) -> int:
@@ -604,86 +614,47 @@ def _frames_per_step(task_id: str) -> int:
 
 
 class _PathNetEvolution:
-    """PathNet's tournament across env runners (time-shared on small machines).
+    """Drives PathNet's tournament across the env runners (bookkeeping in
+    :class:`benchmarks.pathnet_evolution.Population`).
 
-    A population of paths; each env runner samples with one member's path for
-    ``pathnet_segment`` iterations, that member's fitness becomes the mean return of the
-    episodes finished meanwhile, then a binary tournament (the loser copies the winner's
-    path and mutates it) and the runner moves to the next member. The learner routes
-    each sample through the path recorded with it.
+    Every iteration it collects the runners' finished episodes, credits whole episodes
+    played with a member's current path, runs the tournaments that are due and, when a
+    path changed, hands the runners the new table (running episodes keep their path).
     """
 
     def __init__(self, cfg: RunConfig, algo: Any, in_channels: int, state: dict | None) -> None:
-        from agents import PathNetConfig, random_path
+        from agents import PathNetConfig
+        from benchmarks.pathnet_evolution import Population
 
-        self.cfg, self.algo = cfg, algo
-        self.pconfig = PathNetConfig(in_channels=in_channels)
-        self.rng = np.random.default_rng(cfg.seed + 7)
-        if state:
-            self.population = [np.array(p) for p in state["population"]]
-            self.fitness = list(state["fitness"])
-            self.assigned = list(state["assigned"])
-            self.tournaments = int(state["tournaments"])
-        else:
-            n = max(2, cfg.pathnet_population)
-            self.population = [random_path(self.rng, self.pconfig) for _ in range(n)]
-            self.fitness = [None] * n
-            self.assigned = list(range(max(1, cfg.env_runners)))
-            self.tournaments = 0
-        self.iterations = 0
-        self.collected: list[list[float]] = [[] for _ in self.assigned]
+        self.algo = algo
+        self.population = Population(
+            PathNetConfig(in_channels=in_channels),
+            size=cfg.pathnet_population,
+            episodes_per_fitness=cfg.pathnet_episodes,
+            seed=cfg.seed + 7,
+            state=state,
+        )
         self._push()
 
     def _push(self) -> None:
-        from benchmarks.rllib.algo import set_runner_paths
+        from benchmarks.rllib.algo import push_population
 
-        set_runner_paths(
-            self.algo, [self.population[m % len(self.population)] for m in self.assigned]
-        )
+        push_population(self.algo, self.population)
+        self._pushed = self.population.table()
 
     def step(self) -> None:
-        from agents import tournament_step
-        from benchmarks.rllib.algo import pop_runner_returns
+        from benchmarks.rllib.algo import pop_path_results
 
-        returns = pop_runner_returns(self.algo)
-        for i, rets in enumerate(returns[: len(self.collected)]):
-            self.collected[i].extend(rets)
-        self.iterations += 1
-        if self.iterations % max(1, self.cfg.pathnet_segment):
-            return
-        for i, member in enumerate(self.assigned):
-            if not self.collected[i]:
-                continue
-            self.fitness[member] = float(np.mean(self.collected[i]))
-            self.collected[i] = []
-            scored = [j for j, f in enumerate(self.fitness) if f is not None and j != member]
-            if scored:
-                other = int(self.rng.choice(scored))
-                pair = [member, other]
-                new, w, lo = tournament_step(
-                    [self.population[j] for j in pair],
-                    [self.fitness[j] for j in pair],
-                    self.rng,
-                    self.pconfig.modules_per_layer,
-                )
-                self.population[pair[lo]] = new[lo]
-                self.fitness[pair[lo]] = None  # the mutated path is evaluated afresh
-                self.tournaments += 1
-            self.assigned[i] = (max(self.assigned) + 1 + i) % len(self.population)
-        self._push()
+        for member, generation, score, whole, _steps in pop_path_results(self.algo):
+            self.population.record(int(member), int(generation), float(score), bool(whole))
+        if self.population.table() != self._pushed:
+            self._push()
 
     def best_path(self) -> np.ndarray:
-        scored = [(f, j) for j, f in enumerate(self.fitness) if f is not None]
-        best = max(scored)[1] if scored else self.assigned[0]
-        return self.population[best]
+        return self.population.best_path()
 
     def state(self) -> dict[str, Any]:
-        return {
-            "population": [p.tolist() for p in self.population],
-            "fitness": self.fitness,
-            "assigned": self.assigned,
-            "tournaments": self.tournaments,
-        }
+        return self.population.state()
 
 
 class _Tracker:

@@ -79,24 +79,61 @@ class ReturnCallback(RLlibCallback):
     """Logs lifetime sums of whole-episode raw scores (and their squares) and counts.
 
     The driver turns their per-iteration differences into the paper's curve points
-    (mean score of all episodes finished in a window). Each env runner also keeps the
-    raw scores of its own episodes, which PathNet's tournament reads as fitness. The
-    sum of learning returns (clipped rewards, every chunk) is logged too, so tests can
-    compare both.
+    (mean score of all episodes finished in a window). The sum of learning returns
+    (clipped rewards, every chunk) is logged too, so tests can compare both.
+
+    PathNet: when the env runner holds a population table (``xfer_paths``, a
+    :class:`benchmarks.pathnet_evolution.RunnerPaths`), each sub-env gets a member's path
+    when its episode starts, and when the episode ends the runner records ``(member,
+    generation, score, whole)``: ``whole`` is read from the path the module recorded with
+    every step of every chunk, so no score is credited to a path that did not play the
+    whole episode.
     """
 
+    def on_episode_start(  # noqa: ANN001
+        self, *, episode, env_runner=None, env_index=None, **kwargs
+    ):
+        paths = getattr(env_runner, "xfer_paths", None)
+        if paths is None or not paths.ready or env_index is None:
+            return
+        env_runner.module.set_row_path(env_index, paths.start(env_index, episode.id_))
+
     def on_episode_end(  # noqa: ANN001
-        self, *, episode, prev_episode_chunks=None, env_runner=None, metrics_logger=None, **kwargs
+        self,
+        *,
+        episode,
+        prev_episode_chunks=None,
+        env_runner=None,
+        metrics_logger=None,
+        env_index=None,
+        **kwargs,
     ):
         ret, learn = episode_scores(episode, prev_episode_chunks)
         metrics_logger.log_value(RETURN_SUM, ret, reduce="lifetime_sum")
         metrics_logger.log_value(RETURN_SQ_SUM, ret * ret, reduce="lifetime_sum")
         metrics_logger.log_value(LEARN_RETURN_SUM, learn, reduce="lifetime_sum")
         metrics_logger.log_value(EPISODES, 1, reduce="lifetime_sum")
-        if env_runner is not None:
-            if not hasattr(env_runner, "xfer_returns"):
-                env_runner.xfer_returns = []
-            env_runner.xfer_returns.append(ret)
+        paths = getattr(env_runner, "xfer_paths", None)
+        if paths is None or env_index is None:
+            return
+        played = played_paths([*(prev_episode_chunks or []), episode])
+        scored = paths.end(env_index, episode.id_, played)
+        if scored is not None:
+            member, generation, whole = scored
+            env_runner.xfer_path_results.append((member, generation, ret, whole, len(played)))
+
+
+def played_paths(chunks: list[Any]) -> np.ndarray:
+    """The PathNet path recorded with every step of an episode's chunks: (steps, L * N)."""
+    from benchmarks.rllib.module import PATH_COLUMN
+
+    rows = []
+    for chunk in chunks:
+        if len(chunk) == 0:
+            continue
+        recorded = chunk.get_extra_model_outputs(PATH_COLUMN)
+        rows.append(np.asarray(recorded, dtype=np.int64).reshape(len(chunk), -1))
+    return np.concatenate(rows) if rows else np.zeros((0, 0), dtype=np.int64)
 
 
 def ensure_ray(address: str | None, num_cpus: int | None = None) -> dict:
@@ -224,32 +261,53 @@ def learner_state_dict(algo: Any) -> dict:
     return first.get() if hasattr(first, "get") else first
 
 
-def pop_runner_returns(algo: Any) -> list[list[float]]:
-    """Episode returns each env runner finished since the last call (PathNet fitness)."""
-
-    def pop(runner: Any) -> list[float]:
-        out = list(getattr(runner, "xfer_returns", []))
-        runner.xfer_returns = []
-        return out
-
-    return list(algo.env_runner_group.foreach_env_runner(pop, local_env_runner=False)) or [
-        pop(algo.env_runner)
-    ]
-
-
-def set_runner_paths(algo: Any, paths: list[np.ndarray]) -> None:
-    """Give env runner i the path ``paths[i]`` (PathNet); the local runner gets paths[0]."""
+def _runner_ids(algo: Any) -> list[int]:
     group = algo.env_runner_group
-    ids = group.healthy_worker_ids() if group.num_remote_env_runners() else []
+    return list(group.healthy_worker_ids()) if group.num_remote_env_runners() else []
+
+
+def push_population(algo: Any, population: Any) -> None:
+    """Hand every env runner the population table and the members it plays (PathNet).
+
+    Sub-envs keep the path of the episode they are playing; the new table applies from
+    their next episode start. A runner that was restarted gets it again at the next push.
+    """
+    from benchmarks.pathnet_evolution import RunnerPaths
+
+    table = population.table()
+
+    def update(runner: Any, members: list[int]) -> None:
+        if not hasattr(runner, "xfer_paths"):
+            runner.xfer_paths = RunnerPaths()
+            runner.xfer_path_results = []
+        runner.xfer_paths.update(table, members)
+
+    ids = _runner_ids(algo)
     for i, worker_id in enumerate(ids):
-        path = paths[i % len(paths)]
-        group.foreach_env_runner(
-            lambda r, p=path: r.module.set_path(p),
+        members = population.members_for_runner(i, len(ids))
+        algo.env_runner_group.foreach_env_runner(
+            lambda r, m=members: update(r, m),
             remote_worker_ids=[worker_id],
             local_env_runner=False,
         )
     if not ids and algo.env_runner is not None:
-        algo.env_runner.module.set_path(paths[0])
+        update(algo.env_runner, population.members_for_runner(0, 1))
+
+
+def pop_path_results(algo: Any) -> list[tuple[int, int, float, bool, int]]:
+    """``(member, generation, score, whole, steps)`` of the episodes finished since the
+    last call, from every env runner (PathNet fitness)."""
+
+    def pop(runner: Any) -> list:
+        out = list(getattr(runner, "xfer_path_results", []))
+        runner.xfer_path_results = []
+        return out
+
+    if _runner_ids(algo):
+        per_runner = algo.env_runner_group.foreach_env_runner(pop, local_env_runner=False)
+    else:
+        per_runner = [pop(algo.env_runner)]
+    return [tuple(r) for results in per_runner for r in results]
 
 
 def shutdown() -> None:

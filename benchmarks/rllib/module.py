@@ -10,9 +10,10 @@
   (used to resume or evaluate a run).
 
 Observations are uint8 (B, H, W, C) channels last; the network scales them.
-PathNet: each module copy holds the path it samples with (``self.path``, set per env
-runner); exploration forwards return it as the ``pathnet_path`` column so the learner
-routes every row through the path that produced it.
+PathNet: each sub-env of an env runner plays one path for a whole episode
+(``set_row_path``, called by the runner's callback at the episode's start); exploration
+forwards return each row's path as the ``pathnet_path`` column, and the learner routes
+every row (values included) through the path that produced it.
 """
 
 from __future__ import annotations
@@ -53,13 +54,46 @@ class XferModule(TorchRLModule, ValueFunctionAPI):
                 input_size=int(shape[0]),
             )
         self.is_pathnet = isinstance(self.net, PathNet)
+        self.row_paths: torch.Tensor | None = None
         if self.is_pathnet:
             rng = np.random.default_rng(cfg.get("seed"))
             self.path = torch.as_tensor(random_path(rng, self.net.config))
 
     def set_path(self, path: Any) -> None:
-        """Set the path this copy samples with (PathNet only)."""
+        """Set the path this copy uses where no sub-env has its own (PathNet only)."""
         self.path = self.net.check_paths(torch.as_tensor(path))[0]
+
+    def set_row_path(self, env_index: int, path: Any) -> None:
+        """Sub-env ``env_index`` plays ``path`` from its next step on (PathNet only).
+
+        The env runner's callback calls this when the sub-env starts an episode, so one
+        path plays every step of it (``benchmarks.pathnet_evolution``).
+        """
+        path = self.net.check_paths(torch.as_tensor(path))[0]
+        if self.row_paths is None or env_index >= self.row_paths.shape[0]:
+            grown = self.path.unsqueeze(0).repeat(env_index + 1, 1, 1)
+            if self.row_paths is not None:
+                grown[: self.row_paths.shape[0]] = self.row_paths
+            self.row_paths = grown
+        self.row_paths[env_index] = path
+
+    def _exploration_paths(self, n: int) -> torch.Tensor:
+        """(n, L, N): row i (sub-env i) through its own path, else the shared one."""
+        if self.row_paths is not None and self.row_paths.shape[0] == n:
+            return self.row_paths
+        return self.path.unsqueeze(0).expand(n, -1, -1)
+
+    def _batch_paths(self, batch: dict[str, Any]) -> torch.Tensor | None:
+        """Each training row's path, as recorded when it was sampled (PathNet only)."""
+        if not self.is_pathnet:
+            return None
+        if PATH_COLUMN not in batch:
+            raise RuntimeError(
+                f"PathNet needs the {PATH_COLUMN!r} column to compute values and losses: "
+                "each row must go through the path that sampled it"
+            )
+        cfg = self.net.config
+        return batch[PATH_COLUMN].long().view(-1, cfg.num_layers, cfg.active_per_layer)
 
     def _obs(self, batch: dict[str, Any]) -> torch.Tensor:
         return batch[Columns.OBS].permute(0, 3, 1, 2)
@@ -78,20 +112,20 @@ class XferModule(TorchRLModule, ValueFunctionAPI):
         return self._run(batch)
 
     def _forward_exploration(self, batch: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-        out = self._run(batch)
-        if self.is_pathnet:
-            n = batch[Columns.OBS].shape[0]
-            out[PATH_COLUMN] = self.path.flatten().unsqueeze(0).expand(n, -1).clone()
+        if not self.is_pathnet:
+            return self._run(batch)
+        n = batch[Columns.OBS].shape[0]
+        paths = self._exploration_paths(n)
+        out = self._run(batch, paths)
+        out[PATH_COLUMN] = paths.reshape(n, -1).clone()  # the learner routes rows by it
         return out
 
     def _forward_train(self, batch: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-        paths = None
-        if self.is_pathnet and PATH_COLUMN in batch:
-            cfg = self.net.config
-            paths = batch[PATH_COLUMN].long().view(-1, cfg.num_layers, cfg.active_per_layer)
-        return self._run(batch, paths)
+        return self._run(batch, self._batch_paths(batch))
 
     def compute_values(self, batch: dict[str, Any], embeddings: Any = None) -> torch.Tensor:
+        # PPO's advantage connector calls this without embeddings: PathNet's values must
+        # still come from each row's own path, never from this copy's default path
         if embeddings is not None:
             return embeddings
-        return self._run(batch)[Columns.EMBEDDINGS]
+        return self._run(batch, self._batch_paths(batch))[Columns.EMBEDDINGS]

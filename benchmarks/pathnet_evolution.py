@@ -1,0 +1,254 @@
+"""PathNet's evolution as plain bookkeeping (no Ray): who plays which path, who scores what.
+
+PathNet (Fernando et al. 2017) trains a population of paths; a path's fitness is its
+return over its last ``T`` episodes, and a binary tournament makes the loser a mutated
+copy of the winner. For the fitness to mean anything, a path must be scored only on
+episodes it played from the first step to the last. Two classes keep that true:
+
+- :class:`RunnerPaths` lives in each env runner. Each sub-env plays one member's path,
+  chosen when the sub-env *starts* an episode and kept until that episode ends. At the
+  end it reports ``(member, generation, whole)``, where ``whole`` says that every
+  recorded step of the episode (every rollout chunk) was computed with that member's
+  path, read from the path column the module wrote next to each action.
+- :class:`Population` lives in the driver. It credits a score to a member only when the
+  episode was whole *and* played with the member's current path (its generation: a
+  member that lost a tournament gets a new path and a new generation, and episodes still
+  running with its old path are discarded). After every ``T`` new whole episodes of a
+  member, the member meets a random other evaluated member in a binary tournament.
+
+Every member is evaluated: env runner ``i`` of ``R`` plays the members ``m`` with
+``m % R == i % R`` (all members when there are fewer members than runners would leave
+some idle: then runner ``i`` plays member ``i % P``), cycling through them at episode
+starts.
+
+Example:
+    >>> from agents import PathNetConfig
+    >>> pop = Population(PathNetConfig(), size=2, episodes_per_fitness=1, seed=0)
+    >>> runner = RunnerPaths()
+    >>> runner.update(pop.table(), pop.members_for_runner(0, 1))
+    >>> path = runner.start(env_index=0, episode_id="a")
+    >>> member, generation, whole = runner.end(0, "a", [path.ravel()] * 3)
+    >>> pop.record(member, generation, score=1.0, whole=whole)
+    'credited'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:  # agents imports torch; the run config imports this module for T only
+    from agents import PathNetConfig
+
+__all__ = ["Population", "RunnerPaths", "DEFAULT_EPISODES_PER_FITNESS"]
+
+# T, the episodes a fitness is averaged over. The PathNet paper gives "the return over the
+# last T episodes" without a value for its A3C experiments; 5 is our choice: on Pong an
+# episode is 800-2,000 agent steps, so with 8 members a 300k-step run still scores every
+# member on about 8 groups of 5 whole episodes.
+DEFAULT_EPISODES_PER_FITNESS = 5
+
+
+class Population:
+    """The driver's view: paths, their generations, whole-episode scores and tournaments.
+
+    Args:
+        pconfig: the PathNet's shape (layers, modules per layer, active modules).
+        size: number of paths (the paper: 64, one per A3C worker).
+        episodes_per_fitness: T; a member's fitness is its mean score over its last T
+            whole episodes, and it enters a tournament after every T new ones.
+        seed: seeds the initial paths, the tournament draws and the mutations.
+        state: a :meth:`state` dict to resume from.
+    """
+
+    def __init__(
+        self,
+        pconfig: PathNetConfig,
+        size: int,
+        episodes_per_fitness: int = DEFAULT_EPISODES_PER_FITNESS,
+        seed: int = 0,
+        state: dict[str, Any] | None = None,
+    ) -> None:
+        if size < 2:
+            raise ValueError(f"a PathNet population needs at least 2 paths, got {size}")
+        if episodes_per_fitness < 1:
+            raise ValueError(f"episodes_per_fitness must be >= 1, got {episodes_per_fitness}")
+        from agents import random_path
+
+        self.pconfig = pconfig
+        self.T = int(episodes_per_fitness)
+        self.rng = np.random.default_rng(seed)
+        if state is not None:
+            self._load(state)
+            if len(self.paths) != size:
+                raise ValueError(
+                    f"the saved population has {len(self.paths)} paths, the run asks for {size}"
+                )
+            return
+        self.paths = [random_path(self.rng, pconfig) for _ in range(size)]
+        self.generation = [0] * size
+        self.scores: list[list[float]] = [[] for _ in range(size)]  # current generation
+        self.pending = [0] * size  # whole episodes since the member's last tournament
+        self.whole_episodes = [0] * size  # credited over the whole run, all generations
+        self.discarded = {"partial": 0, "stale": 0}
+        self.tournaments = 0
+        self.history: list[dict[str, Any]] = []
+
+    # -- what the env runners need ------------------------------------------------------
+    def table(self) -> list[tuple[int, int, list[list[int]]]]:
+        """``(member, generation, path)`` for every member."""
+        return [(m, self.generation[m], self.paths[m].tolist()) for m in range(len(self.paths))]
+
+    def members_for_runner(self, index: int, num_runners: int) -> list[int]:
+        """The members env runner ``index`` (of ``num_runners``) plays."""
+        size, num_runners = len(self.paths), max(1, num_runners)
+        if size < num_runners:
+            return [index % size]
+        return [m for m in range(size) if m % num_runners == index % num_runners]
+
+    # -- scores -------------------------------------------------------------------------
+    def fitness(self, member: int) -> float | None:
+        """Mean score of the member's last T whole episodes (None before T of them)."""
+        s = self.scores[member]
+        return float(np.mean(s[-self.T :])) if len(s) >= self.T else None
+
+    def record(self, member: int, generation: int, score: float, whole: bool) -> str:
+        """Credit one finished episode; returns ``credited``, ``partial`` or ``stale``.
+
+        ``partial``: not every step was played with the member's path (not credited).
+        ``stale``: played with a path the member no longer has (not credited).
+        """
+        if not 0 <= member < len(self.paths):
+            raise ValueError(f"no member {member} in a population of {len(self.paths)}")
+        if not whole:
+            self.discarded["partial"] += 1
+            return "partial"
+        if generation != self.generation[member]:
+            self.discarded["stale"] += 1
+            return "stale"
+        self.scores[member].append(float(score))
+        del self.scores[member][: -max(self.T, 1) * 4]  # keep the recent ones only
+        self.pending[member] += 1
+        self.whole_episodes[member] += 1
+        if self.pending[member] >= self.T:
+            self._tournament(member)
+        return "credited"
+
+    def _tournament(self, member: int) -> None:
+        from agents import mutate
+
+        others = [j for j in range(len(self.paths)) if j != member and self.fitness(j) is not None]
+        self.pending[member] = 0
+        if not others:
+            return  # nobody to compare with yet; the member keeps playing
+        other = int(self.rng.choice(others))
+        mine, theirs = self.fitness(member), self.fitness(other)
+        assert mine is not None and theirs is not None
+        winner, loser = (member, other) if mine >= theirs else (other, member)
+        self.paths[loser] = mutate(self.paths[winner], self.rng, self.pconfig.modules_per_layer)
+        self.generation[loser] += 1
+        self.scores[loser] = []
+        self.pending[loser] = 0
+        self.tournaments += 1
+        self.history.append(
+            {
+                "winner": winner,
+                "loser": loser,
+                "winner_fitness": mine if winner == member else theirs,
+                "loser_fitness": theirs if winner == member else mine,
+            }
+        )
+        del self.history[:-200]
+
+    def best_member(self) -> int:
+        """The member with the highest fitness (most whole episodes if none has one yet)."""
+        scored = [(f, m) for m in range(len(self.paths)) if (f := self.fitness(m)) is not None]
+        if scored:
+            return max(scored)[1]
+        return int(np.argmax([len(s) for s in self.scores]))
+
+    def best_path(self) -> np.ndarray:
+        return self.paths[self.best_member()].copy()
+
+    # -- persistence --------------------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        """Everything to resume, plus what ``pathnet.json`` reports per member."""
+        return {
+            "population": [p.tolist() for p in self.paths],
+            "generation": list(self.generation),
+            "scores": [list(s) for s in self.scores],
+            "pending": list(self.pending),
+            "fitness": [self.fitness(m) for m in range(len(self.paths))],
+            "whole_episodes": list(self.whole_episodes),
+            "discarded": dict(self.discarded),
+            "tournaments": self.tournaments,
+            "episodes_per_fitness": self.T,
+            "history": list(self.history),
+            "rng": self.rng.bit_generator.state,
+        }
+
+    def _load(self, state: dict[str, Any]) -> None:
+        self.paths = [np.asarray(p, dtype=np.int64) for p in state["population"]]
+        self.generation = [int(g) for g in state["generation"]]
+        self.scores = [[float(x) for x in s] for s in state["scores"]]
+        self.pending = [int(p) for p in state["pending"]]
+        self.whole_episodes = [int(w) for w in state["whole_episodes"]]
+        self.discarded = {k: int(v) for k, v in state["discarded"].items()}
+        self.tournaments = int(state["tournaments"])
+        self.history = list(state.get("history", []))
+        if "rng" in state:
+            self.rng.bit_generator.state = state["rng"]
+
+
+class RunnerPaths:
+    """One env runner's view: which member each sub-env plays, fixed for a whole episode."""
+
+    def __init__(self) -> None:
+        self.paths: dict[int, tuple[int, np.ndarray]] = {}  # member -> (generation, path)
+        self.members: list[int] = []
+        self.cursor = 0
+        self.playing: dict[int, tuple[str, int, int, np.ndarray]] = {}
+
+    def update(self, table: Sequence[tuple[int, int, Any]], members: Sequence[int]) -> None:
+        """New paths from the driver. Episodes already running keep the path they started
+        with; only episodes that start from now on use the new table."""
+        self.paths = {int(m): (int(g), np.asarray(p, dtype=np.int64)) for m, g, p in table}
+        unknown = [m for m in members if m not in self.paths]
+        if unknown or not members:
+            raise ValueError(f"members {list(members)} are not all in the table")
+        self.members = [int(m) for m in members]
+
+    @property
+    def ready(self) -> bool:
+        return bool(self.members)
+
+    def start(self, env_index: int, episode_id: str) -> np.ndarray:
+        """The path sub-env ``env_index`` plays for the episode that starts now."""
+        if not self.members:
+            raise RuntimeError("no population table yet")
+        member = self.members[self.cursor % len(self.members)]
+        self.cursor += 1
+        generation, path = self.paths[member]
+        self.playing[env_index] = (episode_id, member, generation, path)
+        return path
+
+    def end(
+        self, env_index: int, episode_id: str, played: Sequence[np.ndarray] | np.ndarray
+    ) -> tuple[int, int, bool] | None:
+        """``(member, generation, whole)`` of the episode that just ended, or None.
+
+        Args:
+            env_index: the sub-env.
+            episode_id: the finished episode's id (an episode that started before this
+                runner had a table has no member and returns None).
+            played: the path recorded with every step of the episode (flattened rows).
+        """
+        entry = self.playing.pop(env_index, None)
+        if entry is None or entry[0] != episode_id:
+            return None
+        _, member, generation, path = entry
+        rows = np.asarray(played, dtype=np.int64).reshape(-1, path.size)
+        whole = len(rows) > 0 and bool((rows == path.ravel()).all())
+        return member, generation, whole
