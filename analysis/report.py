@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from analysis.floors import load_floors
 from analysis.metrics import (
     area_under_curve,
     count_transfer_signs,
@@ -36,8 +37,6 @@ from analysis.paper import AGENT_ORDER, PAPER_TABLE1, agent_label
 
 __all__ = ["build_report", "collect_runs", "CellResult"]
 
-# Lowest possible score per domain: the floor used when floors.json lacks a task.
-GAME_MINIMUM = {"catch_soup": -1.0, "pong_soup": -21.0}
 # Highest possible score per domain: the top of the normalised scores (other domains use
 # the best curve point any run reached on the target).
 GAME_MAXIMUM = {"catch_soup": 1.0, "pong_soup": 21.0}
@@ -155,16 +154,8 @@ def collect_runs(root: Path) -> list[Run]:
 
 
 def _floors(root: Path, tasks: set[str]) -> tuple[dict[str, float], dict[str, str]]:
-    data = _read_json(root / "floors.json") or {}
-    floors, source = {}, {}
-    for task in tasks:
-        if task in data:
-            floors[task], source[task] = float(data[task]["floor"]), "random policy"
-        else:
-            domain = task.split("/", 1)[0]
-            floors[task] = GAME_MINIMUM.get(domain, 0.0)
-            source[task] = "game minimum (floors.json lacks this task)"
-    return floors, source
+    floors = load_floors(root, tasks)
+    return {t: f.value for t, f in floors.items()}, {t: f.describe() for t, f in floors.items()}
 
 
 def _cells(root: Path, runs: list[Run], top_k: int) -> list[CellResult]:

@@ -4,10 +4,17 @@ AFS (Rusu et al. 2016, sec. 5): the diagonal Fisher of the policy with respect t
 *normalised* activations ĥ = h / std(h) of each layer and column,
 ``F(m) = E_{s~rho, a~pi} [(d log pi(a|s) / d ĥ_m)^2]`` (summed over pixel positions for
 conv layers), then ``AFS(i, k, m) = F_i^k(m) / sum_k F_i^k(m)`` and
-``AFS(i, k) = mean_m AFS(i, k, m)``, so a layer's columns sum to one. The expectation
-over actions is taken exactly (a backward pass per action, batched over states); the
-states are those visited by the trained target policy. ``std`` is each feature's
-standard deviation over those states (and positions, for conv maps).
+``AFS(i, k) = mean_m AFS(i, k, m)``, so a layer's columns sum to one.
+
+Dead features: a feature that is constant over the states (a dead ReLU: std <=
+``DEAD_STD``) has F = 0. A feature index m with F = 0 in every column (dead everywhere,
+or no policy sensitive to it) has no share to give: it is left out of the mean (its
+shares are None, counted in ``dead_features``), so the shares still sum to one.
+
+The expectation over actions is taken exactly (a backward pass per action, batched over
+states); the states are those visited by the trained target policy, spread over many
+episodes (``benchmarks.analyze.collect_states``). ``std`` is each feature's standard
+deviation over those states (and positions, for conv maps).
 
 APS: Gaussian noise with variance ``sigma2 * var(feature)`` injected into one layer of
 one column (fresh noise every forward pass); ``sigma2`` that halves the score (from
@@ -33,6 +40,8 @@ __all__ = [
 ]
 
 HIDDEN_LAYERS = ("conv1", "conv2", "conv3", "fc")
+# A feature whose standard deviation over the states is at most this is dead (constant).
+DEAD_STD = 1e-6
 
 
 def _feature_dims(h: torch.Tensor) -> tuple[int, ...]:
@@ -102,7 +111,8 @@ def average_fisher_sensitivity(
 
     Returns:
         ``{"layers": {layer: {"columns": [AFS(i, k) for k], "features": [[AFS(i,k,m)]]}},
-        "fisher": {layer: [[F(m)] per column]}}``. Per layer the column values sum to 1.
+        "fisher": {layer: [[F(m)] per column]}}``. Per layer the column values sum to 1
+        (``None`` for a layer whose every feature is dead in every column).
     """
     if observations.shape[0] == 0:
         raise ValueError("AFS needs at least one observation")
@@ -111,6 +121,9 @@ def average_fisher_sensitivity(
     stds = {
         (k, layer): feature_std(a[layer]) for k, a in enumerate(acts) for layer in HIDDEN_LAYERS
     }
+    # a feature that is constant over the states (a dead ReLU) carries no information:
+    # its Fisher is 0 (its normalised activation is undefined, std 0)
+    live = {key: std > DEAD_STD for key, std in stds.items()}
     del acts
     totals: dict[tuple[int, str], torch.Tensor] = {}
     n = 0
@@ -128,11 +141,19 @@ def average_fisher_sensitivity(
     columns = sorted({k for k, _ in totals})
     result: dict[str, Any] = {"layers": {}, "fisher": {}, "states": n}
     for layer in HIDDEN_LAYERS:
-        per_col = torch.stack([totals[(k, layer)] / n for k in columns])  # (K, M)
-        share = per_col / per_col.sum(0, keepdim=True).clamp_min(1e-30)
+        per_col = torch.stack(
+            [totals[(k, layer)] / n * live[(k, layer)] for k in columns]
+        )  # (K, M)
+        total = per_col.sum(0, keepdim=True)
+        # a feature index that no column's policy is sensitive to (F = 0 in every column,
+        # e.g. dead ReLUs everywhere) has no share to give: it is left out of the mean,
+        # so each layer's column shares still sum to one; its shares are None
+        alive = total[0] > 0
+        share = torch.where(alive, per_col / total.clamp_min(1e-30), torch.nan)
         result["layers"][layer] = {
-            "columns": share.mean(1).tolist(),
-            "features": share.tolist(),
+            "columns": share[:, alive].mean(1).tolist() if alive.any() else [None] * len(columns),
+            "features": [[None if math.isnan(v) else v for v in row] for row in share.tolist()],
+            "dead_features": int((~alive).sum()),
         }
         result["fisher"][layer] = per_col.tolist()
     return result

@@ -359,9 +359,18 @@ def _suite_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("run_dir", help="a finished progressive-net run directory")
     p.add_argument("--states", type=int, default=10_000, help="AFS: states (default 10000)")
     p.add_argument(
-        "--episodes", type=int, default=10, help="APS: episodes per noise level (default 10)"
+        "--episodes",
+        type=int,
+        default=None,
+        help="AFS: episodes the states are drawn from, an equal share from each (default "
+        "20); APS: episodes per noise level (default 10)",
     )
     p.set_defaults(func=_cmd_analyze)
+
+    p = sub.add_parser("floors", help="measure random-policy floors into RESULTS/floors.json")
+    p.add_argument("results_dir", help="a results root (where floors.json lives)")
+    p.add_argument("--task", dest="tasks", action="append", required=True, help="task id; repeat")
+    p.set_defaults(func=_cmd_floors)
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
@@ -393,17 +402,29 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_floors(args: argparse.Namespace) -> int:
+    from benchmarks.runner import measure_floors
+    from envs import get_task
+
+    for task in args.tasks:
+        get_task(task)  # an unknown task id is one clear error, before anything is played
+    root = Path(args.results_dir)
+    if not root.is_dir():
+        raise CLIError(f"no results directory at {root}")
+    measure_floors(list(args.tasks), root)
+    return 0
+
+
 def _cmd_analyze(args: argparse.Namespace) -> int:
     from benchmarks.analyze import afs_for_run, aps_for_run
 
     if args.analysis == "afs":
-        result = afs_for_run(args.run_dir, states=args.states)
+        result = afs_for_run(args.run_dir, states=args.states, episodes=args.episodes or 20)
     else:
-        result = aps_for_run(args.run_dir, episodes=args.episodes)
+        result = aps_for_run(args.run_dir, episodes=args.episodes or 10)
     for layer, data in result["layers"].items():
-        print(
-            f"{layer:<6} " + "  ".join(f"col{k + 1} {v:.3f}" for k, v in enumerate(data["columns"]))
-        )
+        shares = [("n/a" if v is None else f"{v:.3f}") for v in data["columns"]]
+        print(f"{layer:<6} " + "  ".join(f"col{k + 1} {v}" for k, v in enumerate(shares)))
     print(f"wrote {Path(args.run_dir) / (args.analysis + '.json')}")
     return 0
 

@@ -144,7 +144,7 @@ def _after_run(cfg: RunConfig, root: Path, eval_episodes: int, log: Any) -> None
     if cfg.agent == "progressive" and not (run_dir / "afs.json").is_file():
         from benchmarks.analyze import afs_for_run
 
-        afs_for_run(run_dir, states=1_000)
+        afs_for_run(run_dir, states=1_000, episodes=10)
 
 
 def _concurrency(parallel: int | None, env_runners: int) -> int:

@@ -73,3 +73,21 @@ def test_find_halving_noise_on_known_curve():
     assert found == pytest.approx(1.0, rel=1e-3)
     assert find_halving_noise(lambda s2: 10.0, 10, 0) == 1e3  # never halves
     assert math.isfinite(find_halving_noise(lambda s2: 0.0, 10, 0))
+
+
+def test_afs_shares_sum_to_one_when_a_feature_is_dead_in_every_column():
+    torch.manual_seed(0)
+    net = ProgressiveNet(ColumnConfig(alpha_init=1.0), 4)
+    net.add_column(4)
+    with torch.no_grad():  # conv1 feature 3 can never fire, in either column
+        for column in net.columns:
+            column.conv1.weight[3].zero_()
+            column.conv1.bias[3] = -1.0
+    obs = torch.randint(0, 256, (6, 4, 84, 84), dtype=torch.uint8)
+    afs = average_fisher_sensitivity(net, obs)
+    conv1 = afs["layers"]["conv1"]
+    assert conv1["dead_features"] == 1
+    assert sum(conv1["columns"]) == pytest.approx(1.0)
+    assert conv1["features"][0][3] is None and conv1["features"][1][3] is None
+    for layer, data in afs["layers"].items():
+        assert sum(data["columns"]) == pytest.approx(1.0), layer

@@ -1,0 +1,87 @@
+"""The random-policy floor of each task, read from one place for every analysis.
+
+``<results root>/floors.json`` holds, per task, the mean score of a uniformly random
+policy (``xfer bench`` measures it before training; ``xfer floors`` measures it for any
+results root), with the episode count and standard deviation. The report, APS and the
+forgetting table all read floors through :func:`load_floors`, so they agree.
+
+Where ``floors.json`` lacks a task, the floor is the game's minimum score for domains
+that have a known one (Catch -1, Pong -21), labelled as such; for every other domain a
+missing floor is an error (a floor of 0.0 would silently change every normalised number).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["Floor", "MissingFloorError", "load_floors", "GAME_MINIMUM"]
+
+# Lowest possible score per domain: the labelled stand-in when floors.json lacks a task.
+GAME_MINIMUM = {"catch_soup": -1.0, "pong_soup": -21.0}
+
+
+class MissingFloorError(ValueError):
+    """floors.json lacks a task whose domain has no known game minimum."""
+
+
+@dataclass(frozen=True)
+class Floor:
+    """One task's floor.
+
+    Attributes:
+        value: the floor score.
+        source: ``random policy`` or ``game minimum (...)``.
+        episodes: random episodes measured (0 for a game minimum).
+        se: standard error of ``value`` (0 for a game minimum; None if not recorded).
+    """
+
+    value: float
+    source: str
+    episodes: int = 0
+    se: float | None = 0.0
+
+    def describe(self) -> str:
+        if not self.episodes:
+            return self.source
+        se = "" if self.se is None else f", SE {self.se:.3f}"
+        return f"{self.source} ({self.episodes} episodes{se})"
+
+
+def load_floors(root: str | Path, tasks: set[str] | list[str]) -> dict[str, Floor]:
+    """The floor of every task in ``tasks`` for the results under ``root``.
+
+    Raises:
+        MissingFloorError: naming the tasks that have no floor and how to measure them.
+        ValueError: when ``floors.json`` is not readable JSON (naming the file).
+    """
+    path = Path(root) / "floors.json"
+    data: dict = {}
+    if path.is_file():
+        try:
+            data = json.loads(path.read_text())
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{path} is not valid JSON ({err}); delete it to re-measure") from err
+    floors: dict[str, Floor] = {}
+    missing = []
+    for task in sorted(tasks):
+        entry = data.get(task)
+        if isinstance(entry, dict) and "floor" in entry:
+            episodes = int(entry.get("episodes", 0))
+            std = entry.get("std")
+            se = float(std) / math.sqrt(episodes) if std is not None and episodes else None
+            floors[task] = Floor(float(entry["floor"]), "random policy", episodes, se)
+            continue
+        domain = task.split("/", 1)[0]
+        if domain in GAME_MINIMUM:
+            floors[task] = Floor(GAME_MINIMUM[domain], "game minimum (floors.json lacks this task)")
+        else:
+            missing.append(task)
+    if missing:
+        raise MissingFloorError(
+            f"{path} has no random-policy floor for {', '.join(missing)}; measure it with "
+            f"`xfer floors {root} --task {missing[0]}` (xfer bench measures floors itself)"
+        )
+    return floors

@@ -1,0 +1,78 @@
+"""AFS/APS inputs: states spread over whole episodes, floors from the report's source."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from agents import build_agent
+from analysis.floors import MissingFloorError, load_floors
+from benchmarks.analyze import aps_for_run, collect_states
+from benchmarks.training import RunConfig
+
+
+def _step_of(observation: torch.Tensor) -> int:
+    """debug/reward_track draws a bar of t pixels at step t (newest frame: last channel)."""
+    return int((observation[-1] > 160).sum())
+
+
+def test_states_are_spread_over_whole_episodes():
+    net = build_agent("scratch", 3, seed=0)
+    obs, spread = collect_states(net, "debug/reward_track", states=50, episodes=5)
+    assert obs.shape == (50, 4, 84, 84) and obs.dtype == torch.uint8
+    assert spread["episodes"] == 5 and spread["episode_lengths"] == [97] * 5
+    assert spread["states_per_episode"] == [10] * 5
+    steps = np.array([_step_of(o) for o in obs])
+    # drawn from all through each episode, not the first 50 consecutive steps of one
+    assert steps.max() > 60 and steps.min() < 30
+    assert len(set(steps.tolist())) > 30  # several episodes, different steps
+
+
+def test_short_episodes_play_until_there_are_enough_states():
+    net = build_agent("scratch", 3, seed=0)
+    obs, spread = collect_states(net, "catch_soup/pong", states=100, episodes=5)
+    assert obs.shape[0] == 100
+    assert spread["episodes"] >= 100 / max(spread["episode_lengths"])
+    assert sum(spread["states_per_episode"]) == 100
+    assert max(spread["states_per_episode"]) <= 20  # ceil(100 / 5) from any one episode
+
+
+def test_floors_come_from_floors_json_or_a_labelled_game_minimum(tmp_path):
+    (tmp_path / "floors.json").write_text(
+        json.dumps({"pong_soup/pong": {"floor": -20.2, "episodes": 16, "std": 0.8}})
+    )
+    floors = load_floors(tmp_path, {"pong_soup/pong", "pong_soup/white"})
+    assert floors["pong_soup/pong"].value == -20.2
+    assert floors["pong_soup/pong"].se == pytest.approx(0.2)  # 0.8 / sqrt(16)
+    assert floors["pong_soup/white"].value == -21.0
+    assert "game minimum" in floors["pong_soup/white"].source
+    with pytest.raises(MissingFloorError, match="atari/boxing.*xfer floors"):
+        load_floors(tmp_path, {"atari/boxing"})
+    (tmp_path / "floors.json").write_text("{broken")
+    with pytest.raises(ValueError, match="floors.json is not valid JSON"):
+        load_floors(tmp_path, {"pong_soup/pong"})
+
+
+def test_aps_refuses_a_task_without_a_floor(tmp_path):
+    # a root without floors.json and a domain without a game minimum: never a silent 0.0
+    run_dir = tmp_path / "debug-reward_track" / "progressive" / "seed0"
+    run_dir.mkdir(parents=True)
+    cfg = RunConfig(task="debug/reward_track", agent="progressive", wandb=False)
+    (run_dir / "config.json").write_text(json.dumps({"run": cfg.to_dict()}))
+    build_agent("progressive", 3, num_columns=2, seed=0).save(run_dir / "agent.pt")
+    with pytest.raises(MissingFloorError, match="debug/reward_track"):
+        aps_for_run(run_dir, episodes=1, iterations=1)
+
+
+def test_floors_cli_measures_and_refuses_bad_input(tmp_path, capsys):
+    from benchmarks.cli import main
+
+    assert main(["floors", str(tmp_path), "--task", "nope/nothing"]) == 2
+    assert "nope/nothing" in capsys.readouterr().err
+    assert main(["floors", str(tmp_path / "missing"), "--task", "catch_soup/pong"]) == 2
+    assert main(["floors", str(tmp_path), "--task", "debug/reward_track"]) == 0
+    data = json.loads((tmp_path / "floors.json").read_text())
+    # the debug env's score does not depend on the policy: floor = its known score
+    assert data["debug/reward_track"]["floor"] == pytest.approx(-6.0)
+    assert load_floors(tmp_path, {"debug/reward_track"})["debug/reward_track"].se == 0.0
