@@ -57,6 +57,7 @@ MATRIX_FIELDS = (
     "auc_normalized",
     "auc_normalized_baseline",
     "top",
+    "transfer_raw",
 )
 
 
@@ -95,6 +96,8 @@ class CellResult:
     auc_norm: float = math.nan
     auc_norm_baseline: float = math.nan
     forward_transfer: float = math.nan
+    min_score: float = math.nan
+    transfer_raw: float = math.nan
 
     @property
     def measure(self) -> str:
@@ -181,6 +184,13 @@ def _cells(root: Path, runs: list[Run], top_k: int) -> list[CellResult]:
         )
         best = by_auc[:top_k]
         cell.auc = top_k_mean([r.auc for r in best], top_k)
+        points = [
+            p["episode_return_mean"]
+            for r in best
+            for p in r.curve
+            if math.isfinite(p["episode_return_mean"])
+        ]
+        cell.min_score = min(points, default=math.nan)
         cell.auc_norm = top_k_mean(
             [
                 normalized_auc(
@@ -198,6 +208,10 @@ def _cells(root: Path, runs: list[Run], top_k: int) -> list[CellResult]:
         cell.auc_baseline = base.auc if base else math.nan
         cell.auc_norm_baseline = base.auc_norm if base else math.nan
         cell.transfer = transfer_score(cell.auc, cell.auc_baseline, cell.floor)
+        # the paper's own ratio is raw AUC over raw AUC (no floor); it means the same
+        # only where scores cannot go negative, so it is shown only there
+        if base and cell.floor >= 0 and min(cell.min_score, base.min_score) >= 0:
+            cell.transfer_raw = transfer_score(cell.auc, cell.auc_baseline, 0.0)
         if math.isfinite(cell.auc_norm) and math.isfinite(cell.auc_norm_baseline):
             cell.forward_transfer = forward_transfer(cell.auc_norm, cell.auc_norm_baseline)
     order = {label: i for i, label in enumerate(AGENT_ORDER)}
@@ -456,6 +470,8 @@ def _forgetting_figure(rows: list[dict], out_dir: Path) -> list[str]:
 
 
 def _table1(cells: list[CellResult], domain: str) -> tuple[str, list[list[str]]]:
+    proxy = domain == "catch_soup"
+    with_raw = any(math.isfinite(c.transfer_raw) for c in cells)
     header = [
         "agent",
         "mean %",
@@ -466,8 +482,14 @@ def _table1(cells: list[CellResult], domain: str) -> tuple[str, list[list[str]]]
         "mean FT",
         "median FT",
         "targets (FT)",
-        "paper mean/median %",
     ]
+    if with_raw:
+        header += ["raw mean % (paper's formula)", "raw median %", "targets (raw)"]
+    header.append(
+        "paper Pong Soup mean/median % (Catch Soup is only a proxy)"
+        if proxy
+        else "paper mean/median %"
+    )
     rows = []
     for label in AGENT_ORDER:
         mine = [c for c in cells if c.label == label]
@@ -478,20 +500,22 @@ def _table1(cells: list[CellResult], domain: str) -> tuple[str, list[list[str]]]
         signs = count_transfer_signs([x for x in scores if math.isfinite(x)])
         ft = summarize_transfer([c.forward_transfer for c in mine])
         paper = PAPER_TABLE1.get(label, {}).get(domain.replace("catch_soup", "pong_soup"))
-        rows.append(
-            [
-                label,
-                _fmt(s["mean"], 0),
-                _fmt(s["median"], 0),
-                str(s["n"]),
-                str(signs["positive"]),
-                str(signs["negative"]),
-                _fmt(ft["mean"], 2),
-                _fmt(ft["median"], 2),
-                str(ft["n"]),
-                f"{paper[0]:.0f} / {paper[1]:.0f}" if paper else "-",
-            ]
-        )
+        row = [
+            label,
+            _fmt(s["mean"], 0),
+            _fmt(s["median"], 0),
+            str(s["n"]),
+            str(signs["positive"]),
+            str(signs["negative"]),
+            _fmt(ft["mean"], 2),
+            _fmt(ft["median"], 2),
+            str(ft["n"]),
+        ]
+        if with_raw:
+            raw = summarize_transfer([c.transfer_raw for c in mine])
+            row += [_fmt(raw["mean"], 0), _fmt(raw["median"], 0), str(raw["n"])]
+        row.append(f"{paper[0]:.0f} / {paper[1]:.0f}" if paper else "-")
+        rows.append(row)
     widths = [max(len(str(r[i])) for r in [header] + rows) for i in range(len(header))]
     lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
     lines += ["  ".join(str(v).ljust(w) for v, w in zip(r, widths, strict=True)) for r in rows]
@@ -567,6 +591,7 @@ def build_report(root: str | Path, top_k: int | None = None) -> Path:
                 _fmt(c.auc_norm, 4),
                 _fmt(c.auc_norm_baseline, 4),
                 _fmt(c.top, 4),
+                _fmt(c.transfer_raw, 2),
             ]
         )
     _write(out_dir / "transfer_matrix.csv", buf.getvalue())
@@ -670,7 +695,18 @@ def build_report(root: str | Path, top_k: int | None = None) -> Path:
         "AUCs (0 = as baseline 1, 1 = solved from the start, < 0 = worse than baseline 1; "
         "coloured as 100 + 100 x FT). Table 1 summarises each measure over the cells that "
         f"show it. Each cell: mean of the top {top_k} finished jobs by AUC. "
-        "Positive/negative transfer: above 110% / below 90%."
+        "Positive/negative transfer: above 110% / below 90%. "
+        "The paper's own ratio is raw AUC over raw AUC, with no floor; where a target's "
+        "scores cannot be negative (floor and every curve point >= 0, most Atari games) "
+        "Table 1 and transfer_matrix.csv (transfer_raw) also give that raw ratio, the one "
+        "to compare with the paper's numbers. Floors are measured over a few random "
+        "episodes; their standard errors are in the floors table."
+        + (
+            " Catch Soup is a small proxy task built for this suite: its Table 1 sits beside "
+            "the paper's Pong Soup row for orientation only, not as a like-for-like comparison."
+            if domain == "catch_soup"
+            else ""
+        )
     )
     notes = " ".join(
         f"{label}: {text.rstrip('.')}."

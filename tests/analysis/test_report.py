@@ -1,6 +1,7 @@
 """The report from a synthetic results tree: no training, no Ray."""
 
 import csv
+import json
 
 import pytest
 
@@ -25,10 +26,12 @@ def test_report_matrix_numbers_and_missing_cells(tree):
             "auc_normalized",
             "auc_normalized_baseline",
             "top",
+            "transfer_raw",
         ]
         rows = {(r["agent"], r["target"]): r for r in reader}
     white = rows[("progressive-2col", "pong_soup/white")]
     assert float(white["transfer"]) == pytest.approx(200.0)
+    assert white["transfer_raw"] == "n/a"  # Pong scores are negative: no raw ratio
     assert float(white["auc"]) == pytest.approx(-5.0) and float(white["floor"]) == -21.0
     assert white["measure"] == "ratio"  # baseline 1: (-13 + 21) / 42 = 0.19 >= 0.1
     # noisy, by hand: AUC_n(progressive) = mean of 0 and 21/42 = 0.25; baseline 0.84/42 = 0.02
@@ -73,3 +76,63 @@ def test_report_cli_exit_code(tmp_path, capsys):
 
     assert main(["report", str(tmp_path / "nope")]) == 2
     assert "no results directory" in capsys.readouterr().err
+
+
+def _two_cell_tree(root, domain, floor, base_curve, prog_curve):
+    from conftest import write_run
+
+    target, source = f"{domain}/b", f"{domain}/a"
+    root.mkdir()
+    (root / "floors.json").write_text(
+        json.dumps({target: {"floor": floor}, source: {"floor": floor}})
+    )
+    cells = [
+        {
+            "label": "baseline1-scratch",
+            "agent": "scratch",
+            "target": target,
+            "sources": [],
+            "job": 0,
+        },
+        {
+            "label": "progressive-2col",
+            "agent": "progressive",
+            "target": target,
+            "sources": [source],
+            "job": 0,
+        },
+    ]
+    (root / "plan.json").write_text(json.dumps({"domain": domain, "cells": cells, "top_k": 1}))
+    write_run(root, target, "scratch", [], base_curve)
+    write_run(root, target, "progressive", [source], prog_curve)
+    return target
+
+
+def test_raw_ratio_is_shown_only_where_scores_are_non_negative(tmp_path):
+    # baseline AUC = (1 + 3) / 2 = 2, progressive (2 + 6) / 2 = 4: raw 200%;
+    # shifted by the floor 0.5: (4 - 0.5) / (2 - 0.5) = 233%
+    target = _two_cell_tree(tmp_path / "a", "atari", 0.5, [(0, 1), (100, 3)], [(0, 2), (100, 6)])
+    out = build_report(tmp_path / "a")
+    with (out / "transfer_matrix.csv").open() as f:
+        rows = {r["agent"]: r for r in csv.DictReader(f)}
+    assert rows["progressive-2col"]["transfer_raw"] == "200.00"
+    assert float(rows["progressive-2col"]["transfer"]) == pytest.approx(100 * 3.5 / 1.5, abs=0.01)
+    assert "raw mean %" in (out / "table1.txt").read_text()
+    # a negative score anywhere: no raw ratio (it would not mean what the paper's does)
+    _two_cell_tree(tmp_path / "b", "atari", 0.5, [(0, -1), (100, 3)], [(0, 2), (100, 6)])
+    out = build_report(tmp_path / "b")
+    with (out / "transfer_matrix.csv").open() as f:
+        rows = {r["agent"]: r for r in csv.DictReader(f)}
+    assert rows["progressive-2col"]["transfer_raw"] == "n/a"
+    assert "raw mean %" not in (out / "table1.txt").read_text()
+    assert target == "atari/b"
+
+
+def test_catch_soup_table1_is_labelled_a_proxy(tmp_path):
+    _two_cell_tree(
+        tmp_path / "c", "catch_soup", -0.9, [(0, -0.9), (100, 0.5)], [(0, 0.2), (100, 0.9)]
+    )
+    out = build_report(tmp_path / "c")
+    table = (out / "table1.txt").read_text()
+    assert "paper Pong Soup mean/median % (Catch Soup is only a proxy)" in table
+    assert "only a proxy" in (out / "report.md").read_text() or "proxy" in table
