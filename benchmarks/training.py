@@ -425,17 +425,34 @@ def train(cfg: RunConfig, root: str | Path, log: Any = print, use_zoo: bool = Tr
         log(f"{run_dir}: already done")
         return run_dir
     old_cfg = run_dir / "config.json"
+    extended: list[dict[str, Any]] = []
     if old_cfg.is_file():
-        saved = json.loads(old_cfg.read_text()).get("run", {})
+        saved_file = json.loads(old_cfg.read_text())
+        saved = saved_file.get("run", {})
+        extended = list(saved_file.get("extended", []))
         # a run that left nothing to keep (no checkpoint, no weights; e.g. it failed at
         # start-up asking for a GPU) may be restarted with another config
         keeps = (run_dir / "checkpoint").exists() or (run_dir / "agent.pt").exists()
+        if cfg.curve_window is None and saved.get("curve_window") is not None:
+            # an extended run pinned its window; the same command without one resumes it
+            cfg = dataclasses.replace(cfg, curve_window=int(saved["curve_window"]))
         if saved and saved != cfg.to_dict() and keeps:
             diff = sorted(k for k in cfg.to_dict() if saved.get(k) != cfg.to_dict()[k])
-            raise TrainingError(
-                f"{run_dir} holds a run with another config (differs in {diff}); "
-                "use another --out or --tag, or delete that directory"
-            )
+            window = int(saved_file.get("curve_window") or RunConfig.from_dict(saved).window)
+            if _can_extend(run_dir, saved, cfg, diff, window):
+                # an interrupted run may be given more steps: it resumes from its
+                # checkpoint and keeps the curve window it was written with
+                log(f"{run_dir}: extending the run from {saved['steps']} to {cfg.steps} steps")
+                extended.append(
+                    {"steps": saved["steps"], "git_commit": saved_file.get("git_commit")}
+                )
+                cfg = dataclasses.replace(cfg, curve_window=window)
+            else:
+                raise TrainingError(
+                    f"{run_dir} holds a run with another config (differs in {diff}); "
+                    "use another --out or --tag, or delete that directory (an interrupted "
+                    "run may only be given more --steps)"
+                )
     run_dir.mkdir(parents=True, exist_ok=True)
     from envs import observation_fingerprint
 
@@ -447,6 +464,7 @@ def train(cfg: RunConfig, root: str | Path, log: Any = print, use_zoo: bool = Tr
             "curve_window": cfg.window,
             "observation_fingerprint": observation_fingerprint(cfg.task),
             **_provenance(),
+            **({"extended": extended} if extended else {}),
         },
     )
     _set_status(run_dir, "running")
@@ -605,6 +623,18 @@ def _train_loop(cfg: RunConfig, run_dir: Path, sources: list[str], log: Any) -> 
             algo.stop()
         except Exception:  # noqa: BLE001 - best effort
             pass
+
+
+def _can_extend(
+    run_dir: Path, saved: dict[str, Any], cfg: RunConfig, diff: list[str], window: int
+) -> bool:
+    """True when ``cfg`` only asks an interrupted, resumable run for more steps."""
+    if not set(diff) <= {"steps", "curve_window"} or "steps" not in diff:
+        return False
+    if cfg.curve_window not in (None, window):
+        return False
+    resumable = (run_dir / "checkpoint").is_dir() and (run_dir / "progress.json").is_file()
+    return resumable and cfg.steps > int(saved["steps"])
 
 
 def _frames_per_step(task_id: str) -> int:

@@ -156,7 +156,7 @@ def test_gpu_asked_for_and_absent_fails_fast(root):
     assert json.loads((run_dir_for(root, cpu) / "status.json").read_text())["state"] == "done"
 
 
-def test_killed_run_resumes_without_gaps(tmp_path):
+def test_killed_run_resumes_without_gaps_and_may_be_extended(tmp_path):
     cmd = [
         sys.executable,
         "-m",
@@ -200,9 +200,18 @@ def test_killed_run_resumes_without_gaps(tmp_path):
     killed_at = json.loads((run_dir / "progress.json").read_text())["window"]["env_steps"]
     before = [r for r in read_curve(run_dir) if r["env_steps"] <= killed_at]
     assert json.loads((run_dir / "status.json").read_text())["state"] == "running"
+    # another learning rate is another run: refused, nothing touched
+    clash = [*cmd, "--lr", "0.001"]
+    out = subprocess.run(clash, capture_output=True, text=True, timeout=120, cwd=tmp_path, env=env)
+    assert out.returncode == 2 and "only be given more --steps" in out.stderr, out.stderr[-500:]
+    # more steps for an interrupted run: it resumes and trains on to the new total
+    cmd[cmd.index("12000")] = "14000"
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=tmp_path, env=env)
     assert out.returncode == 0, out.stderr[-2000:]
     assert f"resumed at {int(killed_at)} env steps" in out.stdout
+    assert "extending the run from 12000 to 14000 steps" in out.stdout
+    saved = json.loads((run_dir / "config.json").read_text())
+    assert saved["run"]["steps"] == 14000 and saved["extended"][0]["steps"] == 12000
     rows = read_curve(run_dir)
     steps = [r["env_steps"] for r in rows]
     assert steps == sorted(set(steps)), steps  # no duplicate points
@@ -213,7 +222,7 @@ def test_killed_run_resumes_without_gaps(tmp_path):
     i = next(k for k, s in enumerate(steps) if s > killed_at)
     ordinary = [g for k, g in enumerate(gaps) if k != i - 1]
     assert gaps[i - 1] <= max(ordinary) + 500, steps
-    assert steps[-1] >= 12_000 and any(s > killed_at for s in steps)
+    assert steps[-1] >= 14_000 and any(s > killed_at for s in steps)
     assert rows[: len(before)] == before  # the points before the kill are kept as they were
     assert json.loads((run_dir / "status.json").read_text())["state"] == "done"
     assert not (run_dir / "checkpoint").exists()
