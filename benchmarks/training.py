@@ -429,6 +429,11 @@ def train(cfg: RunConfig, root: str | Path, log: Any = print, use_zoo: bool = Tr
     if old_cfg.is_file():
         saved_file = json.loads(old_cfg.read_text())
         saved = saved_file.get("run", {})
+        if saved and not (cfg.agent == "pathnet" and "pathnet_episodes" not in saved):
+            # written by an older version: fields it lacked take their defaults, fields
+            # since removed are dropped (a PathNet run from before whole-episode fitness
+            # keeps its old config, so it is refused below)
+            saved = RunConfig.from_dict(saved).to_dict()
         extended = list(saved_file.get("extended", []))
         # a run that left nothing to keep (no checkpoint, no weights; e.g. it failed at
         # start-up asking for a GPU) may be restarted with another config
