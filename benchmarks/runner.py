@@ -35,9 +35,17 @@ __all__ = ["plan_runs", "run_suite", "measure_floors", "FLOOR_EPISODES"]
 FLOOR_EPISODES = {"catch_soup": 500, "pong_soup": 5, "atari": 5, "labyrinth": 5}
 
 
-def _job_config(cell: Cell, steps: int, job: int, base: dict[str, Any]) -> RunConfig:
+def _job_config(
+    cell: Cell, steps: int, job: int, base: dict[str, Any], pathnet: dict[str, Any] | None = None
+) -> RunConfig:
+    extra = dict(pathnet or {}) if cell.agent == "pathnet" else {}
     cfg = RunConfig(
-        task=cell.target, agent=cell.agent, sources=cell.sources, steps=steps, seed=job, **base
+        task=cell.target,
+        agent=cell.agent,
+        sources=cell.sources,
+        steps=steps,
+        seed=job,
+        **{**base, **extra},
     )
     if job == 0:
         return cfg
@@ -61,7 +69,7 @@ def plan_runs(
     manifest: list[dict[str, Any]] = []
     for cell in cells:
         for job in range(budget.jobs):
-            cfg = _job_config(cell, steps, job, base)
+            cfg = _job_config(cell, steps, job, base, budget.pathnet)
             targets.append(cfg)
             manifest.append(
                 {

@@ -169,6 +169,11 @@ class RunConfig:
             raise ValueError(f"pathnet_population must be >= 2, got {self.pathnet_population}")
         if self.pathnet_episodes < 1:
             raise ValueError(f"pathnet_episodes must be >= 1, got {self.pathnet_episodes}")
+        if self.agent == "pathnet" and self.num_learners > 1:
+            raise ValueError(
+                "PathNet trains with one learner (num_learners 0 or 1): with several, "
+                "distributed data parallel waits for gradients of modules off every path"
+            )
 
     @property
     def window(self) -> int:
@@ -218,6 +223,13 @@ def source_config(cfg: RunConfig) -> RunConfig | None:
     else:
         agent = "scratch"
     defaults = RunConfig(task=last)
+    if agent == "pathnet":  # the source evolves a population of the same size
+        defaults = dataclasses.replace(
+            defaults,
+            agent=agent,
+            pathnet_population=cfg.pathnet_population,
+            pathnet_episodes=cfg.pathnet_episodes,
+        )
     return dataclasses.replace(
         defaults,
         task=last,

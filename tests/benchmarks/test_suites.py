@@ -140,6 +140,30 @@ def test_a_wave_runs_through_ray_tune(tmp_path):
         assert (run_dir_for(tmp_path, cfg) / "agent.pt").is_file()
 
 
+@pytest.mark.parametrize("budget, population", [("laptop", 8), ("gpu", 64), ("paper", 64)])
+def test_pathnet_population_follows_the_budget(budget, population):
+    from benchmarks.training import RunConfig
+
+    waves, _ = plan_runs(SUITES["pong-soup"], BUDGETS[budget])
+    runs = [c for w in waves for c in w]
+    pathnet = [c for c in runs if c.agent == "pathnet"]
+    others = [c for c in runs if c.agent != "pathnet"]
+    if budget != "laptop":  # the laptop matrix has no PathNet cell
+        assert pathnet
+    # PathNet targets and their PathNet sources evolve the budget's population; no other
+    # run's identity changes (so shipped zoo columns still match)
+    assert all(c.pathnet_population == population for c in pathnet)
+    assert all(c.pathnet_population == RunConfig(task=c.task).pathnet_population for c in others)
+
+
+def test_pathnet_refuses_several_learners():
+    from benchmarks.training import RunConfig
+
+    with pytest.raises(ValueError, match="PathNet trains with one learner"):
+        RunConfig(task="catch_soup/pong", agent="pathnet", num_learners=2)
+    RunConfig(task="catch_soup/pong", agent="pathnet", num_learners=1)
+
+
 def test_every_cli_command_is_registered():
     from benchmarks.cli import build_parser
 
@@ -154,4 +178,5 @@ def test_every_cli_command_is_registered():
         "report",
         "analyze",
         "perf",
+        "floors",
     }
