@@ -147,7 +147,9 @@ def ensure_ray(address: str | None, num_cpus: int | None = None) -> dict:
         if address:
             ray.init(address=address, **kwargs)
         else:
-            ray.init(num_cpus=num_cpus or os.cpu_count(), **kwargs)
+            # "local": always a fresh embedded Ray, never a cluster named by a (possibly
+            # stale) /tmp/ray/ray_current_cluster that some earlier `ray start` left
+            ray.init(address="local", num_cpus=num_cpus or os.cpu_count(), **kwargs)
     return ray.cluster_resources()
 
 

@@ -3,9 +3,11 @@
 import csv
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -16,6 +18,7 @@ from agents import load_agent
 from benchmarks.training import RunConfig, TrainingError, read_curve, run_dir_for, train
 
 pytestmark = pytest.mark.ray
+REPO = Path(__file__).resolve().parents[2]
 
 # one env runner: these tests check artifacts, not parallel sampling (faster start)
 SMOKE = dict(steps=1_500, wandb=False, env_runners=1, envs_per_runner=4, curve_window=500)
@@ -248,3 +251,37 @@ def test_bad_reward_clip_and_check_episodes_fail_at_once(capsys):
     code = main(["train", "--task", "catch_soup/pong", "--steps", "10", "--reward-clip", "-2"])
     err = capsys.readouterr().err
     assert code == 2 and "reward_clip must be positive" in err
+
+
+def test_embedded_ray_ignores_a_stale_cluster_address(tmp_path):
+    # a dead `ray start` leaves ray_current_cluster behind; without RAY_ADDRESS a run must
+    # still start its own embedded Ray (RAY_TMPDIR keeps this away from real Ray files)
+    ray_tmp = Path(tempfile.mkdtemp(prefix="xs", dir="/tmp"))
+    try:
+        (ray_tmp / "ray").mkdir()
+        (ray_tmp / "ray" / "ray_current_cluster").write_text("127.0.0.1:1")
+        env = {**os.environ, "RAY_TMPDIR": str(ray_tmp)}
+        env.pop("RAY_ADDRESS", None)
+        cmd = [
+            sys.executable,
+            "-m",
+            "benchmarks.cli",
+            "train",
+            "--task",
+            "catch_soup/pong",
+            "--steps",
+            "600",
+            "--env-runners",
+            "0",
+            "--envs-per-runner",
+            "2",
+            "--check-episodes",
+            "0",
+            "--no-wandb",
+            "--out",
+            str(tmp_path),
+        ]
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env, cwd=REPO)
+        assert out.returncode == 0, out.stderr[-2000:]
+    finally:
+        shutil.rmtree(ray_tmp, ignore_errors=True)
