@@ -27,7 +27,13 @@ import numpy as np
 from benchmarks.atomic import write_json
 from benchmarks.budgets import PAPER_SPACE, Budget, get_budget
 from benchmarks.suites import Cell, Suite, get_suite
-from benchmarks.training import RunConfig, read_status, run_dir_for, source_config
+from benchmarks.training import (
+    RunConfig,
+    finished_run_clash,
+    read_status,
+    run_dir_for,
+    source_config,
+)
 
 __all__ = ["plan_runs", "run_suite", "measure_floors", "FLOOR_EPISODES"]
 
@@ -255,7 +261,20 @@ def run_suite(
     measure_floors(targets, root, log)
     all_runs = [c for w in waves for c in w]
     total = len(all_runs)
-    done_before = sum(read_status(run_dir_for(root, c)).get("state") == "done" for c in all_runs)
+    done = [c for c in all_runs if read_status(run_dir_for(root, c)).get("state") == "done"]
+    clashes = [
+        f"{run_dir_for(root, c)} (differs in {', '.join(diff)})"
+        for c in done
+        if (diff := finished_run_clash(run_dir_for(root, c), c))
+    ]
+    if clashes:
+        raise TrainingError(
+            f"{root} holds finished runs of another config, which this suite would reuse: "
+            + "; ".join(clashes[:3])
+            + (f" and {len(clashes) - 3} more" if len(clashes) > 3 else "")
+            + ". Use another --out, or delete them"
+        )
+    done_before = len(done)
     log(
         f"{suite.name} at budget {budget.name}: {total} runs in {len(waves)} wave(s), "
         f"{done_before} already done"

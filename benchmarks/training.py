@@ -250,6 +250,31 @@ def source_config(cfg: RunConfig) -> RunConfig | None:
     )
 
 
+def finished_run_clash(run_dir: str | Path, cfg: RunConfig) -> list[str]:
+    """The fields in which the run stored in ``run_dir`` differs from ``cfg`` ([]: same).
+
+    Execution settings (env runners, devices, timeouts, wandb...) do not count; the step
+    count does, except for a shipped zoo column (it matches on everything but its own,
+    longer, step count: ``benchmarks.zoo``).
+    """
+    from benchmarks.zoo import EXECUTION_FIELDS, ZOO_MARKER, identity
+
+    run_dir = Path(run_dir)
+    try:
+        saved = json.loads((run_dir / "config.json").read_text())["run"]
+        saved = RunConfig.from_dict(saved).to_dict()
+    except (OSError, KeyError, TypeError, ValueError):
+        return ["config.json (missing or unreadable)"]
+    mine = cfg.to_dict()
+    if (run_dir / ZOO_MARKER).is_file():
+        a, b = identity(saved), identity(mine)
+    else:
+        ignore = EXECUTION_FIELDS - {"steps"}
+        a = {k: v for k, v in saved.items() if k not in ignore}
+        b = {k: v for k, v in mine.items() if k not in ignore}
+    return sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+
+
 def read_status(run_dir: str | Path) -> dict[str, Any]:
     path = Path(run_dir) / "status.json"
     if not path.is_file():
@@ -434,6 +459,12 @@ def train(cfg: RunConfig, root: str | Path, log: Any = print, use_zoo: bool = Tr
     run_dir = run_dir_for(root, cfg)
     status = read_status(run_dir)
     if status.get("state") == "done":
+        diff = finished_run_clash(run_dir, cfg)
+        if diff:
+            raise TrainingError(
+                f"{run_dir} holds a finished run with another config (differs in {diff}); "
+                "use another --out or --tag, or delete that directory"
+            )
         log(f"{run_dir}: already done")
         return run_dir
     old_cfg = run_dir / "config.json"

@@ -180,3 +180,19 @@ def test_every_cli_command_is_registered():
         "perf",
         "floors",
     }
+
+
+def test_a_suite_refuses_to_reuse_finished_runs_of_another_budget(tmp_path):
+    from benchmarks.runner import run_suite
+    from benchmarks.training import RunConfig, TrainingError
+
+    waves, _ = plan_runs(SUITES["catch-soup"], BUDGETS["smoke"])
+    smoke = waves[-1][0]  # a target run as the smoke budget trains it
+    run_dir = run_dir_for(tmp_path, smoke)
+    run_dir.mkdir(parents=True)
+    (run_dir / "config.json").write_text(json.dumps({"run": smoke.to_dict()}))
+    (run_dir / "status.json").write_text(json.dumps({"state": "done"}))
+    assert isinstance(smoke, RunConfig) and smoke.steps == 3_000
+    with pytest.raises(TrainingError, match=r"finished runs of another config.*steps"):
+        run_suite("catch-soup", "laptop", tmp_path, base={"wandb": False}, log=lambda *_: None)
+    assert not (tmp_path / "catch_soup-pong" / "scratch" / "seed0").exists()  # nothing trained

@@ -133,6 +133,16 @@ def test_finished_run_is_left_alone_and_config_clash_is_refused(root):
     finally:
         os.rename(run_dir / "status.bak", run_dir / "status.json")
     assert (run_dir / "curve.csv").read_text() == before
+    # a finished run is not reused for another config either (e.g. a smoke run when the
+    # suite now asks for laptop steps); execution settings may differ
+    with pytest.raises(TrainingError, match=r"finished run with another config.*'steps'"):
+        train(other, root, log=lambda *_: None)
+    same_but_executed_differently = RunConfig(
+        task="catch_soup/hflip", agent="scratch", **{**SMOKE, "env_runners": 2}
+    )
+    messages = []
+    train(same_but_executed_differently, root, log=messages.append)
+    assert "already done" in messages[-1]
 
 
 def test_gpu_asked_for_and_absent_fails_fast(root):
