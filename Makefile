@@ -71,6 +71,7 @@ bench-catch: setup
 
 sweep: setup
 	@test -n "$(SUITE)" || { echo "usage: make sweep SUITE=pong-soup BUDGET=gpu [RAY_ADDRESS=...]"; exit 2; }
+	$(VENV)/bin/xfer plan $(SUITE) --budget $(BUDGET)
 	$(VENV)/bin/xfer bench $(SUITE) --budget $(BUDGET) --out $(OUT)
 
 report: setup

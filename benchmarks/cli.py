@@ -344,6 +344,26 @@ def _suite_parsers(sub: argparse._SubParsersAction) -> None:
     )
     p.set_defaults(func=_cmd_bench)
 
+    p = sub.add_parser("plan", help="runs, steps, frames and estimated wall time of a sweep")
+    p.add_argument("suite", choices=list(SUITES), help="which matrix")
+    p.add_argument(
+        "--budget", default="laptop", choices=list(BUDGETS), help="named budget (default laptop)"
+    )
+    p.add_argument("--env-runners", type=int, default=None, help="env runners per run")
+    p.add_argument("--envs-per-runner", type=int, default=None, help="sub-envs per runner")
+    p.add_argument("--parallel", type=int, default=None, help="runs at a time (as xfer bench)")
+    p.add_argument(
+        "--no-calibrate",
+        action="store_true",
+        help="do not run the short calibration run when no speed is cached for this cluster",
+    )
+    p.add_argument(
+        "--train-sources",
+        action="store_true",
+        help="count source runs a shipped zoo column would stand in for (as xfer bench)",
+    )
+    p.set_defaults(func=_cmd_plan)
+
     p = sub.add_parser("report", help="build the report from a results directory alone")
     p.add_argument("results_dir", help="results root (holds plan.json and run directories)")
     p.add_argument(
@@ -389,6 +409,27 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         eval_episodes=args.eval_episodes,
         parallel=args.parallel,
         use_zoo=not args.train_sources,
+    )
+    return 0
+
+
+def _cmd_plan(args: argparse.Namespace) -> int:
+    from benchmarks.plan import plan_text
+
+    base: dict = {"wandb": False}
+    if args.env_runners is not None:
+        base["env_runners"] = args.env_runners
+    if args.envs_per_runner is not None:
+        base["envs_per_runner"] = args.envs_per_runner
+    print(
+        plan_text(
+            args.suite,
+            args.budget,
+            base=base,
+            calibrate=not args.no_calibrate,
+            parallel=args.parallel,
+            use_zoo=not args.train_sources,
+        )
     )
     return 0
 

@@ -179,6 +179,7 @@ def test_every_cli_command_is_registered():
         "analyze",
         "perf",
         "floors",
+        "plan",
     }
 
 

@@ -1,0 +1,205 @@
+"""`xfer plan SUITE --budget B`: what a sweep will cost before it starts.
+
+Prints the runs, the total agent steps and frames, and an estimated wall time on the
+cluster it would run on (``RAY_ADDRESS``, else this machine):
+
+- per-run speed: a short calibration run (a 1-column scratch run on the suite's first
+  task with the suite's settings) measured *on that cluster*, cached in
+  ``~/.cache/xfer-bench/throughput.json`` per cluster (address, CPUs, GPUs) and domain;
+- slower networks: multi-column and PathNet runs are scaled by the training-speed ratios
+  measured on 2 cores (1 column 1.0, 2 columns 0.74, 4 columns 0.56, PathNet 0.47;
+  3 columns interpolated 0.65), so the estimate is an estimate;
+- concurrency: runs at a time, as the runner would start them (1 locally; on a cluster
+  its CPUs / (env runners + 1));
+- a fixed per-run overhead for Ray start-up, the final checks and evaluations.
+
+Waves run one after the other (sources before targets), so a wave's time is its runs'
+time divided by the concurrency, but never less than its slowest run.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks.atomic import write_json
+
+__all__ = ["SPEED_FACTORS", "RUN_OVERHEAD_S", "estimate", "plan_text", "cache_path"]
+
+# training speed of a run relative to a 1-column run (measured on 2 cores, issue 16's
+# xfer perf figures: 0.34, 0.25, 0.19 and 0.16 of one raw-emulator core)
+SPEED_FACTORS = {1: 1.0, 2: 0.74, 3: 0.65, 4: 0.56, "pathnet": 0.47}
+# Ray start-up, algorithm build, curve check and evaluations of one run, seconds
+RUN_OVERHEAD_S = 60.0
+CALIBRATION_STEPS = 20_000
+
+
+def cache_path() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "xfer-bench" / "throughput.json"
+
+
+def _columns(cfg: Any) -> int | str:
+    if cfg.agent == "pathnet":
+        return "pathnet"
+    if cfg.agent == "random-column":
+        return 2
+    if cfg.agent == "progressive":
+        return len(cfg.sources) + 1
+    return 1
+
+
+def estimate(
+    runs: list[list[Any]], steps_per_s: float, concurrency: int, frames_per_step: int
+) -> dict[str, Any]:
+    """Totals and the estimated wall time of ``runs`` (waves of RunConfigs).
+
+    Args:
+        runs: waves of run configs, in order.
+        steps_per_s: training agent steps/s of a 1-column run on the cluster.
+        concurrency: runs at a time.
+        frames_per_step: emulator frames per agent step (4 on the ALE domains).
+
+    Example:
+        >>> from benchmarks.training import RunConfig
+        >>> one = RunConfig(task="catch_soup/pong", steps=1000)
+        >>> estimate([[one, one]], 100.0, 1, 1)["wall_s"]  # 2 x (10 s + 60 s)
+        140.0
+    """
+    if steps_per_s <= 0 or concurrency < 1:
+        raise ValueError("steps_per_s must be > 0 and concurrency >= 1")
+    wall = 0.0
+    total_steps = 0
+    for wave in runs:
+        times = []
+        for cfg in wave:
+            factor = SPEED_FACTORS.get(_columns(cfg), SPEED_FACTORS[4])
+            times.append(cfg.steps / (steps_per_s * factor) + RUN_OVERHEAD_S)
+            total_steps += cfg.steps
+        if times:
+            wall += max(sum(times) / concurrency, max(times))
+    return {
+        "runs": sum(len(w) for w in runs),
+        "waves": len(runs),
+        "agent_steps": total_steps,
+        "frames": total_steps * frames_per_step,
+        "wall_s": wall,
+        "concurrency": concurrency,
+        "steps_per_s": steps_per_s,
+    }
+
+
+def _cluster_key(address: str | None) -> tuple[str, dict[str, float]]:
+    from benchmarks.rllib.algo import ensure_ray
+
+    resources = ensure_ray(address)
+    cpus, gpus = resources.get("CPU", 0), resources.get("GPU", 0)
+    return f"{address or 'local'}|cpus={cpus:g}|gpus={gpus:g}", resources
+
+
+def calibrated_speed(
+    domain: str, task: str, base: dict[str, Any], address: str | None, calibrate: bool
+) -> tuple[float | None, str]:
+    """1-column training steps/s on this cluster for ``domain``: cached or measured now."""
+    key, _ = _cluster_key(address)
+    path = cache_path()
+    cache: dict[str, Any] = {}
+    if path.is_file():
+        try:
+            cache = json.loads(path.read_text())
+        except json.JSONDecodeError:
+            cache = {}
+    entry = cache.get(key, {}).get(domain)
+    if entry:
+        return float(entry["steps_per_s"]), (
+            f"cached calibration of {entry['measured']}; delete {path} to re-measure"
+        )
+    if not calibrate:
+        return None, "no calibration cached for this cluster (run without --no-calibrate)"
+    from benchmarks.perf import training_throughput
+
+    settings = {k: v for k, v in base.items() if k in ("env_runners", "envs_per_runner")}
+    measured = training_throughput(task, "scratch", CALIBRATION_STEPS, **settings)
+    rate = float(measured["steps_per_s"])
+    cache.setdefault(key, {})[domain] = {
+        "steps_per_s": rate,
+        "task": task,
+        "measured": time.strftime("%Y-%m-%d %H:%M", time.gmtime()) + " UTC",
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_json(path, cache)
+    return rate, f"calibrated now ({CALIBRATION_STEPS:,} steps of scratch on {task})"
+
+
+def _hours(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "n/a"
+    h, rem = divmod(int(seconds), 3600)
+    return f"{h}h{rem // 60:02d}m"
+
+
+def plan_text(
+    suite_name: str,
+    budget_name: str,
+    base: dict[str, Any] | None = None,
+    address: str | None = None,
+    calibrate: bool = True,
+    parallel: int | None = None,
+    use_zoo: bool = True,
+) -> str:
+    """The plan of a sweep, as printed by ``xfer plan`` and the first lines of a sweep."""
+    from benchmarks.budgets import get_budget
+    from benchmarks.runner import _concurrency, plan_runs
+    from benchmarks.suites import get_suite
+    from benchmarks.training import RunConfig, run_dir_for
+    from benchmarks.zoo import find_zoo_run
+    from envs import get_task
+
+    suite, budget = get_suite(suite_name), get_budget(budget_name)
+    base = dict(base or {})
+    waves, manifest = plan_runs(suite, budget, base)
+    targets = {str(run_dir_for("", RunConfig.from_dict(m["config"]))) for m in manifest}
+    # source runs a shipped zoo column stands in for are not trained (xfer bench's rule)
+    shipped = [
+        c
+        for w in waves
+        for c in w
+        if use_zoo
+        and str(run_dir_for("", c)) not in targets
+        and find_zoo_run(c, log=lambda *_: None)
+    ]
+    waves = [[c for c in w if c not in shipped] for w in waves]
+    waves = [w for w in waves if w]
+    runs = [c for w in waves for c in w]
+    first = runs[0].task
+    frames = get_task(first).frames_per_step
+    address = address or os.environ.get("RAY_ADDRESS")
+    env_runners = max((c.env_runners for c in runs), default=1)
+    if address:
+        os.environ.setdefault("RAY_ADDRESS", address)
+    concurrency = _concurrency(parallel, env_runners)
+    speed, source = calibrated_speed(suite.domain, first, base, address, calibrate)
+    lines = [
+        f"{suite.name} at budget {budget.name}: {len(runs)} runs to train in {len(waves)} "
+        f"wave(s) ({len(manifest)} target jobs; {budget.jobs} job(s) per cell"
+        + (f"; {len(shipped)} source run(s) from the zoo" if shipped else "")
+        + ")",
+    ]
+    if speed is None:
+        total = sum(c.steps for c in runs)
+        lines.append(f"agent steps {total:,}, frames {total * frames:,}")
+        lines.append(f"estimated wall time: unknown: {source}")
+        return "\n".join(lines)
+    est = estimate(waves, speed, concurrency, frames)
+    lines += [
+        f"agent steps {est['agent_steps']:,}, frames {est['frames']:,}",
+        f"cluster: {address or 'this machine (embedded Ray)'}; {concurrency} run(s) at a time",
+        f"1-column training speed: {speed:,.0f} agent steps/s ({source})",
+        f"estimated wall time: {_hours(est['wall_s'])} (multi-column and PathNet runs scaled "
+        f"by {SPEED_FACTORS}; {RUN_OVERHEAD_S:.0f} s overhead per run)",
+    ]
+    return "\n".join(lines)
