@@ -169,26 +169,16 @@ def test_gpu_asked_for_and_absent_fails_fast(root):
     assert json.loads((run_dir_for(root, cpu) / "status.json").read_text())["state"] == "done"
 
 
+def _train_cli(options: str) -> list[str]:
+    """``xfer train`` on catch_soup/pong without wandb, as a subprocess command line."""
+    base = [sys.executable, "-m", "benchmarks.cli", "train", "--task", "catch_soup/pong"]
+    return [*base, "--no-wandb", *options.split()]
+
+
 def test_killed_run_resumes_without_gaps_and_may_be_extended(tmp_path):
-    cmd = [
-        sys.executable,
-        "-m",
-        "benchmarks.cli",
-        "train",
-        "--task",
-        "catch_soup/pong",
-        "--steps",
-        "12000",
-        "--out",
-        "results",  # relative, run from tmp_path: checkpoints need absolute paths inside
-        "--no-wandb",
-        "--envs-per-runner",
-        "4",
-        "--curve-window",
-        "500",
-        "--checkpoint-every",
-        "1",
-    ]
+    # --out relative, run from tmp_path: checkpoints need absolute paths inside
+    cmd = _train_cli("--steps 12000 --out results --envs-per-runner 4 --curve-window 500")
+    cmd += ["--checkpoint-every", "1"]
     run_dir = tmp_path / "results" / "catch_soup-pong" / "scratch" / "seed0"
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     proc = subprocess.Popen(
@@ -272,25 +262,8 @@ def test_embedded_ray_ignores_a_stale_cluster_address(tmp_path):
         (ray_tmp / "ray" / "ray_current_cluster").write_text("127.0.0.1:1")
         env = {**os.environ, "RAY_TMPDIR": str(ray_tmp)}
         env.pop("RAY_ADDRESS", None)
-        cmd = [
-            sys.executable,
-            "-m",
-            "benchmarks.cli",
-            "train",
-            "--task",
-            "catch_soup/pong",
-            "--steps",
-            "600",
-            "--env-runners",
-            "0",
-            "--envs-per-runner",
-            "2",
-            "--check-episodes",
-            "0",
-            "--no-wandb",
-            "--out",
-            str(tmp_path),
-        ]
+        cmd = _train_cli("--steps 600 --env-runners 0 --envs-per-runner 2 --check-episodes 0")
+        cmd += ["--out", str(tmp_path)]
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env, cwd=REPO)
         assert out.returncode == 0, out.stderr[-2000:]
     finally:
