@@ -180,6 +180,9 @@ def save_weights(agent: Agent, path: str | Path) -> Path:
     os.close(fd)
     try:
         torch.save(payload, tmp)
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)  # mkstemp makes 0600; honour the umask
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

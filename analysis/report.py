@@ -259,6 +259,18 @@ def _heat_value(cell: CellResult) -> float:
     return 100.0 + 100.0 * cell.forward_transfer
 
 
+def _shown_state(run: Run) -> str:
+    """The run's state; a "running" run that no live process trains is marked dead."""
+    if run.state != "running":
+        return run.state
+    from benchmarks.rundir import run_liveness
+
+    liveness = run_liveness(run.path)
+    if liveness == "dead":
+        return "dead (status says running, but no live process holds it: rerun to resume)"
+    return "running" if liveness == "live" else "running (liveness unknown)"
+
+
 def _run_note(run: Run) -> str:
     """Why a run failed, whether it came from the zoo, and its curve check."""
     notes = []
@@ -654,7 +666,7 @@ def build_report(root: str | Path, top_k: int | None = None) -> Path:
         + [
             [
                 str(r.path.relative_to(root)),
-                r.state,
+                _shown_state(r),
                 _fmt(r.curve[-1]["env_steps"], 0) if r.curve else "0",
                 _fmt(r.auc, 3),
                 _run_note(r),

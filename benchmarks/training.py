@@ -12,14 +12,20 @@ A run directory holds:
   episodes) against an independent evaluation of the final weights (no RLlib); a
   disagreement fails the run;
 - ``agent.pt``: the trained network (``torch.load(..., weights_only=True)``);
-- ``status.json``: ``running``, ``done`` or ``failed`` (with the reason);
-- ``checkpoint/``: the RLlib algorithm state for resuming (module weights travel to
-  later runs through ``agent.pt``, never through this checkpoint);
-- ``pathnet.json`` (PathNet): the population, fitness and the fixed best path.
+- ``status.json``: ``running`` (with a heartbeat, pid and host), ``done`` or ``failed``
+  (with the reason);
+- ``checkpoint/``: the RLlib algorithm state for resuming, with the driver's progress
+  (``xfer_progress.json``) inside it (module weights travel to later runs through
+  ``agent.pt``, never through this checkpoint; resuming executes its pickles);
+- ``.lock``: held while a process trains the run (``benchmarks.rundir``);
+- ``pathnet.json`` (PathNet): the population, whole-episode counts and fitness, and the
+  fixed best path.
 
-Every file is written atomically. Re-running the same run resumes from the last
-checkpoint and truncates the curve to it (no gap, no duplicate point); a finished run
-is left alone.
+Every file is written atomically and the checkpoint is swapped in atomically (a kill at
+any step resumes from the newest complete checkpoint). Re-running the same run resumes
+from it and truncates the curve to it (no gap, no duplicate point); a finished run is
+left alone if its config matches (else a clear error); an interrupted run may be given
+more steps. Two processes never train one run directory at once.
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ import numpy as np
 
 from benchmarks.atomic import write_json, write_text
 from benchmarks.pathnet_evolution import DEFAULT_EPISODES_PER_FITNESS
+from benchmarks.rundir import has_checkpoint
 
 __all__ = [
     "RunConfig",
@@ -303,6 +310,12 @@ def _set_status(run_dir: Path, state: str, **extra: Any) -> None:
     write_json(run_dir / "status.json", {"state": state, "updated": time.time(), **extra})
 
 
+def _whoami() -> dict[str, Any]:
+    import socket
+
+    return {"pid": os.getpid(), "host": socket.gethostname()}
+
+
 def _provenance() -> dict[str, Any]:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -457,6 +470,21 @@ def train(cfg: RunConfig, root: str | Path, log: Any = print, use_zoo: bool = Tr
         # last source run was itself trained from the sources before it.
         sources = [str(src_dir / "agent.pt")]
     run_dir = run_dir_for(root, cfg)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    from benchmarks.rundir import RunLock, RunLockedError
+
+    try:
+        lock = RunLock(run_dir, log=log).acquire()
+    except RunLockedError as err:
+        raise TrainingError(str(err)) from None
+    try:
+        return _train_locked(cfg, run_dir, sources, log)
+    finally:
+        lock.release()
+
+
+def _train_locked(cfg: RunConfig, run_dir: Path, sources: list[str], log: Any) -> Path:
+    """:func:`train` for one run directory, under its lock."""
     status = read_status(run_dir)
     if status.get("state") == "done":
         diff = finished_run_clash(run_dir, cfg)
@@ -480,7 +508,7 @@ def train(cfg: RunConfig, root: str | Path, log: Any = print, use_zoo: bool = Tr
         extended = list(saved_file.get("extended", []))
         # a run that left nothing to keep (no checkpoint, no weights; e.g. it failed at
         # start-up asking for a GPU) may be restarted with another config
-        keeps = (run_dir / "checkpoint").exists() or (run_dir / "agent.pt").exists()
+        keeps = has_checkpoint(run_dir) or (run_dir / "agent.pt").exists()
         if cfg.curve_window is None and saved.get("curve_window") is not None:
             # an extended run pinned its window; the same command without one resumes it
             cfg = dataclasses.replace(cfg, curve_window=int(saved["curve_window"]))
@@ -515,7 +543,7 @@ def train(cfg: RunConfig, root: str | Path, log: Any = print, use_zoo: bool = Tr
             **({"extended": extended} if extended else {}),
         },
     )
-    _set_status(run_dir, "running")
+    _set_status(run_dir, "running", heartbeat=time.time(), **_whoami())
     try:
         _train_loop(cfg, run_dir, sources, log)
     except KeyboardInterrupt:
@@ -546,14 +574,15 @@ def _train_loop(cfg: RunConfig, run_dir: Path, sources: list[str], log: Any) -> 
         "seed": cfg.seed,
     }
     algo = rl.build_algorithm(cfg, model_config)
-    ckpt = run_dir / "checkpoint"
-    progress_file = run_dir / "progress.json"
+    from benchmarks.rundir import LEGACY_PROGRESS, latest_checkpoint, save_checkpoint
+
     rows = read_curve(run_dir)
     window = _Window(_Window.fresh())
     wall_offset = 0.0
     pop_state: dict[str, Any] | None = None
-    if ckpt.is_dir() and progress_file.is_file():
-        progress = json.loads(progress_file.read_text())
+    found = latest_checkpoint(run_dir)
+    if found is not None:
+        ckpt, progress = found
         algo.restore_from_path(str(ckpt.resolve()))
         window = _Window(progress["window"])
         rows = [r for r in rows if r["env_steps"] <= progress["window"]["win_start"]]
@@ -572,24 +601,15 @@ def _train_loop(cfg: RunConfig, run_dir: Path, sources: list[str], log: Any) -> 
     pool = futures.ThreadPoolExecutor(max_workers=1)
 
     def checkpoint() -> None:
-        tmp = run_dir / "checkpoint.tmp"
-        shutil.rmtree(tmp, ignore_errors=True)
-        algo.save_to_path(str(tmp.resolve()))  # pyarrow's filesystem needs absolute paths
-        old = run_dir / "checkpoint.old"
-        shutil.rmtree(old, ignore_errors=True)
-        if ckpt.exists():
-            ckpt.rename(old)
-        tmp.rename(ckpt)
-        shutil.rmtree(old, ignore_errors=True)
+        progress = {
+            "window": window.s,
+            "wall_time": time.time() - start,
+            "pathnet": pathnet.state() if pathnet else None,
+        }
+        # pyarrow's filesystem needs absolute paths
+        save_checkpoint(run_dir, lambda d: algo.save_to_path(str(d.resolve())), progress)
         _write_curve(run_dir, rows)
-        write_json(
-            progress_file,
-            {
-                "window": window.s,
-                "wall_time": time.time() - start,
-                "pathnet": pathnet.state() if pathnet else None,
-            },
-        )
+        _set_status(run_dir, "running", heartbeat=time.time(), **_whoami())
 
     try:
         while window.s["env_steps"] < cfg.steps:
@@ -663,8 +683,8 @@ def _train_loop(cfg: RunConfig, run_dir: Path, sources: list[str], log: Any) -> 
             score_mean=window.s["ret_sum"] / episodes if episodes else None,
             learn_return_mean=window.s["learn_sum"] / episodes if episodes else None,
         )
-        shutil.rmtree(ckpt, ignore_errors=True)
-        progress_file.unlink(missing_ok=True)
+        shutil.rmtree(run_dir / "checkpoint", ignore_errors=True)
+        (run_dir / LEGACY_PROGRESS).unlink(missing_ok=True)
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
         try:
@@ -681,8 +701,7 @@ def _can_extend(
         return False
     if cfg.curve_window not in (None, window):
         return False
-    resumable = (run_dir / "checkpoint").is_dir() and (run_dir / "progress.json").is_file()
-    return resumable and cfg.steps > int(saved["steps"])
+    return has_checkpoint(run_dir) and cfg.steps > int(saved["steps"])
 
 
 def _frames_per_step(task_id: str) -> int:

@@ -136,3 +136,11 @@ def test_catch_soup_table1_is_labelled_a_proxy(tmp_path):
     table = (out / "table1.txt").read_text()
     assert "paper Pong Soup mean/median % (Catch Soup is only a proxy)" in table
     assert "only a proxy" in (out / "report.md").read_text() or "proxy" in table
+
+
+def test_a_running_run_that_no_process_trains_is_shown_dead(tree):
+    from conftest import write_run
+
+    write_run(tree, "pong_soup/white", "scratch", [], [(0, -21)], state="running", tag="x")
+    md = (build_report(tree) / "report.md").read_text()
+    assert "dead (status says running, but no live process holds it" in md

@@ -15,6 +15,7 @@ import pytest
 import torch
 
 from agents import load_agent
+from benchmarks.rundir import latest_checkpoint
 from benchmarks.training import RunConfig, TrainingError, read_curve, run_dir_for, train
 
 pytestmark = pytest.mark.ray
@@ -191,7 +192,7 @@ def test_killed_run_resumes_without_gaps_and_may_be_extended(tmp_path):
     )
     deadline = time.time() + 240
     while time.time() < deadline:
-        progress = run_dir / "progress.json"
+        progress = run_dir / "checkpoint" / "xfer_progress.json"
         if progress.is_file() and json.loads(progress.read_text())["window"]["env_steps"] >= 3000:
             break
         time.sleep(0.5)
@@ -200,7 +201,8 @@ def test_killed_run_resumes_without_gaps_and_may_be_extended(tmp_path):
         pytest.fail("no checkpoint within 240 s")
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    killed_at = json.loads((run_dir / "progress.json").read_text())["window"]["env_steps"]
+    # the newest complete checkpoint, wherever the kill stopped its swap
+    killed_at = latest_checkpoint(run_dir)[1]["window"]["env_steps"]
     before = [r for r in read_curve(run_dir) if r["env_steps"] <= killed_at]
     assert json.loads((run_dir / "status.json").read_text())["state"] == "running"
     # another learning rate is another run: refused, nothing touched
