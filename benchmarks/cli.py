@@ -542,6 +542,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("xfer: interrupted; rerun the same command to resume", file=sys.stderr)
+        return 130
     except CLIError as err:
         print(f"xfer: error: {err}", file=sys.stderr)
         return 2

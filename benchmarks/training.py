@@ -556,8 +556,6 @@ def _train_locked(cfg: RunConfig, run_dir: Path, sources: list[str], log: Any) -
 
 
 def _train_loop(cfg: RunConfig, run_dir: Path, sources: list[str], log: Any) -> None:
-    import concurrent.futures as futures
-
     from benchmarks.rllib import algo as rl
     from envs import make_env
 
@@ -598,7 +596,6 @@ def _train_loop(cfg: RunConfig, run_dir: Path, sources: list[str], log: Any) -> 
     start = time.time() - wall_offset
     last_ckpt = time.time()
     last_progress_t, last_steps = time.time(), window.s["env_steps"]
-    pool = futures.ThreadPoolExecutor(max_workers=1)
 
     def checkpoint() -> None:
         progress = {
@@ -613,10 +610,9 @@ def _train_loop(cfg: RunConfig, run_dir: Path, sources: list[str], log: Any) -> 
 
     try:
         while window.s["env_steps"] < cfg.steps:
-            future = pool.submit(algo.train)
             try:
-                result = future.result(timeout=cfg.stall_timeout_s)
-            except futures.TimeoutError:
+                result = _in_daemon_thread(algo.train, cfg.stall_timeout_s)
+            except TimeoutError:
                 raise TrainingError(
                     f"a training iteration took more than {cfg.stall_timeout_s:.0f} s "
                     "(stall_timeout_s): RLlib made no progress"
@@ -686,11 +682,40 @@ def _train_loop(cfg: RunConfig, run_dir: Path, sources: list[str], log: Any) -> 
         shutil.rmtree(run_dir / "checkpoint", ignore_errors=True)
         (run_dir / LEGACY_PROGRESS).unlink(missing_ok=True)
     finally:
-        pool.shutdown(wait=False, cancel_futures=True)
+        # best effort, bounded: an interrupted or stuck algorithm must not keep the
+        # process alive (Ray's own exit handler cleans up what is left)
         try:
-            algo.stop()
-        except Exception:  # noqa: BLE001 - best effort
+            _in_daemon_thread(algo.stop, 15.0)
+        except BaseException:  # noqa: BLE001 - best effort, also on a second Ctrl-C
             pass
+
+
+def _in_daemon_thread(fn: Any, timeout: float) -> Any:
+    """``fn()`` in a daemon thread, waiting at most ``timeout`` seconds.
+
+    Raises TimeoutError after ``timeout``; re-raises what ``fn`` raised. The main thread
+    stays interruptible (Ctrl-C), and a daemon thread never blocks the process's exit,
+    unlike a thread pool's worker, which Python joins at exit.
+    """
+    import threading
+
+    box: dict[str, Any] = {}
+    done = threading.Event()
+
+    def target() -> None:
+        try:
+            box["result"] = fn()
+        except BaseException as err:  # noqa: BLE001 - handed to the caller
+            box["error"] = err
+        finally:
+            done.set()
+
+    threading.Thread(target=target, daemon=True, name="xfer-train-iteration").start()
+    if not done.wait(timeout):
+        raise TimeoutError(f"no answer within {timeout:.0f} s")
+    if "error" in box:
+        raise box["error"]
+    return box["result"]
 
 
 def _can_extend(

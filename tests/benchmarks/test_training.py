@@ -270,3 +270,37 @@ def test_embedded_ray_ignores_a_stale_cluster_address(tmp_path):
         assert out.returncode == 0, out.stderr[-2000:]
     finally:
         shutil.rmtree(ray_tmp, ignore_errors=True)
+
+
+def test_ctrl_c_leaves_a_resumable_run_and_exits_within_seconds(tmp_path):
+    cmd = _train_cli("--steps 200000 --envs-per-runner 2 --checkpoint-every 1")
+    cmd += ["--out", str(tmp_path)]
+    run_dir = tmp_path / "catch_soup-pong" / "scratch" / "seed0"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        env=env,
+    )
+    try:
+        deadline = time.time() + 240
+        while not (run_dir / "checkpoint" / "xfer_progress.json").is_file():
+            assert time.time() < deadline, "no checkpoint within 240 s"
+            assert proc.poll() is None, proc.stderr.read()[-2000:]
+            time.sleep(0.5)
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C sends to the foreground group
+        sent = time.time()
+        _, err = proc.communicate(timeout=60)
+        took = time.time() - sent
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert took < 30, f"exit took {took:.0f} s after Ctrl-C"
+    assert proc.returncode == 130 and "rerun the same command to resume" in err
+    status = json.loads((run_dir / "status.json").read_text())
+    assert status["state"] == "failed" and "interrupted" in status["reason"]
+    assert latest_checkpoint(run_dir) is not None  # resumable
+    assert not (run_dir / ".lock").exists()
