@@ -548,7 +548,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CLIError as err:
         print(f"xfer: error: {err}", file=sys.stderr)
         return 2
-    except (KeyError, ValueError, TypeError, FileNotFoundError, RuntimeError) as err:
+    except (KeyError, ValueError, TypeError, OSError, RuntimeError) as err:
         if os.environ.get("XFER_DEBUG"):
             raise
         message = err.args[0] if isinstance(err, KeyError) and err.args else err

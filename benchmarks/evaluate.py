@@ -92,6 +92,11 @@ def evaluate_run(
             sources = list(run.get("sources", []))
             offset = agent.num_columns - 1 - len(sources)
             column = offset + sources.index(task) if task in sources and offset >= 0 else -1
+        if not -agent.num_columns <= column < agent.num_columns:
+            raise ValueError(
+                f"--column {column}: this net has {agent.num_columns} column(s) "
+                f"(0..{agent.num_columns - 1})"
+            )
         col_actions = agent.columns[column].num_actions
         if col_actions != num_actions:
             raise ValueError(f"column {column} has {col_actions} actions, {task} has {num_actions}")

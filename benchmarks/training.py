@@ -161,6 +161,11 @@ class RunConfig:
             raise ValueError(f"{self.agent} needs exactly one --source")
         if self.agent in ("scratch", "random-column") and self.sources:
             raise ValueError(f"{self.agent} takes no --source")
+        if self.agent == "progressive" and not self.sources:
+            raise ValueError(
+                "progressive needs at least one --source (its earlier columns); a frozen "
+                "random first column is --agent random-column (baseline 4)"
+            )
         if self.steps < 1:
             raise ValueError(f"steps must be positive, got {self.steps}")
         if self.reward_clip is not None and not self.reward_clip > 0:

@@ -58,7 +58,9 @@ def test_aps_refuses_a_task_without_a_floor(tmp_path):
     # a root without floors.json and a domain without a game minimum: never a silent 0.0
     run_dir = tmp_path / "debug-reward_track" / "progressive" / "seed0"
     run_dir.mkdir(parents=True)
-    cfg = RunConfig(task="debug/reward_track", agent="progressive", wandb=False)
+    cfg = RunConfig(
+        task="debug/reward_track", agent="progressive", sources=("debug/reward_track",), wandb=False
+    )
     (run_dir / "config.json").write_text(json.dumps({"run": cfg.to_dict()}))
     build_agent("progressive", 3, num_columns=2, seed=0).save(run_dir / "agent.pt")
     with pytest.raises(MissingFloorError, match="debug/reward_track"):

@@ -255,6 +255,45 @@ def test_bad_reward_clip_and_check_episodes_fail_at_once(capsys):
     assert code == 2 and "reward_clip must be positive" in err
 
 
+def test_user_errors_are_one_line_and_exit_2(tmp_path, capsys):
+    from benchmarks.cli import main
+
+    cases = [
+        (
+            ["train", "--task", "catch_soup/pong", "--agent", "progressive", "--steps", "10"],
+            "progressive needs at least one --source",
+        ),
+        (
+            [
+                "train",
+                "--task",
+                "catch_soup/pong",
+                "--steps",
+                "10",
+                "--no-wandb",
+                "--out",
+                "/dev/null/x",
+            ],
+            "Not a directory",
+        ),
+        (
+            [
+                "evaluate",
+                str(REPO / "zoo" / "pong_soup-pong" / "scratch" / "seed0"),
+                "--column",
+                "5",
+                "--episodes",
+                "1",
+            ],
+            "--column 5: this net has 1 column(s)",
+        ),
+    ]
+    for argv, message in cases:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err and err.count("\n") == 1, err
+
+
 def test_embedded_ray_ignores_a_stale_cluster_address(tmp_path):
     # a dead `ray start` leaves ray_current_cluster behind; without RAY_ADDRESS a run must
     # still start its own embedded Ray (RAY_TMPDIR keeps this away from real Ray files)
