@@ -120,21 +120,71 @@ class CellResult:
         return " > ".join(s.split("/", 1)[-1] for s in self.sources) or "-"
 
 
+class DamagedResultsError(ValueError):
+    """Result files that exist but cannot be read (named, with why)."""
+
+
+# damaged files met while building one report (reset by build_report)
+_DAMAGED: list[str] = []
+
+
+def _damaged(path: Path, why: str) -> None:
+    entry = f"{path} ({why})"
+    if entry not in _DAMAGED:
+        _DAMAGED.append(entry)
+
+
 def _read_json(path: Path) -> Any:
+    """The parsed file; None when it does not exist or is damaged (then recorded)."""
     try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
+        text = path.read_text()
+    except FileNotFoundError:
+        return None
+    except OSError as err:
+        _damaged(path, f"unreadable: {err.strerror}")
+        return None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        _damaged(path, f"not valid JSON: {err.msg} at line {err.lineno}")
         return None
 
 
+CURVE_FIELDS = ("env_steps", "episode_return_mean")
+
+
 def _read_curve(path: Path) -> list[dict[str, float]]:
+    """The curve's rows; [] when it does not exist or is damaged (then recorded)."""
     if not path.is_file():
         return []
+    rows = []
     try:
         with path.open() as f:
-            return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
-    except (OSError, ValueError):
+            reader = csv.DictReader(f)
+            missing = [c for c in CURVE_FIELDS if c not in (reader.fieldnames or [])]
+            if missing:
+                _damaged(path, f"header lacks {', '.join(missing)}")
+                return []
+            for line, row in enumerate(reader, start=2):
+                try:
+                    rows.append({k: float(v) for k, v in row.items()})
+                except (TypeError, ValueError):
+                    _damaged(path, f"line {line} is not a full row of numbers")
+                    return []
+    except OSError as err:
+        _damaged(path, f"unreadable: {err.strerror}")
         return []
+    return rows
+
+
+def scan_damage(root: Path) -> list[str]:
+    """Every result file under ``root`` that exists but cannot be read, with why."""
+    _DAMAGED.clear()
+    for path in sorted([*root.glob("*.json"), *root.glob("*/*/*/*.json")]):
+        _read_json(path)
+    for path in sorted(root.glob("*/*/*/curve.csv")):
+        _read_curve(path)
+    return list(_DAMAGED)
 
 
 def collect_runs(root: Path) -> list[Run]:
@@ -564,15 +614,28 @@ _LOADED_SCRIPT = (
 )
 
 
-def build_report(root: str | Path, top_k: int | None = None) -> Path:
+def build_report(root: str | Path, top_k: int | None = None, allow_damaged: bool = False) -> Path:
     """Write the report for the results under ``root``; returns ``root/report``.
+
+    Damaged result files (a truncated ``status.json``, a corrupt ``curve.csv``...) stop
+    the build before anything is written, naming each file; with ``allow_damaged`` the
+    report is built and lists them (their runs show as missing or empty).
 
     Raises:
         FileNotFoundError: when ``root`` is not a directory.
+        DamagedResultsError: damaged files, unless ``allow_damaged``.
     """
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"no results directory at {root}")
+    damaged = scan_damage(root)
+    if damaged and not allow_damaged:
+        raise DamagedResultsError(
+            f"{len(damaged)} damaged result file(s): "
+            + "; ".join(damaged)
+            + ". Repair or delete them (a rerun retrains a run whose files are gone), or "
+            "build the report anyway with --allow-damaged"
+        )
     out_dir = root / "report"
     out_dir.mkdir(exist_ok=True)
     plan = _read_json(root / "plan.json") or {}
@@ -751,6 +814,9 @@ def build_report(root: str | Path, top_k: int | None = None) -> Path:
     if forget:
         md += ["## Forgetting", "", _md_table(forget_rows), ""]
     md += ["## Floors", "", _md_table(floor_rows), "", "## Runs", "", _md_table(run_rows), ""]
+    if damaged:
+        md += ["## Damaged files (built with --allow-damaged)", ""]
+        md += [f"- {d}" for d in damaged] + [""]
     _write(out_dir / "report.md", "\n".join(md))
 
     def img(name: str) -> str:
@@ -775,6 +841,12 @@ def build_report(root: str | Path, top_k: int | None = None) -> Path:
     if forget:
         parts += ["<h2>Forgetting</h2>", *map(img, figures["forgetting"]), _html_table(forget_rows)]
     parts += ["<h2>Floors</h2>", _html_table(floor_rows), "<h2>Runs</h2>", _html_table(run_rows)]
+    if damaged:
+        parts += [
+            "<h2>Damaged files (built with --allow-damaged)</h2><ul>"
+            + "".join(f"<li>{html.escape(d)}</li>" for d in damaged)
+            + "</ul>"
+        ]
     style = (
         "body{font-family:sans-serif;max-width:1100px;margin:2em auto;}"
         "table{border-collapse:collapse;font-size:13px;margin:1em 0;}"

@@ -372,6 +372,11 @@ def _suite_parsers(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="jobs averaged per cell (default: the budget's, else 3)",
     )
+    p.add_argument(
+        "--allow-damaged",
+        action="store_true",
+        help="build even when result files are damaged (they are listed in the report)",
+    )
     p.set_defaults(func=_cmd_report)
 
     p = sub.add_parser("analyze", help="sensitivity analyses of a trained progressive net")
@@ -437,7 +442,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
 def _cmd_report(args: argparse.Namespace) -> int:
     from analysis.report import build_report
 
-    out = build_report(args.results_dir, top_k=args.top_k)
+    out = build_report(args.results_dir, top_k=args.top_k, allow_damaged=args.allow_damaged)
     print((out / "table1.txt").read_text())
     print(f"report: {out / 'index.html'}")
     return 0

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from analysis.report import build_report
+from analysis.report import DamagedResultsError, build_report
 
 
 def test_report_matrix_numbers_and_missing_cells(tree):
@@ -57,8 +57,17 @@ def test_report_matrix_numbers_and_missing_cells(tree):
 def test_report_survives_partial_files_and_missing_floor(tree):
     (tree / "floors.json").unlink()
     broken = tree / "pong_soup-white" / "scratch" / "seed0" / "curve.csv"
-    broken.write_text("env_steps,frames\n1,")
-    out = build_report(tree)
+    broken.write_text("env_steps,frames,episode_return_mean\n1,")
+    status = tree / "pong_soup-hflip" / "scratch" / "seed0" / "status.json"
+    status.write_text('{"state": "do')  # truncated
+    with pytest.raises(DamagedResultsError) as err:
+        build_report(tree)
+    message = str(err.value)
+    assert str(broken) in message and "line 2 is not a full row" in message
+    assert str(status) in message and "not valid JSON" in message
+    assert not (tree / "report").exists()  # nothing written
+    out = build_report(tree, allow_damaged=True)
+    assert "Damaged files" in (out / "report.md").read_text()
     with (out / "transfer_matrix.csv").open() as f:
         rows = {(r["agent"], r["target"]): r for r in csv.DictReader(f)}
     assert rows[("baseline1-scratch", "pong_soup/white")]["floor"] == "-21.0000"  # game minimum
