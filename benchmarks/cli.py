@@ -21,6 +21,10 @@ class CLIError(Exception):
 
 def _cmd_tasks(args: argparse.Namespace) -> int:
     from envs import TASKS
+    from envs.tasks import UNAVAILABLE
+
+    for domain, why in UNAVAILABLE.items():
+        print(f"xfer: note: the {domain} tasks are unavailable here ({why})", file=sys.stderr)
 
     rows = [t for t in TASKS.values() if not args.domain or t.domain == args.domain]
     if not rows:

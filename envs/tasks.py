@@ -273,11 +273,16 @@ def _table() -> dict[str, TaskSpec]:
     )
     try:
         from envs.labyrinth import labyrinth_tasks
-    except ImportError:  # the labyrinth room has not landed
-        pass
+    except ImportError as err:  # e.g. MiniWorld or its GL libraries are missing
+        # never silent: asking for a labyrinth task names this error (get_task)
+        UNAVAILABLE["labyrinth"] = f"{type(err).__name__}: {err}"
     else:
         tasks.update(labyrinth_tasks())
     return tasks
+
+
+# domains whose tasks could not be registered here, with the reason
+UNAVAILABLE: dict[str, str] = {}
 
 
 def _config(cls: type, overrides: dict[str, Any]) -> Any:
@@ -297,6 +302,13 @@ def get_task(task_id: str) -> TaskSpec:
     try:
         return TASKS[task_id]
     except KeyError:
+        domain = str(task_id).split("/", 1)[0]
+        if domain in UNAVAILABLE:
+            raise UnknownTaskError(
+                f"{task_id!r}: the {domain} tasks are unavailable on this machine "
+                f"(importing them failed: {UNAVAILABLE[domain]}); `make setup` installs "
+                "MiniWorld and its EGL/Mesa libraries"
+            ) from None
         close = difflib.get_close_matches(str(task_id), TASKS, n=3, cutoff=0.4)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         domains = sorted({t.domain for t in TASKS.values()})

@@ -151,3 +151,21 @@ def test_atari_raw_score_not_clipped():
         if term or trunc:
             break
     assert max(rewards) >= 10, rewards  # Alien's pellets score 10 points each
+
+
+def test_a_failing_labyrinth_import_is_named_never_silent():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['envs.labyrinth'] = None\n"
+        "from envs import get_task, TASKS\n"
+        "assert 'pong_soup/pong' in TASKS and not any(t.startswith('labyrinth/') for t in TASKS)\n"
+        "try:\n"
+        "    get_task('labyrinth/seek_track_1')\n"
+        "except KeyError as err:\n"
+        "    print(err.args[0])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "the labyrinth tasks are unavailable on this machine" in out.stdout
+    assert "import of envs.labyrinth halted" in out.stdout and "make setup" in out.stdout
