@@ -520,7 +520,14 @@ def _train_locked(cfg: RunConfig, run_dir: Path, sources: list[str], log: Any) -
         if saved and saved != cfg.to_dict() and keeps:
             diff = sorted(k for k in cfg.to_dict() if saved.get(k) != cfg.to_dict()[k])
             window = int(saved_file.get("curve_window") or RunConfig.from_dict(saved).window)
-            if _can_extend(run_dir, saved, cfg, diff, window):
+            execution = [k for k in diff if k in RESUMABLE_CHANGES]
+            diff = [k for k in diff if k not in RESUMABLE_CHANGES]
+            if execution:
+                # how a run is executed is not what it is: runners, timeouts, wandb...
+                log(f"{run_dir}: resuming with other execution settings ({', '.join(execution)})")
+            if not diff:
+                pass
+            elif _can_extend(run_dir, saved, cfg, diff, window):
                 # an interrupted run may be given more steps: it resumes from its
                 # checkpoint and keeps the curve window it was written with
                 log(f"{run_dir}: extending the run from {saved['steps']} to {cfg.steps} steps")
@@ -721,6 +728,22 @@ def _in_daemon_thread(fn: Any, timeout: float) -> Any:
     if "error" in box:
         raise box["error"]
     return box["result"]
+
+
+# settings an interrupted run may be resumed with, changed: how it is executed, not what
+# it computes (its step count may only grow, through _can_extend; its curve window stays)
+RESUMABLE_CHANGES = frozenset(
+    {
+        "env_runners",
+        "envs_per_runner",
+        "num_learners",
+        "gpus_per_learner",
+        "checkpoint_every_s",
+        "stall_timeout_s",
+        "check_episodes",
+        "wandb",
+    }
+)
 
 
 def _can_extend(

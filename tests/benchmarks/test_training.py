@@ -209,12 +209,15 @@ def test_killed_run_resumes_without_gaps_and_may_be_extended(tmp_path):
     clash = [*cmd, "--lr", "0.001"]
     out = subprocess.run(clash, capture_output=True, text=True, timeout=120, cwd=tmp_path, env=env)
     assert out.returncode == 2 and "only be given more --steps" in out.stderr, out.stderr[-500:]
-    # more steps for an interrupted run: it resumes and trains on to the new total
+    # more steps for an interrupted run, and another way to execute it (one env runner):
+    # it resumes and trains on to the new total
     cmd[cmd.index("12000")] = "14000"
+    cmd += ["--env-runners", "1"]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=tmp_path, env=env)
     assert out.returncode == 0, out.stderr[-2000:]
     assert f"resumed at {int(killed_at)} env steps" in out.stdout
     assert "extending the run from 12000 to 14000 steps" in out.stdout
+    assert "resuming with other execution settings (env_runners)" in out.stdout
     saved = json.loads((run_dir / "config.json").read_text())
     assert saved["run"]["steps"] == 14000 and saved["extended"][0]["steps"] == 12000
     rows = read_curve(run_dir)
