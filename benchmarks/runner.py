@@ -180,49 +180,6 @@ def _concurrency(parallel: int | None, env_runners: int) -> int:
     return max(1, int(cpus // (1 + env_runners)))
 
 
-def _tune_trainable(config: dict[str, Any]) -> None:
-    from ray import tune
-
-    from benchmarks.training import TrainingError, train
-
-    cfg = RunConfig.from_dict(config["run"])
-    try:
-        train(cfg, config["root"], log=lambda *_: None)
-    except TrainingError as err:
-        tune.report({"done": 0.0, "error": str(err)[:500]})
-        return
-    tune.report({"done": 1.0})
-
-
-def _run_wave_with_tune(wave: list[RunConfig], root: Path, concurrency: int, index: int) -> None:
-    """Train a wave's independent runs as Ray Tune trials, ``concurrency`` at a time.
-
-    Each trial reserves one CPU for its driver-side learner and one per env runner (its
-    RLlib actors are placed in the trial's placement group).
-    """
-    from ray import tune
-
-    from benchmarks.rllib.algo import ensure_ray
-
-    env_runners = max(c.env_runners for c in wave)
-    # embedded Ray gets enough logical CPUs for one trial at least (else Tune would wait
-    # forever for a placement group bigger than the machine); on a cluster, what it has
-    ensure_ray(None, num_cpus=max(os.cpu_count() or 1, 1 + env_runners))
-    resources = tune.PlacementGroupFactory([{"CPU": 1}] + [{"CPU": 1}] * env_runners)
-    tuner = tune.Tuner(
-        tune.with_resources(_tune_trainable, resources),
-        param_space={
-            "run": tune.grid_search([c.to_dict() for c in wave]),
-            "root": str(root.resolve()),
-        },
-        tune_config=tune.TuneConfig(max_concurrent_trials=concurrency),
-        run_config=tune.RunConfig(
-            storage_path=str((root / "tune").resolve()), name=f"wave{index}", verbose=0
-        ),
-    )
-    tuner.fit()
-
-
 def run_suite(
     suite_name: str,
     budget_name: str,
@@ -299,7 +256,9 @@ def run_suite(
             todo = [c for c in todo if c not in shipped]
         if concurrency > 1 and len(todo) > 1:
             log(f"wave {index}: {len(todo)} runs through Ray Tune, {concurrency} at a time")
-            _run_wave_with_tune(todo, root, concurrency, index)
+            from benchmarks.rllib.sweep import run_wave_with_tune
+
+            run_wave_with_tune(todo, root, concurrency, index)
             states = [read_status(run_dir_for(root, c)) for c in todo]
             failed += [
                 f"{run_dir_for(root, c)}: {s.get('reason')}"

@@ -120,7 +120,7 @@ def test_bench_catch_smoke_killed_midway_resumes_and_reports(tmp_path):
 
 @pytest.mark.ray
 def test_a_wave_runs_through_ray_tune(tmp_path):
-    from benchmarks.runner import _run_wave_with_tune
+    from benchmarks.rllib.sweep import run_wave_with_tune
     from benchmarks.training import RunConfig, read_status
 
     wave = [
@@ -134,7 +134,7 @@ def test_a_wave_runs_through_ray_tune(tmp_path):
         )
         for v in ("black", "white")
     ]
-    _run_wave_with_tune(wave, tmp_path, concurrency=2, index=0)
+    run_wave_with_tune(wave, tmp_path, concurrency=2, index=0)
     for cfg in wave:
         assert read_status(run_dir_for(tmp_path, cfg))["state"] == "done"
         assert (run_dir_for(tmp_path, cfg) / "agent.pt").is_file()
