@@ -42,8 +42,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from benchmarks.atomic import write_json, write_text
 from benchmarks.pathnet_evolution import DEFAULT_EPISODES_PER_FITNESS
 from benchmarks.rundir import has_checkpoint
@@ -569,6 +567,8 @@ def _train_locked(cfg: RunConfig, run_dir: Path, sources: list[str], log: Any) -
 
 def _train_loop(cfg: RunConfig, run_dir: Path, sources: list[str], log: Any) -> None:
     from benchmarks.rllib import algo as rl
+    from benchmarks.rllib.pathnet import PathNetEvolution
+    from benchmarks.tracking import Tracker
     from envs import make_env
 
     probe = make_env(cfg.task, seed=cfg.seed)
@@ -602,9 +602,9 @@ def _train_loop(cfg: RunConfig, run_dir: Path, sources: list[str], log: Any) -> 
     else:
         rows = []
     pathnet = (
-        _PathNetEvolution(cfg, algo, in_channels, pop_state) if cfg.agent == "pathnet" else None
+        PathNetEvolution(cfg, algo, in_channels, pop_state) if cfg.agent == "pathnet" else None
     )
-    tracker = _Tracker(cfg, run_dir) if cfg.wandb else None
+    tracker = Tracker(cfg.to_dict(), run_dir) if cfg.wandb else None
     start = time.time() - wall_offset
     last_ckpt = time.time()
     last_progress_t, last_steps = time.time(), window.s["env_steps"]
@@ -761,82 +761,3 @@ def _frames_per_step(task_id: str) -> int:
     from envs import get_task
 
     return get_task(task_id).frames_per_step
-
-
-class _PathNetEvolution:
-    """Drives PathNet's tournament across the env runners (bookkeeping in
-    :class:`benchmarks.pathnet_evolution.Population`).
-
-    Every iteration it collects the runners' finished episodes, credits whole episodes
-    played with a member's current path, runs the tournaments that are due and, when a
-    path changed, hands the runners the new table (running episodes keep their path).
-    """
-
-    def __init__(self, cfg: RunConfig, algo: Any, in_channels: int, state: dict | None) -> None:
-        from agents import PathNetConfig
-        from benchmarks.pathnet_evolution import Population
-
-        self.algo = algo
-        self.population = Population(
-            PathNetConfig(in_channels=in_channels),
-            size=cfg.pathnet_population,
-            episodes_per_fitness=cfg.pathnet_episodes,
-            seed=cfg.seed + 7,
-            state=state,
-        )
-        self._push()
-
-    def _push(self) -> None:
-        from benchmarks.rllib.algo import push_population
-
-        push_population(self.algo, self.population)
-        self._pushed = self.population.table()
-
-    def step(self) -> None:
-        from benchmarks.rllib.algo import pop_path_results
-
-        for member, generation, score, whole, _steps in pop_path_results(self.algo):
-            self.population.record(int(member), int(generation), float(score), bool(whole))
-        if self.population.table() != self._pushed:
-            self._push()
-
-    def best_path(self) -> np.ndarray:
-        return self.population.best_path()
-
-    def state(self) -> dict[str, Any]:
-        return self.population.state()
-
-
-class _Tracker:
-    """wandb logging: offline by default, online when the user configured it."""
-
-    def __init__(self, cfg: RunConfig, run_dir: Path) -> None:
-        os.environ.setdefault("WANDB_SILENT", "true")
-        import wandb
-
-        mode = os.environ.get("WANDB_MODE") or (
-            "online" if os.environ.get("WANDB_API_KEY") else "offline"
-        )
-        self.run = wandb.init(
-            project=os.environ.get("WANDB_PROJECT", "xfer-bench"),
-            name=str(run_dir),
-            dir=str(run_dir),
-            mode=mode,
-            config=cfg.to_dict(),
-            reinit="finish_previous",
-            resume="allow",
-            id=_wandb_id(run_dir),
-        )
-
-    def log(self, point: dict[str, float]) -> None:
-        self.run.log({k: v for k, v in point.items()}, step=int(point["env_steps"]))
-
-    def finish(self, rows: list[dict[str, float]]) -> None:
-        self.run.summary["final_return"] = rows[-1]["episode_return_mean"] if rows else None
-        self.run.finish()
-
-
-def _wandb_id(run_dir: Path) -> str:
-    import hashlib
-
-    return hashlib.sha1(str(run_dir.resolve()).encode()).hexdigest()[:16]
