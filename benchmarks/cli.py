@@ -286,11 +286,12 @@ def _auto_gpus(address: str | None) -> float:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from benchmarks.training import TrainingError, train
+    from benchmarks.runner import train_with_sources
+    from benchmarks.training import TrainingError
 
     cfg = _run_config_from_args(args)
     try:
-        run_dir = train(cfg, args.out, use_zoo=not args.train_sources)
+        run_dir = train_with_sources(cfg, args.out, use_zoo=not args.train_sources)
     except TrainingError as err:
         raise CLIError(str(err)) from err
     print(f"done: {run_dir}")

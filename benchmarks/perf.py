@@ -255,10 +255,11 @@ def run_perf(json_path: str | None = None, train_steps: int = 20_000, quick: boo
         label = f"{agent}-{len(sources) + 1}col" if agent == "progressive" else agent
         task = "pong_soup/pong" if not sources else "pong_soup/white"
         if sources:  # train the sources first, so the env bracket holds this run alone
-            from benchmarks.training import source_config, train
+            from benchmarks.runner import train_with_sources
+            from benchmarks.training import source_config
 
             source = source_config(_throughput_config(task, agent, train_steps, sources, **extra))
-            train(source, root, log=lambda *_: None)
+            train_with_sources(source, root, log=lambda *_: None, use_zoo=False)
         t = bracketed_training_throughput(task, agent, train_steps, sources, root=root, **extra)
         result["training"][label] = t
         print(

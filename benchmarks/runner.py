@@ -35,7 +35,7 @@ from benchmarks.training import (
     source_config,
 )
 
-__all__ = ["plan_runs", "run_suite", "measure_floors", "FLOOR_EPISODES"]
+__all__ = ["plan_runs", "run_suite", "train_with_sources", "measure_floors", "FLOOR_EPISODES"]
 
 # Random-policy episodes per task for the floor (Catch episodes are 9 steps long). The
 # standard error (std / sqrt(episodes)) is stored with each floor and shown in the report:
@@ -180,6 +180,33 @@ def _concurrency(parallel: int | None, env_runners: int) -> int:
     return max(1, int(cpus // (1 + env_runners)))
 
 
+def train_with_sources(
+    cfg: RunConfig, root: str | Path, log: Any = print, use_zoo: bool = True
+) -> Path:
+    """Train ``cfg`` and, first, every unfinished run of its source chain; its run dir.
+
+    ``use_zoo``: a missing *source* run is copied from the shipped zoo when a zoo run has
+    its identity (:mod:`benchmarks.zoo`) instead of being trained; ``cfg`` itself is
+    always trained.
+    """
+    from benchmarks.training import take_from_zoo, train
+
+    chain = []
+    src = source_config(cfg)
+    while src is not None:
+        chain.append(src)
+        src = source_config(src)
+    for src in reversed(chain):  # the first column first
+        src_dir = run_dir_for(root, src)
+        if read_status(src_dir).get("state") == "done":
+            continue
+        if use_zoo and take_from_zoo(src, root, log):
+            continue
+        log(f"source run {src_dir} is missing or unfinished: training it first")
+        train(src, root, log)
+    return train(cfg, root, log)
+
+
 def run_suite(
     suite_name: str,
     budget_name: str,
@@ -271,7 +298,7 @@ def run_suite(
             todo = []
         for cfg in todo:
             try:
-                train(cfg, root, log=lambda *_: None, use_zoo=use_zoo)
+                train(cfg, root, log=lambda *_: None)
             except TrainingError as err:
                 failed.append(str(err))
                 log(f"FAILED {err}")

@@ -446,29 +446,26 @@ def take_from_zoo(cfg: RunConfig, root: str | Path, log: Any = print) -> bool:
     return True
 
 
-def train(cfg: RunConfig, root: str | Path, log: Any = print, use_zoo: bool = True) -> Path:
-    """Train ``cfg`` under ``root`` (its source runs first); return the run dir.
+def train(cfg: RunConfig, root: str | Path, log: Any = print) -> Path:
+    """Train the one run ``cfg`` under ``root``; return its run directory.
 
-    Args:
-        cfg: the run.
-        root: the results root.
-        log: where progress lines go.
-        use_zoo: a missing *source* run is copied from the shipped zoo when a zoo run
-            has its identity (:mod:`benchmarks.zoo`) instead of being trained. The run
-            ``cfg`` itself is always trained.
+    Its source run (``source_config(cfg)``) must be finished under ``root``: ordering
+    sources before targets is the runner's job (``benchmarks.runner.train_with_sources``
+    for one run and its chain, ``run_suite`` for a matrix).
 
     Raises:
-        TrainingError: the run failed (status.json holds the reason).
+        TrainingError: the run failed (status.json holds the reason), its source run is
+            not finished, or its directory holds another run.
     """
     src = source_config(cfg)
     sources: list[str] = []
     if src is not None:
         src_dir = run_dir_for(root, src)
-        if read_status(src_dir).get("state") != "done" and not (
-            use_zoo and take_from_zoo(src, root, log)
-        ):
-            log(f"source run {src_dir} is missing or unfinished: training it first")
-            train(src, root, log, use_zoo=use_zoo)
+        if read_status(src_dir).get("state") != "done":
+            raise TrainingError(
+                f"the source run {src_dir} is not finished: train the sources first "
+                "(`xfer train` does, in order)"
+            )
         # One file carries every earlier column (or PathNet's fixed modules): a chain's
         # last source run was itself trained from the sources before it.
         sources = [str(src_dir / "agent.pt")]

@@ -16,6 +16,7 @@ import torch
 
 from agents import load_agent
 from benchmarks.rundir import latest_checkpoint
+from benchmarks.runner import train_with_sources
 from benchmarks.training import RunConfig, TrainingError, read_curve, run_dir_for, train
 
 pytestmark = pytest.mark.ray
@@ -60,7 +61,7 @@ def test_every_agent_on_catch_soup(root, agent):
     # PathNet with the default two env runners: two paths sample at once
     settings = {**SMOKE, "env_runners": 2} if agent == "pathnet" else SMOKE
     cfg = RunConfig(task="catch_soup/hflip", agent=agent, sources=sources, **settings)
-    run_dir = train(cfg, root, log=lambda *_: None)
+    run_dir = train_with_sources(cfg, root, log=lambda *_: None)
     check_artifacts(run_dir)
     net = load_agent(run_dir / "agent.pt")
     if sources:
@@ -102,7 +103,7 @@ def test_pong_soup_smoke_with_offline_wandb(root, monkeypatch):
         sources=("pong_soup/pong",),
         **{**SMOKE, "wandb": True},
     )
-    run_dir = train(cfg, root, log=lambda *_: None)
+    run_dir = train_with_sources(cfg, root, log=lambda *_: None)
     check_artifacts(run_dir)
     rows = read_curve(run_dir)
     assert rows[-1]["frames"] == 4 * rows[-1]["env_steps"]

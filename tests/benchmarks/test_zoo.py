@@ -73,7 +73,8 @@ def test_a_zoo_run_with_another_identity_network_or_pixels_is_not_used(zoo):
 
 @pytest.mark.ray
 def test_train_uses_a_shipped_source_column(zoo, tmp_path):
-    from benchmarks.training import train
+    from benchmarks.runner import train_with_sources
+    from benchmarks.training import TrainingError, train
 
     settings = dict(steps=1_500, wandb=False, env_runners=1, envs_per_runner=4, check_episodes=0)
     shipped = _ship(zoo, RunConfig(task="catch_soup/pong", **{**settings, "steps": 50_000}))
@@ -81,7 +82,10 @@ def test_train_uses_a_shipped_source_column(zoo, tmp_path):
     cfg = RunConfig(
         task="catch_soup/hflip", agent="progressive", sources=("catch_soup/pong",), **settings
     )
-    run_dir = train(cfg, tmp_path / "results", log=lines.append)
+    # train() trains one run: it refuses a target whose source is not there
+    with pytest.raises(TrainingError, match="source run .* is not finished"):
+        train(cfg, tmp_path / "results", log=lines.append)
+    run_dir = train_with_sources(cfg, tmp_path / "results", log=lines.append)
     assert read_status(run_dir)["state"] == "done"
     assert any("shipped zoo column" in line for line in lines)
     config = json.loads((run_dir / "config.json").read_text())
@@ -90,7 +94,7 @@ def test_train_uses_a_shipped_source_column(zoo, tmp_path):
     assert (src_dir / ZOO_MARKER).is_file() and shipped.is_dir()
     # without the zoo the source is trained here instead
     other = tmp_path / "results2"
-    train(cfg, other, log=lines.append, use_zoo=False)
+    train_with_sources(cfg, other, log=lines.append, use_zoo=False)
     assert not (
         run_dir_for(other, RunConfig(task="catch_soup/pong", **settings)) / ZOO_MARKER
     ).exists()
