@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import gymnasium as gym
 
 from envs.catch import CatchEnv
 from envs.debug import RewardTrackEnv
+from envs.spec import TaskSpec, camel_case
 from envs.wrappers import (
     AddFrozenNoise,
     FlipFrame,
@@ -135,39 +135,11 @@ class AtariConfig:
     frame_stack: int = 4
 
 
-@dataclass(frozen=True)
-class TaskSpec:
-    """One task of the suite.
-
-    Attributes:
-        task_id: ``<domain>/<name>``.
-        domain: ``pong_soup``, ``catch_soup``, ``atari`` or ``labyrinth``.
-        name: the variant, ROM or level name.
-        gym_id: the id registered with gymnasium by :func:`register_envs`.
-        description: one line for ``xfer tasks``.
-        frames_per_step: emulator frames per agent step (action repeat).
-    """
-
-    task_id: str
-    domain: str
-    name: str
-    gym_id: str
-    description: str
-    frames_per_step: int = 1
-    builder: Callable[..., gym.Env] = field(repr=False, compare=False, default=None)  # type: ignore[assignment]
-    config: Any = None
-
-
 class UnknownTaskError(KeyError):
     """Raised for a task id that is not in :data:`TASKS`."""
 
     def __str__(self) -> str:
         return str(self.args[0])
-
-
-def _camel(name: str) -> str:
-    special = {"vflip": "VFlip", "hflip": "HFlip", "vhflip": "VHFlip"}
-    return special.get(name) or "".join(part.capitalize() for part in name.split("_"))
 
 
 def _gray(rgb: tuple) -> int:
@@ -229,7 +201,7 @@ def _table() -> dict[str, TaskSpec]:
             f"pong_soup/{v}",
             "pong_soup",
             v,
-            f"xfer/PongSoup-{_camel(v)}-v0",
+            f"xfer/PongSoup-{camel_case(v)}-v0",
             f"Pong, {_VARIANT_TEXT[v]}",
             4,
             lambda v=v, **o: _build_pong_soup(v, _config(SoupConfig, o), _config(AtariConfig, o)),
@@ -240,7 +212,7 @@ def _table() -> dict[str, TaskSpec]:
             f"catch_soup/{v}",
             "catch_soup",
             v,
-            f"xfer/CatchSoup-{_camel(v)}-v0",
+            f"xfer/CatchSoup-{camel_case(v)}-v0",
             f"Catch (7x10 grid), {_VARIANT_TEXT[v]}",
             1,
             lambda v=v, **o: _build_catch_soup(v, _config(SoupConfig, o)),
@@ -252,7 +224,7 @@ def _table() -> dict[str, TaskSpec]:
             f"atari/{rom}",
             "atari",
             rom,
-            f"xfer/Atari-{_camel(rom)}-v0",
+            f"xfer/Atari-{camel_case(rom)}-v0",
             f"Atari {rom} ({role}), A3C-era preprocessing",
             4,
             lambda rom=rom, **o: _build_atari(rom, _config(AtariConfig, o)),

@@ -9,7 +9,7 @@ A2C up to PPO's clipping), with the same optimizer.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -25,7 +25,9 @@ from ray.tune.registry import register_env  # noqa: E402
 
 from benchmarks.rllib.learners import RMSPropIMPALALearner, RMSPropPPOLearner  # noqa: E402
 from benchmarks.rllib.module import XferModule  # noqa: E402
-from benchmarks.training import RunConfig  # noqa: E402
+
+if TYPE_CHECKING:  # the run config imports this package lazily: no import cycle
+    from benchmarks.training import RunConfig
 
 ENV_NAME = "xfer_task"
 SAMPLER_WAIT_S = 0.02

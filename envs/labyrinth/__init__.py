@@ -28,14 +28,14 @@ def _build(level: str, **overrides):
 
 def labyrinth_tasks() -> dict:
     """TaskSpecs of the eight levels, for :data:`envs.TASKS`."""
-    from envs.tasks import TaskSpec, _camel
+    from envs.spec import TaskSpec, camel_case
 
     return {
         f"labyrinth/{name}": TaskSpec(
             f"labyrinth/{name}",
             "labyrinth",
             name,
-            f"xfer/Labyrinth-{_camel(name)}-v0",
+            f"xfer/Labyrinth-{camel_case(name)}-v0",
             f"Labyrinth {name}: {spec.description}",
             1,
             lambda name=name, **o: _build(name, **o),
