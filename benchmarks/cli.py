@@ -290,6 +290,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from benchmarks.training import TrainingError
 
     cfg = _run_config_from_args(args)
+    if cfg.task in cfg.sources:
+        print(
+            f"xfer: note: the target {cfg.task} is also a source (the diagonal of the "
+            "paper's transfer matrix: transfer to the same task)",
+            file=sys.stderr,
+        )
     try:
         run_dir = train_with_sources(cfg, args.out, use_zoo=not args.train_sources)
     except TrainingError as err:
