@@ -520,9 +520,13 @@ def _train_locked(cfg: RunConfig, run_dir: Path, sources: list[str], log: Any) -
             if execution:
                 # how a run is executed is not what it is: runners, timeouts, wandb...
                 log(f"{run_dir}: resuming with other execution settings ({', '.join(execution)})")
-            if not diff:
-                pass
-            elif _can_extend(run_dir, saved, cfg, diff, window):
+            if diff and not _can_extend(run_dir, saved, cfg, diff, window):
+                raise TrainingError(
+                    f"{run_dir} holds a run with another config (differs in {diff}); "
+                    "use another --out or --tag, or delete that directory (an interrupted "
+                    "run may only be given more --steps)"
+                )
+            if diff:
                 # an interrupted run may be given more steps: it resumes from its
                 # checkpoint and keeps the curve window it was written with
                 log(f"{run_dir}: extending the run from {saved['steps']} to {cfg.steps} steps")
@@ -530,13 +534,6 @@ def _train_locked(cfg: RunConfig, run_dir: Path, sources: list[str], log: Any) -
                     {"steps": saved["steps"], "git_commit": saved_file.get("git_commit")}
                 )
                 cfg = dataclasses.replace(cfg, curve_window=window)
-            else:
-                raise TrainingError(
-                    f"{run_dir} holds a run with another config (differs in {diff}); "
-                    "use another --out or --tag, or delete that directory (an interrupted "
-                    "run may only be given more --steps)"
-                )
-    run_dir.mkdir(parents=True, exist_ok=True)
     from envs import observation_fingerprint
 
     write_json(
