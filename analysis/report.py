@@ -34,6 +34,7 @@ from analysis.metrics import (
     transfer_score,
 )
 from analysis.paper import AGENT_ORDER, PAPER_TABLE1, agent_label
+from benchmarks.rundir import eval_file, run_liveness
 
 __all__ = ["build_report", "collect_runs", "CellResult"]
 
@@ -313,8 +314,6 @@ def _shown_state(run: Run) -> str:
     """The run's state; a "running" run that no live process trains is marked dead."""
     if run.state != "running":
         return run.state
-    from benchmarks.rundir import run_liveness
-
     liveness = run_liveness(run.path)
     if liveness == "dead":
         return "dead (status says running, but no live process holds it: rerun to resume)"
@@ -480,7 +479,7 @@ def _forgetting_rows(cells: list[CellResult], runs: list[Run], floors: dict[str,
             continue
         for r in c.finished:
             source = c.sources[-1]
-            after = _read_json(r.path / f"eval_{source.replace('/', '-')}.json")
+            after = _read_json(eval_file(r.path, source))
             src_run = next(
                 (
                     s
@@ -492,11 +491,7 @@ def _forgetting_rows(cells: list[CellResult], runs: list[Run], floors: dict[str,
                 ),
                 None,
             )
-            before = (
-                _read_json(src_run.path / f"eval_{source.replace('/', '-')}.json")
-                if src_run
-                else None
-            )
+            before = _read_json(eval_file(src_run.path, source)) if src_run else None
             if not after or not before or "mean" not in after or "mean" not in before:
                 continue
             f = forgetting(before["mean"], after["mean"], floors.get(source, 0.0))

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from benchmarks.atomic import write_json
+from benchmarks.rundir import eval_file
 
 __all__ = ["evaluate_run", "play_episodes"]
 
@@ -130,8 +131,7 @@ def evaluate_run(
         "mean": float(np.mean(scores)),
         "std": float(np.std(scores)),
     }
-    kind = "eval_greedy" if greedy else "eval"
-    write_json(run_dir / f"{kind}_{task.replace('/', '-')}.json", result)
+    write_json(eval_file(run_dir, task, greedy), result)
     return result
 
 

@@ -36,6 +36,7 @@ __all__ = [
     "latest_checkpoint",
     "has_checkpoint",
     "run_liveness",
+    "eval_file",
     "CHECKPOINT",
     "PROGRESS",
 ]
@@ -51,6 +52,13 @@ STALE_AFTER_S = 600.0
 
 class RunLockedError(RuntimeError):
     """Another live process is training this run directory."""
+
+
+def eval_file(run_dir: str | Path, task: str, greedy: bool = False) -> Path:
+    """Where an evaluation of the run on ``task`` lives: ``eval_<task>.json`` (sampled
+    actions) or ``eval_greedy_<task>.json`` (argmax), so the two never overwrite."""
+    kind = "eval_greedy" if greedy else "eval"
+    return Path(run_dir) / f"{kind}_{task.replace('/', '-')}.json"
 
 
 def _pid_alive(pid: int) -> bool:

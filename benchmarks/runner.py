@@ -26,6 +26,7 @@ import numpy as np
 
 from benchmarks.atomic import write_json
 from benchmarks.budgets import PAPER_SPACE, Budget, get_budget
+from benchmarks.rundir import eval_file
 from benchmarks.suites import Cell, Suite, get_suite
 from benchmarks.training import (
     RunConfig,
@@ -152,7 +153,7 @@ def _after_run(cfg: RunConfig, root: Path, eval_episodes: int, log: Any) -> None
 
     tasks = [cfg.task] + ([cfg.sources[-1]] if cfg.sources else [])
     for task in tasks:
-        out = run_dir / f"eval_{task.replace('/', '-')}.json"
+        out = eval_file(run_dir, task)
         if out.is_file():
             continue
         try:

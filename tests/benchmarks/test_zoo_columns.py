@@ -14,6 +14,7 @@ import torch
 
 from agents import load_agent
 from benchmarks.evaluate import play_episodes
+from benchmarks.rundir import eval_file
 from benchmarks.training import RunConfig, read_curve
 from benchmarks.zoo import find_zoo_run, zoo_root
 
@@ -44,7 +45,7 @@ def test_zoo_column_is_the_default_source_and_is_complete(task):
     assert len(read_curve(run_dir)) >= 10
     check = json.loads((run_dir / "curve_check.json").read_text())
     assert check["ok"] is True and check["eval_episodes"] >= 20
-    greedy = json.loads((run_dir / f"eval_greedy_{task.replace('/', '-')}.json").read_text())
+    greedy = json.loads(eval_file(run_dir, task, greedy=True).read_text())
     assert greedy["episodes"] >= 20 and greedy["greedy"] is True
     assert greedy["mean"] >= 18.0
 
