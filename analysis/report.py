@@ -34,7 +34,7 @@ from analysis.metrics import (
     transfer_score,
 )
 from analysis.paper import AGENT_ORDER, PAPER_TABLE1, agent_label
-from benchmarks.rundir import eval_file, run_liveness
+from benchmarks.rundir import DamagedFileError, eval_file, read_curve_file, run_liveness
 
 __all__ = ["build_report", "collect_runs", "CellResult"]
 
@@ -151,31 +151,15 @@ def _read_json(path: Path) -> Any:
         return None
 
 
-CURVE_FIELDS = ("env_steps", "episode_return_mean")
-
-
 def _read_curve(path: Path) -> list[dict[str, float]]:
     """The curve's rows; [] when it does not exist or is damaged (then recorded)."""
-    if not path.is_file():
-        return []
-    rows = []
     try:
-        with path.open() as f:
-            reader = csv.DictReader(f)
-            missing = [c for c in CURVE_FIELDS if c not in (reader.fieldnames or [])]
-            if missing:
-                _damaged(path, f"header lacks {', '.join(missing)}")
-                return []
-            for line, row in enumerate(reader, start=2):
-                try:
-                    rows.append({k: float(v) for k, v in row.items()})
-                except (TypeError, ValueError):
-                    _damaged(path, f"line {line} is not a full row of numbers")
-                    return []
+        return read_curve_file(path)
+    except DamagedFileError as err:
+        _damaged(path, str(err).removeprefix(f"{path}: "))
     except OSError as err:
         _damaged(path, f"unreadable: {err.strerror}")
-        return []
-    return rows
+    return []
 
 
 def scan_damage(root: Path) -> list[str]:

@@ -37,6 +37,8 @@ __all__ = [
     "has_checkpoint",
     "run_liveness",
     "eval_file",
+    "read_curve_file",
+    "DamagedFileError",
     "CHECKPOINT",
     "PROGRESS",
 ]
@@ -52,6 +54,38 @@ STALE_AFTER_S = 600.0
 
 class RunLockedError(RuntimeError):
     """Another live process is training this run directory."""
+
+
+class DamagedFileError(ValueError):
+    """A result file exists but cannot be read (the message says which and why)."""
+
+
+def read_curve_file(path: str | Path) -> list[dict[str, float]]:
+    """The rows of a ``curve.csv`` ([] if it does not exist).
+
+    Raises:
+        DamagedFileError: a header without ``env_steps``/``episode_return_mean``, or a
+            row that is not a full row of numbers (naming the line).
+    """
+    import csv
+
+    path = Path(path)
+    if not path.is_file():
+        return []
+    rows = []
+    with path.open() as f:
+        reader = csv.DictReader(f)
+        header = reader.fieldnames or []
+        missing = [c for c in ("env_steps", "episode_return_mean") if c not in header]
+        if missing:
+            raise DamagedFileError(f"{path}: header lacks {', '.join(missing)}")
+        for line, row in enumerate(reader, start=2):
+            try:
+                rows.append({k: float(v) for k, v in row.items()})
+            except (TypeError, ValueError):
+                why = f"line {line} is not a full row of numbers"
+                raise DamagedFileError(f"{path}: {why}") from None
+    return rows
 
 
 def eval_file(run_dir: str | Path, task: str, greedy: bool = False) -> Path:

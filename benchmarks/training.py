@@ -293,11 +293,10 @@ def read_status(run_dir: str | Path) -> dict[str, Any]:
 
 
 def read_curve(run_dir: str | Path) -> list[dict[str, float]]:
-    path = Path(run_dir) / "curve.csv"
-    if not path.is_file():
-        return []
-    with path.open() as f:
-        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+    """The run's curve rows ([] before the first point); a damaged curve is an error."""
+    from benchmarks.rundir import read_curve_file
+
+    return read_curve_file(Path(run_dir) / "curve.csv")
 
 
 def _write_curve(run_dir: Path, rows: list[dict[str, float]]) -> None:
