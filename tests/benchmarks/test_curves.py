@@ -100,3 +100,21 @@ def test_check_curve_pools_the_newest_points_by_their_episodes(tmp_path):
     assert out["curve_mean"] == pytest.approx(mean)
     assert out["curve_std"] == pytest.approx(np.sqrt(second - mean**2))
     assert out["eval_mean"] == pytest.approx(RewardTrackEnv().raw_score)
+
+
+def test_check_curve_allows_for_a_curve_still_rising_but_not_for_a_flat_wrong_one(tmp_path):
+    run_dir = _finished_debug_run(tmp_path)
+    raw = RewardTrackEnv().raw_score  # what the final weights score: -6
+    # a run that learned fast at the end: its pooled points rose from -20 to -8
+    rising = "1000,1000,5,-20,1,1\n2000,2000,10,-14,1,2\n3000,3000,15,-8,1,3\n"
+    (run_dir / "curve.csv").write_text(CURVE_HEADER + rising)
+    out = check_curve(run_dir, episodes=12)
+    assert out["curve_moved"] == pytest.approx(12.0) and out["eval_mean"] == pytest.approx(raw)
+    # mean -14 (std 5 over 15 episodes), 8 below the final weights: more than the
+    # standard errors allow (6.2), within them plus the 12 the curve rose (18.2)
+    assert out["ok"] is True
+    # the same gap with a flat curve is a curve that measures something else
+    flat = "1000,1000,5,-15,1,1\n2000,2000,10,-15,1,2\n3000,3000,15,-15,1,3\n"
+    (run_dir / "curve.csv").write_text(CURVE_HEADER + flat)
+    out = check_curve(run_dir, episodes=12)
+    assert out["curve_moved"] == 0.0 and out["ok"] is False
