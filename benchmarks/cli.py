@@ -409,14 +409,20 @@ def _suite_parsers(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cmd_floors)
 
 
-def _cmd_bench(args: argparse.Namespace) -> int:
-    from benchmarks.runner import run_suite
-
-    base: dict = {"wandb": not args.no_wandb}
+def _suite_base(args: argparse.Namespace, wandb: bool) -> dict:
+    """RunConfig settings every run of a suite shares, from xfer bench/plan options."""
+    base: dict = {"wandb": wandb}
     if args.env_runners is not None:
         base["env_runners"] = args.env_runners
     if args.envs_per_runner is not None:
         base["envs_per_runner"] = args.envs_per_runner
+    return base
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from benchmarks.runner import run_suite
+
+    base = _suite_base(args, wandb=not args.no_wandb)
     run_suite(
         args.suite,
         args.budget,
@@ -432,11 +438,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 def _cmd_plan(args: argparse.Namespace) -> int:
     from benchmarks.plan import plan_text
 
-    base: dict = {"wandb": False}
-    if args.env_runners is not None:
-        base["env_runners"] = args.env_runners
-    if args.envs_per_runner is not None:
-        base["envs_per_runner"] = args.envs_per_runner
+    base = _suite_base(args, wandb=False)
     print(
         plan_text(
             args.suite,

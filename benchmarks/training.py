@@ -45,6 +45,7 @@ from typing import Any
 from benchmarks.atomic import write_json, write_text
 from benchmarks.pathnet_evolution import DEFAULT_EPISODES_PER_FITNESS
 from benchmarks.rundir import has_checkpoint
+from benchmarks.zoo import EXECUTION_FIELDS, ZOO_MARKER, identity
 
 __all__ = [
     "RunConfig",
@@ -267,8 +268,6 @@ def finished_run_clash(run_dir: str | Path, cfg: RunConfig) -> list[str]:
     count does, except for a shipped zoo column (it matches on everything but its own,
     longer, step count: ``benchmarks.zoo``).
     """
-    from benchmarks.zoo import EXECUTION_FIELDS, ZOO_MARKER, identity
-
     run_dir = Path(run_dir)
     try:
         saved = json.loads((run_dir / "config.json").read_text())["run"]
@@ -725,18 +724,7 @@ def _in_daemon_thread(fn: Any, timeout: float) -> Any:
 
 # settings an interrupted run may be resumed with, changed: how it is executed, not what
 # it computes (its step count may only grow, through _can_extend; its curve window stays)
-RESUMABLE_CHANGES = frozenset(
-    {
-        "env_runners",
-        "envs_per_runner",
-        "num_learners",
-        "gpus_per_learner",
-        "checkpoint_every_s",
-        "stall_timeout_s",
-        "check_episodes",
-        "wandb",
-    }
-)
+RESUMABLE_CHANGES = EXECUTION_FIELDS - {"steps", "curve_window", "address"}
 
 
 def _can_extend(
