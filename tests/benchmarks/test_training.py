@@ -182,7 +182,7 @@ def test_killed_run_resumes_without_gaps_and_may_be_extended(tmp_path):
     cmd = _train_cli("--steps 12000 --out results --envs-per-runner 4 --curve-window 500")
     cmd += ["--checkpoint-every", "1"]
     run_dir = tmp_path / "results" / "catch_soup-pong" / "scratch" / "seed0"
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen(
         cmd,
         stdout=subprocess.DEVNULL,
