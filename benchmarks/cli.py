@@ -143,6 +143,13 @@ def _train_parser(sub: argparse._SubParsersAction) -> None:
         help=f"sub-envs per runner (default {d.envs_per_runner})",
     )
     p.add_argument(
+        "--python-envs",
+        dest="native_env",
+        action="store_false",
+        help="sample ALE tasks through gymnasium's SyncVectorEnv of Python envs instead "
+        "of ale-py's C++ vector env (same observations; slower)",
+    )
+    p.add_argument(
         "--num-learners",
         type=int,
         default=d.num_learners,
@@ -271,6 +278,7 @@ def _run_config_from_args(args: argparse.Namespace) -> RunConfig:  # noqa: F821
         num_learners=num_learners,
         gpus_per_learner=gpus,
         curve_window=args.curve_window,
+        native_env=args.native_env,
         stall_timeout_s=args.stall_timeout,
         checkpoint_every_s=args.checkpoint_every,
         tag=args.tag,

@@ -14,6 +14,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,8 @@ __all__ = [
     "network_rounds",
     "round_ratio",
     "training_throughput",
+    "raw_ale_throughput",
+    "pipeline_comparison",
     "bracketed_training_throughput",
     "afs_timing",
     "run_perf",
@@ -154,12 +157,92 @@ def training_throughput(
     rate = (last["env_steps"] - first["env_steps"]) / max(
         last["wall_time"] - first["wall_time"], 1e-9
     )
+    status = json.loads((Path(run_dir) / "status.json").read_text())
+    sampled = float(status.get("rllib_env_steps_sampled_lifetime") or 0.0)
+    trained = float(status.get("rllib_env_steps_trained_lifetime") or 0.0)
     return {
         "steps_per_s": rate,
         "frames_per_s": rate * last["frames"] / last["env_steps"],
         "total_s": time.time() - start,
         "startup_s": first["wall_time"] - first["env_steps"] / rate,
+        "trained_per_sampled": trained / sampled if sampled else float("nan"),
     }
+
+
+def raw_ale_throughput(seconds: float = 3.0) -> float:
+    """Agent steps/s of raw ALE Pong (frame skip 4, RGB, no preprocessing) on one core."""
+    return env_throughput([], seconds, 1, include_raw_ale=True)["raw_ale/pong"]
+
+
+PIPELINE_AGENTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("1 column", "scratch", ()),
+    ("2 columns", "progressive", ("pong_soup/pong",)),
+    ("4 columns", "progressive", ("pong_soup/hflip", "pong_soup/noisy", "pong_soup/pong")),
+    ("PathNet", "pathnet", ()),
+)
+
+
+def pipeline_comparison(
+    steps: int = 20_000,
+    agents: tuple[tuple[str, str, tuple[str, ...]], ...] = PIPELINE_AGENTS,
+    root: str | None = None,
+    log: Callable[[str], None] = print,
+    **overrides: Any,
+) -> dict[str, dict[str, float]]:
+    """Old (Python envs) and new (ale-py C++ vector env) sampling, back to back.
+
+    For each agent, raw ALE Pong is timed on one core, then the run trains once with
+    ``native_env=False`` and once with ``native_env=True`` (same seed, same steps), then
+    raw ALE is timed again. Reported per pipeline: training (sampled) agent steps/s,
+    its ratio to the mean raw-ALE speed, and the learner's trained / sampled steps.
+    Progressive sources are trained first (outside the timing).
+    """
+    from benchmarks.runner import train_with_sources
+    from benchmarks.training import source_config
+
+    root = root or tempfile.mkdtemp(prefix="xfer-pipelines-")
+    out: dict[str, dict[str, float]] = {}
+    for label, agent, sources in agents:
+        task = "pong_soup/white" if sources else "pong_soup/pong"
+        if sources:
+            source = source_config(_throughput_config(task, agent, steps, sources, **overrides))
+            train_with_sources(source, root, log=lambda *_: None, use_zoo=False)
+        raw_before = raw_ale_throughput()
+        runs = {}
+        for native in (False, True):
+            runs[native] = training_throughput(
+                task,
+                agent,
+                steps,
+                sources,
+                root=root,
+                native_env=native,
+                tag="native" if native else "python",
+                **overrides,
+            )
+        raw = (raw_before + raw_ale_throughput()) / 2
+        row = {"raw_ale_steps_per_s": raw}
+        for native, name in ((False, "python"), (True, "native")):
+            t = runs[native]
+            row[f"{name}_steps_per_s"] = t["steps_per_s"]
+            row[f"{name}_ratio_to_raw"] = t["steps_per_s"] / raw
+            row[f"{name}_trained_per_sampled"] = t["trained_per_sampled"]
+        row["speedup"] = row["native_steps_per_s"] / row["python_steps_per_s"]
+        out[label] = row
+        log(
+            f"{label + ' (' + task + ')':<34}{raw:>9.0f}"
+            f"{row['python_steps_per_s']:>9.0f}{row['python_ratio_to_raw']:>7.2f}"
+            f"{row['python_trained_per_sampled']:>7.3f}"
+            f"{row['native_steps_per_s']:>9.0f}{row['native_ratio_to_raw']:>7.2f}"
+            f"{row['native_trained_per_sampled']:>7.3f}{row['speedup']:>8.2f}"
+        )
+    return out
+
+
+PIPELINE_HEADER = (
+    f"{'agent (task)':<34}{'raw ALE':>9}{'python':>9}{'ratio':>7}{'tr/sa':>7}"
+    f"{'native':>9}{'ratio':>7}{'tr/sa':>7}{'speedup':>8}"
+)
 
 
 def bracketed_training_throughput(

@@ -98,6 +98,11 @@ class RunConfig:
             default: on 2 cores the runners sample on both while the learner thread
             takes the gaps (0.64x the env's own rate vs 0.45x with one runner).
         envs_per_runner: vectorised sub-envs per runner.
+        native_env: sample the ALE tasks (Pong Soup, Atari) through ale-py's C++ vector
+            env, one per env runner, with the suite's own per-frame effects on its RGB
+            frames (:mod:`envs.native`): the same observations as the Python envs, which
+            ``tests/envs/test_native.py`` checks step by step. False: gymnasium's
+            SyncVectorEnv over the Python envs. Other domains always use the latter.
         num_learners: remote learners (0 = learn in the driver; needed on 2 cores).
         gpus_per_learner: GPUs per learner (``--device gpu`` sets 1).
         curve_window: env steps per curve point (None: steps / 40, within [1k, 250k]).
@@ -135,6 +140,7 @@ class RunConfig:
     train_batch: int = 160
     env_runners: int = 2
     envs_per_runner: int = 8
+    native_env: bool = True
     num_learners: int = 0
     gpus_per_learner: float = 0.0
     curve_window: int | None = None
@@ -612,6 +618,10 @@ def _train_loop(cfg: RunConfig, run_dir: Path, sources: list[str], log: Any) -> 
         _write_curve(run_dir, rows)
         _set_status(run_dir, "running", heartbeat=time.time(), **_whoami())
 
+    # RLlib's own lifetime counters of env steps trained by the learner and sampled by
+    # the runners, as last reported: on a fresh run their ratio says whether every
+    # sampled step was trained (the throughput benchmark reads them)
+    trained = sampled = 0.0
     try:
         while window.s["env_steps"] < cfg.steps:
             try:
@@ -622,6 +632,12 @@ def _train_loop(cfg: RunConfig, run_dir: Path, sources: list[str], log: Any) -> 
                     "(stall_timeout_s): RLlib made no progress"
                 ) from None
             runners = result.get("env_runners", {})
+            trained = float(
+                result.get("learners", {})
+                .get("__all_modules__", {})
+                .get("num_env_steps_trained_lifetime", trained)
+            )
+            sampled = float(runners.get("num_env_steps_sampled_lifetime", sampled))
             window.update(
                 steps=float(runners.get("num_env_steps_sampled_lifetime", 0.0)),
                 ret=float(runners.get(rl.RETURN_SUM, 0.0)),
@@ -678,6 +694,8 @@ def _train_loop(cfg: RunConfig, run_dir: Path, sources: list[str], log: Any) -> 
             run_dir,
             "done",
             env_steps=window.s["env_steps"],
+            rllib_env_steps_trained_lifetime=trained,
+            rllib_env_steps_sampled_lifetime=sampled,
             wall_time=wall,
             episodes=episodes,
             score_mean=window.s["ret_sum"] / episodes if episodes else None,

@@ -45,6 +45,7 @@ EXECUTION_FIELDS = frozenset(
         "steps",
         "env_runners",
         "envs_per_runner",
+        "native_env",
         "num_learners",
         "gpus_per_learner",
         "curve_window",

@@ -26,6 +26,11 @@ class TaskSpec:
         gym_id: the id registered with gymnasium by :func:`register_envs`.
         description: one line for ``xfer tasks``.
         frames_per_step: emulator frames per agent step (action repeat).
+        builder: ``builder(**overrides)`` -> the task's env (what ``make_env`` wraps).
+        config: the config dataclasses whose fields ``make_env`` accepts as overrides.
+        native: ``native(num_envs, reward_clip, num_threads, **overrides)`` -> a vector
+            env sampling the task through ale-py's C++ vector env with the same pixels
+            (:mod:`envs.native`); ``None`` for tasks without one.
     """
 
     task_id: str
@@ -36,6 +41,9 @@ class TaskSpec:
     frames_per_step: int = 1
     builder: Callable[..., gym.Env] = field(repr=False, compare=False, default=None)  # type: ignore[assignment]
     config: Any = None
+    native: Callable[..., gym.vector.VectorEnv] | None = field(
+        repr=False, compare=False, default=None
+    )
 
 
 def camel_case(name: str) -> str:

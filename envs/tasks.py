@@ -48,6 +48,7 @@ __all__ = [
     "get_task",
     "make_env",
     "make_vector_env",
+    "make_native_vector_env",
     "register_envs",
     "observation_fingerprint",
 ]
@@ -120,7 +121,7 @@ class AtariConfig:
 
     Attributes:
         frame_skip: action repeat; the observation is the max over the last two frames.
-        noop_max: at most this many no-op actions after reset (at least one).
+        noop_max: 0 to this many no-op actions after reset (drawn uniformly).
         repeat_action_probability: sticky actions (0 = off, the paper's setting).
         full_action_space: use all 18 actions instead of the game's minimal set.
         max_episode_frames: episode time limit in emulator frames (108000 = 30 minutes).
@@ -185,6 +186,37 @@ def _build_pong_soup(variant: str, cfg: SoupConfig, atari: AtariConfig) -> gym.E
     return _apply_soup(_ale_env("pong", atari), variant, cfg, PONG_BACKGROUND)
 
 
+def _native(rom: str, chain: gym.Env, cfg: AtariConfig, num_envs: int, **kw: Any) -> Any:
+    from envs.native import NativeAtariVectorEnv
+
+    return NativeAtariVectorEnv(
+        rom,
+        num_envs,
+        chain,
+        frame_skip=cfg.frame_skip,
+        noop_max=cfg.noop_max,
+        repeat_action_probability=cfg.repeat_action_probability,
+        full_action_space=cfg.full_action_space,
+        max_episode_frames=cfg.max_episode_frames,
+        **kw,
+    )
+
+
+def _native_pong_soup(variant: str, num_envs: int, o: dict[str, Any], **kw: Any) -> Any:
+    from envs.native import FrameSource
+
+    chain = _apply_soup(FrameSource(), variant, _config(SoupConfig, o), PONG_BACKGROUND)
+    return _native("pong", chain, _config(AtariConfig, o), num_envs, **kw)
+
+
+def _native_atari(rom: str, num_envs: int, o: dict[str, Any], **kw: Any) -> Any:
+    from envs.native import FrameSource
+
+    atari = _config(AtariConfig, o)
+    chain = StackFrames(GrayscaleResize(FrameSource(), 84), atari.frame_stack)
+    return _native(rom, chain, atari, num_envs, **kw)
+
+
 def _build_catch_soup(variant: str, cfg: SoupConfig) -> gym.Env:
     return _apply_soup(CatchEnv(), variant, cfg, CatchEnv.BACKGROUND)
 
@@ -206,6 +238,9 @@ def _table() -> dict[str, TaskSpec]:
             4,
             lambda v=v, **o: _build_pong_soup(v, _config(SoupConfig, o), _config(AtariConfig, o)),
             (SoupConfig(), AtariConfig()),
+            native=lambda n, v=v, reward_clip=None, num_threads=1, **o: _native_pong_soup(
+                v, n, o, reward_clip=reward_clip, num_threads=num_threads
+            ),
         )
     for v in SOUP_VARIANTS:
         tasks[f"catch_soup/{v}"] = TaskSpec(
@@ -229,6 +264,9 @@ def _table() -> dict[str, TaskSpec]:
             4,
             lambda rom=rom, **o: _build_atari(rom, _config(AtariConfig, o)),
             (AtariConfig(),),
+            native=lambda n, rom=rom, reward_clip=None, num_threads=1, **o: _native_atari(
+                rom, n, o, reward_clip=reward_clip, num_threads=num_threads
+            ),
         )
     tasks["debug/reward_track"] = TaskSpec(
         "debug/reward_track",
@@ -345,6 +383,54 @@ def make_vector_env(
     get_task(task_id)
     seeds = [None if seed is None else seed + i for i in range(num_envs)]
     return gym.vector.SyncVectorEnv([lambda s=s: make_env(task_id, s, **overrides) for s in seeds])
+
+
+def make_native_vector_env(
+    task_id: str,
+    num_envs: int,
+    seed: int | None = None,
+    reward_clip: float | None = None,
+    num_threads: int = 1,
+    **overrides: Any,
+) -> gym.vector.VectorEnv:
+    """``num_envs`` copies of an ALE task stepped by ale-py's C++ vector env.
+
+    Same observations as :func:`make_env` (see :mod:`envs.native`); the first
+    ``reset()`` without a seed uses ``seed, seed+1, ...``.
+
+    Raises:
+        UnknownTaskError: for an unknown id. ValueError: for a task with no native path
+            (Catch Soup, Labyrinth). TypeError: for an unknown override.
+    """
+    spec = get_task(task_id)
+    if spec.native is None:
+        raise ValueError(
+            f"{task_id} has no native vector env (only the ALE domains pong_soup and "
+            "atari do); use make_vector_env"
+        )
+    allowed = {f.name for cfg in spec.config for f in dataclasses.fields(cfg)}
+    unknown = sorted(set(overrides) - allowed)
+    if unknown:
+        raise TypeError(f"unknown override(s) {unknown} for {task_id}; allowed: {sorted(allowed)}")
+    env = spec.native(num_envs, reward_clip=reward_clip, num_threads=num_threads, **overrides)
+    if seed is not None:
+        env = _SeedFirstVectorReset(env, seed)
+    return env
+
+
+class _SeedFirstVectorReset(gym.vector.VectorWrapper):
+    """Use ``seed`` for the first reset that is not given one."""
+
+    def __init__(self, env: gym.vector.VectorEnv, seed: int) -> None:
+        super().__init__(env)
+        self._pending_seed: int | None = seed
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None) -> Any:
+        if seed is None:
+            seed, self._pending_seed = self._pending_seed, None
+        else:
+            self._pending_seed = None
+        return self.env.reset(seed=seed, options=options)
 
 
 def register_envs() -> list[str]:

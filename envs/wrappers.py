@@ -260,6 +260,13 @@ class MaxAndSkip(gym.Wrapper):
 
     Rewards over the repeated frames are summed. This is the A3C-era action repeat that
     removes Atari sprite flicker.
+
+    The two pooled frames are kept in two slots (repeat ``skip - 2`` and ``skip - 1``),
+    and a step that ends the episode stops before storing the frame that ended it: the
+    slots keep what they held. So the observation returned with an episode's last step
+    repeats frames of the step before (all of them when the episode ended before the
+    last two repeats). This is what ale-py's C++ vector env does (:mod:`envs.native`),
+    so both paths give the same observations; no policy acts on that last observation.
     """
 
     def __init__(self, env: gym.Env, skip: int = 4) -> None:
@@ -268,22 +275,33 @@ class MaxAndSkip(gym.Wrapper):
         if skip < 1:
             raise ValueError(f"skip must be positive, got {skip}")
         self.skip = skip
+        self._slots: list[np.ndarray] = []
+
+    def reset(self, **kwargs: Any) -> tuple[np.ndarray, dict]:
+        obs, info = self.env.reset(**kwargs)
+        self._slots = [obs, obs]
+        return obs, info
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
+        if not self._slots:
+            raise RuntimeError("MaxAndSkip.step() called before reset()")
         total = 0.0
-        frames: list[np.ndarray] = []
-        for _ in range(self.skip):
+        for i in range(self.skip):
             obs, reward, terminated, truncated, info = self.env.step(action)
             total += float(reward)
-            frames.append(obs)
             if terminated or truncated:
                 break
-        frame = frames[-1] if len(frames) == 1 else np.maximum(frames[-2], frames[-1])
+            if i >= self.skip - 2:
+                self._slots[i - self.skip + 2] = obs
+        frame = self._slots[1] if self.skip == 1 else np.maximum(self._slots[0], self._slots[1])
         return frame, total, terminated, truncated, info
 
 
 class NoopReset(gym.Wrapper):
-    """On reset take a random number (1..``noop_max``) of no-op actions (action 0)."""
+    """On reset take a random number (0 to ``noop_max``) of no-op actions (action 0).
+
+    "Up to 30 no-ops" (DQN); the same draw range as :mod:`envs.native`.
+    """
 
     def __init__(self, env: gym.Env, noop_max: int = 30) -> None:
         super().__init__(env)
@@ -295,7 +313,7 @@ class NoopReset(gym.Wrapper):
         obs, info = self.env.reset(**kwargs)
         if self.noop_max == 0:
             return obs, info
-        for _ in range(int(self.np_random.integers(1, self.noop_max + 1))):
+        for _ in range(int(self.np_random.integers(0, self.noop_max + 1))):
             obs, _, terminated, truncated, info = self.env.step(0)
             if terminated or truncated:
                 obs, info = self.env.reset()

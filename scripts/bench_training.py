@@ -2,6 +2,7 @@
 
 Usage: python scripts/bench_training.py [--task pong_soup/pong] [--agent scratch]
        [--steps 20000] [--env-runners N] [--envs-per-runner N] [--device cpu|gpu]
+       python scripts/bench_training.py --compare-pipelines [--steps 20000]
 
 Times the task's env alone (one core, random actions), trains the agent with the
 default local settings, times the env again, and prints env agent steps/s (mean of the
@@ -25,6 +26,13 @@ def main() -> None:
     parser.add_argument("--envs-per-runner", type=int, default=None)
     parser.add_argument("--device", choices=("cpu", "gpu"), default="cpu")
     parser.add_argument("--json", default=None, help="also write the figures here")
+    parser.add_argument(
+        "--compare-pipelines",
+        action="store_true",
+        help="issue 16's benchmark: raw ALE on one core, then Python-env and C++-vector-env "
+        "sampling back to back for 1-, 2- and 4-column nets and PathNet (see "
+        "benchmarks.perf.pipeline_comparison); --task and --agent are ignored",
+    )
     args = parser.parse_args()
     overrides = {}
     if args.env_runners is not None:
@@ -33,6 +41,18 @@ def main() -> None:
         overrides["envs_per_runner"] = args.envs_per_runner
     if args.device == "gpu":
         overrides.update(num_learners=1, gpus_per_learner=1.0)
+    if args.compare_pipelines:
+        from benchmarks.perf import PIPELINE_HEADER, pipeline_comparison
+
+        print(f"{args.steps} agent steps per run, overrides {overrides or 'none'}; agent steps/s")
+        print("ratio: to raw ALE Pong on one core; tr/sa: learner-trained / sampled steps")
+        print(PIPELINE_HEADER)
+        rows = pipeline_comparison(args.steps, **overrides)
+        if args.json:
+            from benchmarks.atomic import write_json
+
+            write_json(args.json, {"args": vars(args), "pipelines": rows})
+        return
     t = bracketed_training_throughput(args.task, args.agent, args.steps, **overrides)
     print(f"{args.agent} on {args.task}, {args.steps} steps, overrides {overrides or 'none'}")
     print(

@@ -45,6 +45,17 @@ def _make_env(env_config: Any) -> Any:
     from envs.wrappers import ClipReward, RecordEpisodeScore
 
     torch.set_num_threads(1)
+    if "num_envs" in env_config:  # gym_env_vectorize_mode="vector_entry_point"
+        from envs import make_native_vector_env
+
+        # the C++ env records raw scores and clips learning rewards itself; RLlib seeds
+        # its first reset (config seed + runner index, then one per sub-env)
+        return make_native_vector_env(
+            env_config["task_id"],
+            int(env_config["num_envs"]),
+            reward_clip=float(env_config["reward_clip"]) if env_config.get("reward_clip") else None,
+            num_threads=1,
+        )
     seed = int(env_config.get("seed", 0))
     worker = getattr(env_config, "worker_index", 0)
     vector = getattr(env_config, "vector_index", 0)
@@ -223,6 +234,7 @@ def build_algorithm(s: RunConfig, model_config: dict[str, Any]) -> Any:
             num_envs_per_env_runner=s.envs_per_runner,
             rollout_fragment_length=s.rollout_length,
             num_cpus_per_env_runner=1,
+            gym_env_vectorize_mode=env_vectorize_mode(s),
         )
         .learners(num_learners=s.num_learners, num_gpus_per_learner=s.gpus_per_learner)
         .rl_module(
@@ -232,6 +244,15 @@ def build_algorithm(s: RunConfig, model_config: dict[str, Any]) -> Any:
         .debugging(seed=s.seed, log_level="ERROR")
     )
     return config.build_algo()
+
+
+def env_vectorize_mode(s: RunConfig) -> str:
+    """``vector_entry_point`` (ale-py's C++ vector env) for ALE tasks when
+    ``s.native_env``; else ``sync`` (gymnasium's SyncVectorEnv of Python envs)."""
+    from envs import get_task
+
+    native = s.native_env and get_task(s.task).native is not None
+    return "vector_entry_point" if native else "sync"
 
 
 def ppo_train_batch(s: RunConfig) -> int:

@@ -347,3 +347,23 @@ def test_ctrl_c_leaves_a_resumable_run_and_exits_within_seconds(tmp_path):
     assert status["state"] == "failed" and "interrupted" in status["reason"]
     assert latest_checkpoint(run_dir) is not None  # resumable
     assert not (run_dir / ".lock").exists()
+
+
+def test_env_runners_build_the_native_vector_env_for_ale_tasks():
+    from benchmarks.rllib.algo import _make_env, env_vectorize_mode
+    from envs.native import NativeAtariVectorEnv
+    from envs.wrappers import SCORE_KEY
+
+    assert env_vectorize_mode(RunConfig(task="pong_soup/hflip")) == "vector_entry_point"
+    assert env_vectorize_mode(RunConfig(task="pong_soup/hflip", native_env=False)) == "sync"
+    assert env_vectorize_mode(RunConfig(task="catch_soup/hflip")) == "sync"
+    # what RLlib's vector entry point passes: the env config plus num_envs
+    env = _make_env({"task_id": "pong_soup/hflip", "seed": 0, "reward_clip": 0.5, "num_envs": 3})
+    assert isinstance(env, NativeAtariVectorEnv) and env.num_envs == 3
+    assert env.reward_clip == 0.5
+    obs, _ = env.reset(seed=0)
+    assert obs.shape == (3, 84, 84, 4)
+    env.close()
+    single = _make_env({"task_id": "pong_soup/hflip", "seed": 0, "reward_clip": 1.0})
+    _, info = single.reset()
+    assert SCORE_KEY not in info and single.observation_space.shape == (84, 84, 4)
