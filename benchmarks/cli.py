@@ -67,160 +67,43 @@ def _cmd_agents(args: argparse.Namespace) -> int:
     return 0
 
 
+# RunConfig fields under the names users and the README know them by
+TRAIN_ALIASES: dict[str, list[str]] = {
+    "sources": ["--source"],
+    "stall_timeout_s": ["--stall-timeout-s", "--stall-timeout"],
+    "checkpoint_every_s": ["--checkpoint-every-s", "--checkpoint-every"],
+}
+
+
 def _train_parser(sub: argparse._SubParsersAction) -> None:
+    from benchmarks.config_cli import add_config_options
     from benchmarks.training import RunConfig
 
-    d = RunConfig(task="catch_soup/pong")
-    p = sub.add_parser("train", help="train one run (sources first when missing)")
-    p.add_argument("--task", required=True, help="target task id (see `xfer tasks`)")
-    p.add_argument(
-        "--agent",
-        default="scratch",
-        help="scratch, finetune-head, finetune-all, random-column, progressive, pathnet",
+    p = sub.add_parser(
+        "train",
+        help="train one run (sources first when missing)",
+        description="Train one run. Every RunConfig field is an option (see its docstring); "
+        "the step count comes from --steps or --budget.",
     )
-    p.add_argument(
-        "--source",
-        action="append",
-        default=[],
-        dest="sources",
-        help="source task id; repeat for a progressive chain, in column order",
-    )
+    add_config_options(p, RunConfig, aliases=TRAIN_ALIASES, required=["task"])
     p.add_argument(
         "--budget",
         default=None,
         help="named budget (smoke, laptop, gpu, paper) giving the step count",
     )
-    p.add_argument("--steps", type=int, default=None, help="agent steps (overrides --budget)")
-    p.add_argument("--seed", type=int, default=0, help="seed (default 0)")
     p.add_argument("--out", default="results", help="results root (default results/)")
-    p.add_argument(
-        "--algo",
-        default=d.algo,
-        choices=["impala", "ppo"],
-        help="impala (A3C-style, default) or ppo",
-    )
-    p.add_argument("--lr", type=float, default=d.lr, help=f"learning rate (default {d.lr})")
-    p.add_argument(
-        "--entropy-coeff",
-        type=float,
-        default=d.entropy_coeff,
-        help=f"entropy cost (default {d.entropy_coeff})",
-    )
-    p.add_argument(
-        "--grad-clip",
-        type=float,
-        default=d.grad_clip,
-        help=f"gradient norm clip (default {d.grad_clip})",
-    )
-    p.add_argument(
-        "--alpha-init",
-        type=float,
-        default=d.alpha_init,
-        help=f"initial lateral alpha (default {d.alpha_init})",
-    )
-    p.add_argument(
-        "--rollout-length",
-        type=int,
-        default=d.rollout_length,
-        help=f"env steps per rollout fragment (default {d.rollout_length})",
-    )
-    p.add_argument(
-        "--train-batch",
-        type=int,
-        default=d.train_batch,
-        help=f"agent steps per update (default {d.train_batch})",
-    )
-    p.add_argument(
-        "--env-runners",
-        type=int,
-        default=d.env_runners,
-        help=f"env runner processes (default {d.env_runners})",
-    )
-    p.add_argument(
-        "--envs-per-runner",
-        type=int,
-        default=d.envs_per_runner,
-        help=f"sub-envs per runner (default {d.envs_per_runner})",
-    )
-    p.add_argument(
-        "--python-envs",
-        dest="native_env",
-        action="store_false",
-        help="sample ALE tasks through gymnasium's SyncVectorEnv of Python envs instead "
-        "of ale-py's C++ vector env (same observations; slower)",
-    )
-    p.add_argument(
-        "--num-learners",
-        type=int,
-        default=d.num_learners,
-        help="remote learners (default 0: learn in the driver)",
-    )
-    p.add_argument(
-        "--gpus-per-learner",
-        type=float,
-        default=None,
-        help="GPUs per learner (default: 1 with --device gpu, else 0)",
-    )
     p.add_argument(
         "--device",
         choices=["auto", "cpu", "gpu"],
         default="cpu",
         help="gpu: GPU learner (error if none); auto: GPU learner if the cluster "
-        "has one; cpu (default)",
-    )
-    p.add_argument(
-        "--curve-window",
-        type=int,
-        default=None,
-        help="env steps per curve point (default steps/40 in [1k, 250k])",
-    )
-    p.add_argument(
-        "--stall-timeout",
-        type=float,
-        default=d.stall_timeout_s,
-        help=f"fail a run that makes no progress this long, s (default {d.stall_timeout_s:.0f})",
-    )
-    p.add_argument(
-        "--checkpoint-every",
-        type=float,
-        default=d.checkpoint_every_s,
-        help=f"seconds between resumable checkpoints (default {d.checkpoint_every_s:.0f})",
-    )
-    p.add_argument(
-        "--reward-clip",
-        type=float,
-        default=d.reward_clip,
-        help=f"clip learning rewards to [-c, c]; 0 learns from raw rewards (default "
-        f"{d.reward_clip}); curves always record raw scores",
-    )
-    p.add_argument(
-        "--check-episodes",
-        type=int,
-        default=d.check_episodes,
-        help="episodes of the independent evaluation the final curve point is checked "
-        f"against; 0 skips (default {d.check_episodes})",
-    )
-    p.add_argument(
-        "--pathnet-population",
-        type=int,
-        default=d.pathnet_population,
-        help=f"PathNet: paths in the population (default {d.pathnet_population}; paper 64)",
-    )
-    p.add_argument(
-        "--pathnet-episodes",
-        type=int,
-        default=d.pathnet_episodes,
-        help="PathNet: T, whole episodes a fitness averages and between a member's "
-        f"tournaments (default {d.pathnet_episodes})",
+        "has one; cpu (default). --gpus-per-learner overrides the GPU count.",
     )
     p.add_argument(
         "--train-sources",
         action="store_true",
         help="train missing source runs even where a shipped zoo column matches",
     )
-    p.add_argument("--tag", default="", help="suffix of the run directory")
-    p.add_argument("--address", default=None, help="Ray cluster address (or set RAY_ADDRESS)")
-    p.add_argument("--no-wandb", action="store_true", help="do not log to wandb")
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("evaluate", help="score a trained run, on its task or another")
@@ -239,52 +122,35 @@ def _train_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_config_from_args(args: argparse.Namespace) -> RunConfig:  # noqa: F821
+    """The RunConfig of ``xfer train``'s options: fields given, else the dataclass's defaults."""
     from benchmarks.budgets import get_budget
+    from benchmarks.config_cli import given_fields
     from benchmarks.training import RunConfig
     from envs import get_task
 
-    if args.steps is None and args.budget is None:
-        raise CLIError("give --budget NAME or --steps N")
-    steps = args.steps
-    if steps is None:
-        steps = get_budget(args.budget).steps_for(get_task(args.task).domain)
-    gpus = args.gpus_per_learner
-    if gpus is None:
-        gpus = 1.0 if args.device == "gpu" else 0.0
-    if args.device == "auto":
-        gpus = _auto_gpus(args.address)
-    num_learners = args.num_learners
-    if gpus > 0 and num_learners == 0:
-        num_learners = 1
-    return RunConfig(
-        task=args.task,
-        agent=args.agent,
-        sources=tuple(args.sources),
-        steps=steps,
-        seed=args.seed,
-        algo=args.algo,
-        lr=args.lr,
-        entropy_coeff=args.entropy_coeff,
-        grad_clip=args.grad_clip,
-        alpha_init=args.alpha_init,
-        rollout_length=args.rollout_length,
-        train_batch=args.train_batch,
-        reward_clip=args.reward_clip or None,
-        check_episodes=args.check_episodes,
-        pathnet_population=args.pathnet_population,
-        pathnet_episodes=args.pathnet_episodes,
-        env_runners=args.env_runners,
-        envs_per_runner=args.envs_per_runner,
-        num_learners=num_learners,
-        gpus_per_learner=gpus,
-        curve_window=args.curve_window,
-        native_env=args.native_env,
-        stall_timeout_s=args.stall_timeout,
-        checkpoint_every_s=args.checkpoint_every,
-        tag=args.tag,
-        wandb=not args.no_wandb,
-        address=args.address,
-    )
+    fields = given_fields(RunConfig, args)
+    if "steps" not in fields:
+        if args.budget is None:
+            raise CLIError("give --budget NAME or --steps N")
+        fields["steps"] = get_budget(args.budget).steps_for(get_task(fields["task"]).domain)
+    return RunConfig(**_resolve(fields, args.device))
+
+
+def _resolve(fields: dict, device: str) -> dict:
+    """Given config fields with the CLI's conveniences applied: ``--reward-clip 0``
+    learns from raw rewards; ``--device gpu|auto`` sets one GPU learner unless
+    ``--gpus-per-learner`` says otherwise."""
+    fields = dict(fields)
+    if fields.get("reward_clip") == 0:
+        fields["reward_clip"] = None
+    if "gpus_per_learner" not in fields:
+        if device == "gpu":
+            fields["gpus_per_learner"] = 1.0
+        elif device == "auto":
+            fields["gpus_per_learner"] = _auto_gpus(fields.get("address"))
+    if fields.get("gpus_per_learner", 0) > 0 and fields.get("num_learners", 0) == 0:
+        fields["num_learners"] = 1
+    return fields
 
 
 def _auto_gpus(address: str | None) -> float:
@@ -340,15 +206,13 @@ def _suite_parsers(sub: argparse._SubParsersAction) -> None:
         "--budget", default="laptop", choices=list(BUDGETS), help="named budget (default laptop)"
     )
     p.add_argument("--out", default="results", help="results root (default results/)")
-    p.add_argument("--env-runners", type=int, default=None, help="env runners per run")
-    p.add_argument("--envs-per-runner", type=int, default=None, help="sub-envs per runner")
+    _suite_run_options(p)
     p.add_argument(
         "--eval-episodes",
         type=int,
         default=None,
         help="episodes for the forgetting evaluations (default 50 Catch, 3 else)",
     )
-    p.add_argument("--no-wandb", action="store_true", help="do not log runs to wandb")
     p.add_argument(
         "--parallel",
         type=int,
@@ -368,8 +232,7 @@ def _suite_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--budget", default="laptop", choices=list(BUDGETS), help="named budget (default laptop)"
     )
-    p.add_argument("--env-runners", type=int, default=None, help="env runners per run")
-    p.add_argument("--envs-per-runner", type=int, default=None, help="sub-envs per runner")
+    _suite_run_options(p)
     p.add_argument("--parallel", type=int, default=None, help="runs at a time (as xfer bench)")
     p.add_argument(
         "--no-calibrate",
@@ -417,20 +280,46 @@ def _suite_parsers(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cmd_floors)
 
 
-def _suite_base(args: argparse.Namespace, wandb: bool) -> dict:
-    """RunConfig settings every run of a suite shares, from xfer bench/plan options."""
-    base: dict = {"wandb": wandb}
-    if args.env_runners is not None:
-        base["env_runners"] = args.env_runners
-    if args.envs_per_runner is not None:
-        base["envs_per_runner"] = args.envs_per_runner
+# RunConfig fields a suite sets itself for each of its runs
+SUITE_SET_FIELDS = ("task", "agent", "sources", "steps", "seed", "tag")
+
+
+def _suite_run_options(p: argparse.ArgumentParser) -> None:
+    """xfer bench/plan: every RunConfig field a suite does not set, plus --device."""
+    from benchmarks.config_cli import add_config_options
+    from benchmarks.training import RunConfig
+
+    add_config_options(p, RunConfig, skip=SUITE_SET_FIELDS, aliases=TRAIN_ALIASES)
+    p.add_argument(
+        "--device",
+        choices=["auto", "cpu", "gpu"],
+        default="cpu",
+        help="every run's learner: gpu (error if none), auto (GPU if the cluster has "
+        "one) or cpu (default)",
+    )
+
+
+def _suite_base(args: argparse.Namespace, wandb: bool | None = None) -> dict:
+    """RunConfig settings every run of a suite shares, from xfer bench/plan options.
+
+    Only what the user gave: the rest keeps RunConfig's defaults (and the budget's
+    PathNet settings and the paper's sampled hyperparameters for jobs 1..).
+    """
+    from benchmarks.config_cli import given_fields
+    from benchmarks.training import RunConfig
+
+    base = _resolve(given_fields(RunConfig, args), args.device)
+    if wandb is not None:
+        base["wandb"] = wandb
     return base
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
     from benchmarks.runner import run_suite
 
-    base = _suite_base(args, wandb=not args.no_wandb)
+    base = _suite_base(args)
+    if base.get("address"):  # the suite's driver (Tune) connects where its runs do
+        os.environ["RAY_ADDRESS"] = base["address"]
     run_suite(
         args.suite,
         args.budget,
@@ -447,6 +336,8 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     from benchmarks.plan import plan_text
 
     base = _suite_base(args, wandb=False)
+    if base.get("address"):
+        os.environ["RAY_ADDRESS"] = base["address"]
     print(
         plan_text(
             args.suite,

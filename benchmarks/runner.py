@@ -55,7 +55,8 @@ def _job_config(
         sources=cell.sources,
         steps=steps,
         seed=job,
-        **{**base, **extra},
+        # what the user gave (base) wins over the budget's PathNet settings
+        **{**extra, **base},
     )
     if job == 0:
         return cfg

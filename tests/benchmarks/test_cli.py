@@ -1,0 +1,144 @@
+"""The command line is generated from RunConfig: every field reachable, defaults kept."""
+
+import dataclasses
+import typing
+
+import pytest
+
+from benchmarks.cli import (
+    SUITE_SET_FIELDS,
+    _run_config_from_args,
+    _suite_base,
+    build_parser,
+    main,
+)
+from benchmarks.config_cli import field_docs, option_name
+from benchmarks.training import RunConfig
+
+
+def _non_default(f, tp):
+    """A value for field f that differs from its default, with its command-line text."""
+    special = {
+        "task": ("pong_soup/hflip", "pong_soup/hflip"),
+        "agent": ("progressive", "progressive"),
+        "sources": (("pong_soup/noisy", "pong_soup/pong"), None),
+        "algo": ("ppo", "ppo"),
+        "address": ("127.0.0.1:6379", "127.0.0.1:6379"),
+        "tag": ("job7", "job7"),
+    }
+    if f.name in special:
+        return special[f.name]
+    base = (
+        typing.get_args(tp)[0] if typing.get_origin(tp) in (typing.Union, type(int | None)) else tp
+    )
+    if base is bool:
+        return (not f.default, None)
+    default = f.default if f.default is not None else 0
+    value = base(default) + base(3)
+    return value, str(value)
+
+
+def test_every_run_config_field_round_trips_through_xfer_train():
+    hints = typing.get_type_hints(RunConfig)
+    argv, expected = ["train"], {}
+    for f in dataclasses.fields(RunConfig):
+        value, text = _non_default(f, hints[f.name])
+        expected[f.name] = value
+        if f.name == "sources":
+            for s in value:
+                argv += ["--source", s]
+        elif isinstance(value, bool):
+            argv.append(option_name(f.name) if value else "--no-" + f.name.replace("_", "-"))
+        else:
+            argv += [option_name(f.name), text]
+    args = build_parser().parse_args(argv)
+    cfg = _run_config_from_args(args)
+    for name, value in expected.items():
+        assert getattr(cfg, name) == value, name
+    # nothing was left at its default: the test covered every field
+    defaults = RunConfig(task="catch_soup/pong")
+    assert all(
+        getattr(cfg, f.name) != getattr(defaults, f.name) for f in dataclasses.fields(RunConfig)
+    )
+
+
+def test_options_not_given_keep_the_dataclass_defaults():
+    args = build_parser().parse_args(["train", "--task", "catch_soup/pong", "--steps", "50"])
+    assert _run_config_from_args(args) == RunConfig(task="catch_soup/pong", steps=50)
+    args = build_parser().parse_args(
+        ["train", "--task", "catch_soup/pong", "--budget", "smoke", "--reward-clip", "0"]
+    )
+    cfg = _run_config_from_args(args)
+    assert cfg.steps == 3_000 and cfg.reward_clip is None
+    args = build_parser().parse_args(
+        ["train", "--task", "pong_soup/pong", "--steps", "9", "--device", "gpu"]
+    )
+    cfg = _run_config_from_args(args)
+    assert (cfg.gpus_per_learner, cfg.num_learners) == (1.0, 1)
+
+
+def test_the_old_option_spellings_still_work():
+    args = build_parser().parse_args(
+        [
+            "train",
+            "--task",
+            "catch_soup/pong",
+            "--steps",
+            "5",
+            "--stall-timeout",
+            "7",
+            "--checkpoint-every",
+            "8",
+            "--no-wandb",
+        ]
+    )
+    cfg = _run_config_from_args(args)
+    assert (cfg.stall_timeout_s, cfg.checkpoint_every_s, cfg.wandb) == (7.0, 8.0, False)
+
+
+def test_bench_takes_every_field_a_suite_does_not_set():
+    parser = build_parser()
+    args = parser.parse_args(
+        [
+            "bench",
+            "catch-soup",
+            "--algo",
+            "ppo",
+            "--lr",
+            "0.001",
+            "--no-native-env",
+            "--device",
+            "gpu",
+            "--env-runners",
+            "3",
+            "--no-wandb",
+        ]
+    )
+    base = _suite_base(args)
+    assert base == {
+        "algo": "ppo",
+        "lr": 0.001,
+        "native_env": False,
+        "env_runners": 3,
+        "wandb": False,
+        "gpus_per_learner": 1.0,
+        "num_learners": 1,
+    }
+    for name in SUITE_SET_FIELDS:
+        with pytest.raises(SystemExit):
+            parser.parse_args(["bench", "catch-soup", option_name(name), "1"])
+
+
+def test_every_field_has_help_from_the_docstring():
+    docs = field_docs(RunConfig)
+    assert set(docs) == {f.name for f in dataclasses.fields(RunConfig)}
+    assert docs["lr"].startswith("learning rate")
+
+
+def test_missing_step_count_and_bad_field_values_are_one_line_errors(capsys):
+    # (test_training.py covers agent/source, output-path and evaluate errors)
+    assert main(["train", "--task", "catch_soup/pong"]) == 2
+    assert capsys.readouterr().err == "xfer: error: give --budget NAME or --steps N\n"
+    assert main(["train", "--task", "catch_soup/pong", "--steps", "5", "--algo", "sac"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "unknown algo 'sac'" in err
