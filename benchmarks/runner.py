@@ -26,6 +26,7 @@ import numpy as np
 
 from benchmarks.atomic import write_json
 from benchmarks.budgets import PAPER_SPACE, Budget, get_budget
+from benchmarks.progress import Progress
 from benchmarks.rundir import eval_file
 from benchmarks.suites import Cell, Suite, get_suite
 from benchmarks.training import (
@@ -270,6 +271,8 @@ def run_suite(
         f"{done_before} already done"
     )
     finished, failed, started = done_before, [], time.time()
+    bar = Progress(total, suite.name, unit="run", initial=done_before)
+    log = bar.writer(log)
     trained = 0
     concurrency = _concurrency(parallel, max((c.env_runners for c in all_runs), default=1))
     target_dirs = {run_dir_for(root, RunConfig.from_dict(m["config"])) for m in manifest}
@@ -296,7 +299,9 @@ def run_suite(
             ]
             finished += len(todo)
             trained += len(todo)
-            log(f"{finished}/{total} runs  {_hms(time.time() - started)} elapsed")
+            bar.update_to(finished)
+            if not bar.active:
+                log(f"{finished}/{total} runs  {_hms(time.time() - started)} elapsed")
             todo = []
         for cfg in todo:
             try:
@@ -307,16 +312,18 @@ def run_suite(
             else:
                 trained += 1
             finished += 1
-            elapsed = time.time() - started
-            remaining = total - finished
-            eta = elapsed / max(trained, 1) * remaining
-            bar = "#" * int(30 * finished / total) + "." * (30 - int(30 * finished / total))
-            log(
-                f"[{bar}] {finished}/{total} runs  {_hms(elapsed)} elapsed  ETA {_hms(eta)}  "
-                f"({run_dir_for(root, cfg).relative_to(root)})"
-            )
+            bar.update_to(finished, last=str(run_dir_for(root, cfg).relative_to(root)))
+            if not bar.active:
+                elapsed = time.time() - started
+                eta = elapsed / max(trained, 1) * (total - finished)
+                line = "#" * int(30 * finished / total) + "." * (30 - int(30 * finished / total))
+                log(
+                    f"[{line}] {finished}/{total} runs  {_hms(elapsed)} elapsed  "
+                    f"ETA {_hms(eta)}  ({run_dir_for(root, cfg).relative_to(root)})"
+                )
         for cfg in wave:
             _after_run(cfg, root, eval_episodes, log)
+    bar.close()
     if report:
         from analysis.report import build_report, scan_damage
 

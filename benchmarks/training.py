@@ -44,6 +44,7 @@ from typing import Any
 
 from benchmarks.atomic import write_json, write_text
 from benchmarks.pathnet_evolution import DEFAULT_EPISODES_PER_FITNESS
+from benchmarks.progress import Progress
 from benchmarks.rundir import has_checkpoint
 from benchmarks.zoo import EXECUTION_FIELDS, ZOO_MARKER, identity
 
@@ -450,8 +451,12 @@ def take_from_zoo(cfg: RunConfig, root: str | Path, log: Any = print) -> bool:
     return True
 
 
-def train(cfg: RunConfig, root: str | Path, log: Any = print) -> Path:
+def train(cfg: RunConfig, root: str | Path, log: Any = print, show_bar: bool | None = None) -> Path:
     """Train the one run ``cfg`` under ``root``; return its run directory.
+
+    ``show_bar``: draw a progress bar (steps, steps/s, latest return, ETA); default: on
+    a terminal only (:mod:`benchmarks.progress`). Curve points are logged as lines when
+    no bar is drawn.
 
     Its source run (``source_config(cfg)``) must be finished under ``root``: ordering
     sources before targets is the runner's job (``benchmarks.runner.train_with_sources``
@@ -482,12 +487,14 @@ def train(cfg: RunConfig, root: str | Path, log: Any = print) -> Path:
     except RunLockedError as err:
         raise TrainingError(str(err)) from None
     try:
-        return _train_locked(cfg, run_dir, sources, log)
+        return _train_locked(cfg, run_dir, sources, log, show_bar)
     finally:
         lock.release()
 
 
-def _train_locked(cfg: RunConfig, run_dir: Path, sources: list[str], log: Any) -> Path:
+def _train_locked(
+    cfg: RunConfig, run_dir: Path, sources: list[str], log: Any, show_bar: bool | None
+) -> Path:
     """:func:`train` for one run directory, under its lock."""
     status = read_status(run_dir)
     if status.get("state") == "done":
@@ -553,7 +560,7 @@ def _train_locked(cfg: RunConfig, run_dir: Path, sources: list[str], log: Any) -
     )
     _set_status(run_dir, "running", heartbeat=time.time(), **_whoami())
     try:
-        _train_loop(cfg, run_dir, sources, log)
+        _train_loop(cfg, run_dir, sources, log, show_bar)
     except KeyboardInterrupt:
         _set_status(run_dir, "failed", reason="interrupted (KeyboardInterrupt); rerun to resume")
         raise
@@ -563,7 +570,9 @@ def _train_locked(cfg: RunConfig, run_dir: Path, sources: list[str], log: Any) -
     return run_dir
 
 
-def _train_loop(cfg: RunConfig, run_dir: Path, sources: list[str], log: Any) -> None:
+def _train_loop(
+    cfg: RunConfig, run_dir: Path, sources: list[str], log: Any, show_bar: bool | None
+) -> None:
     from benchmarks.rllib import algo as rl
     from benchmarks.rllib.pathnet import PathNetEvolution
     from benchmarks.tracking import Tracker
@@ -622,6 +631,14 @@ def _train_loop(cfg: RunConfig, run_dir: Path, sources: list[str], log: Any) -> 
     # the runners, as last reported: on a fresh run their ratio says whether every
     # sampled step was trained (the throughput benchmark reads them)
     trained = sampled = 0.0
+    bar = Progress(
+        cfg.steps,
+        f"{cfg.task} {cfg.agent}",
+        initial=int(window.s["env_steps"]),
+        position=1 if show_bar is None and log is not print else 0,
+        enabled=show_bar,
+    )
+    log = bar.writer(log)
     try:
         while window.s["env_steps"] < cfg.steps:
             try:
@@ -654,6 +671,7 @@ def _train_loop(cfg: RunConfig, run_dir: Path, sources: list[str], log: Any) -> 
                 )
             if pathnet is not None:
                 pathnet.step()
+            bar.update_to(min(window.s["env_steps"], cfg.steps))
             done = window.s["env_steps"] >= cfg.steps
             point = window.take_point(cfg.window, force=done)
             if point is not None:
@@ -663,11 +681,14 @@ def _train_loop(cfg: RunConfig, run_dir: Path, sources: list[str], log: Any) -> 
                 _write_curve(run_dir, rows)
                 if tracker:
                     tracker.log(point)
-                log(
-                    f"{cfg.task} {cfg.agent}: {int(point['env_steps'])}/{cfg.steps} steps, "
-                    f"return {point['episode_return_mean']:.3f}, "
-                    f"{point['env_steps'] / max(now - start, 1e-9):.0f} steps/s"
-                )
+                if bar.active:
+                    bar.update_to(bar.n, ret=point["episode_return_mean"])
+                else:
+                    log(
+                        f"{cfg.task} {cfg.agent}: {int(point['env_steps'])}/{cfg.steps} steps, "
+                        f"return {point['episode_return_mean']:.3f}, "
+                        f"{point['env_steps'] / max(now - start, 1e-9):.0f} steps/s"
+                    )
             if now - last_ckpt > cfg.checkpoint_every_s and not done:
                 checkpoint()
                 last_ckpt = time.time()
@@ -704,6 +725,7 @@ def _train_loop(cfg: RunConfig, run_dir: Path, sources: list[str], log: Any) -> 
         shutil.rmtree(run_dir / "checkpoint", ignore_errors=True)
         (run_dir / LEGACY_PROGRESS).unlink(missing_ok=True)
     finally:
+        bar.close()
         # best effort, bounded: an interrupted or stuck algorithm must not keep the
         # process alive (Ray's own exit handler cleans up what is left)
         try:
