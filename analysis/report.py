@@ -34,7 +34,13 @@ from analysis.metrics import (
     transfer_score,
 )
 from analysis.paper import AGENT_ORDER, PAPER_TABLE1, agent_label
-from benchmarks.rundir import DamagedFileError, eval_file, read_curve_file, run_liveness
+from benchmarks.rundir import (
+    DamagedFileError,
+    RunDir,
+    eval_file,
+    read_curve_file,
+    run_liveness,
+)
 
 __all__ = ["build_report", "collect_runs", "CellResult"]
 
@@ -167,7 +173,7 @@ def scan_damage(root: Path) -> list[str]:
     _DAMAGED.clear()
     for path in sorted([*root.glob("*.json"), *root.glob("*/*/*/*.json")]):
         _read_json(path)
-    for path in sorted(root.glob("*/*/*/curve.csv")):
+    for path in sorted(root.glob(f"*/*/*/{RunDir.CURVE}")):
         _read_curve(path)
     return list(_DAMAGED)
 
@@ -175,17 +181,17 @@ def scan_damage(root: Path) -> list[str]:
 def collect_runs(root: Path) -> list[Run]:
     """Every run directory (a ``config.json`` three levels down) under ``root``."""
     runs = []
-    for cfg_file in sorted(root.glob("*/*/*/config.json")):
+    for cfg_file in sorted(root.glob(f"*/*/*/{RunDir.CONFIG}")):
         data = _read_json(cfg_file) or {}
         if "run" not in data:
             continue
-        run_dir = cfg_file.parent
+        run_dir = RunDir(cfg_file.parent)
         runs.append(
             Run(
-                run_dir,
+                run_dir.path,
                 data["run"],
-                _read_json(run_dir / "status.json") or {"state": "missing"},
-                _read_curve(run_dir / "curve.csv"),
+                _read_json(run_dir.status) or {"state": "missing"},
+                _read_curve(run_dir.curve),
             )
         )
     return runs
@@ -309,11 +315,11 @@ def _run_note(run: Run) -> str:
     notes = []
     if run.status.get("reason"):
         notes.append(str(run.status["reason"]))
-    zoo = _read_json(run.path / "zoo.json")
+    zoo = _read_json(RunDir(run.path).zoo_marker)
     if zoo:
         name = Path(zoo.get("zoo_run", "")).parts[-4:]
         notes.append("shipped zoo column (" + "/".join(name) + "), not trained here")
-    check = _read_json(run.path / "curve_check.json")
+    check = _read_json(RunDir(run.path).curve_check)
     if check and check.get("ok") is not None:
         verdict = "agrees" if check["ok"] else "DISAGREES"
         notes.append(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +9,7 @@ import numpy as np
 import torch
 
 from benchmarks.atomic import write_json
+from benchmarks.rundir import RunDir
 
 __all__ = ["collect_states", "afs_for_run", "aps_for_run"]
 
@@ -17,16 +17,15 @@ __all__ = ["collect_states", "afs_for_run", "aps_for_run"]
 def _load(run_dir: Path) -> tuple[Any, dict]:
     from agents import ProgressiveNet, load_agent
 
-    cfg_file, weights = run_dir / "config.json", run_dir / "agent.pt"
-    if not cfg_file.is_file() or not weights.is_file():
-        raise FileNotFoundError(f"{run_dir} is not a finished run (no config.json / agent.pt)")
-    net = load_agent(weights)
+    run = RunDir(run_dir)
+    config = run.require_weights()
+    net = load_agent(run.weights)
     if not isinstance(net, ProgressiveNet):
         raise ValueError(
             f"{run_dir}: AFS/APS are defined for progressive nets (columns), "
             f"not {type(net).__name__}"
         )
-    return net.eval(), json.loads(cfg_file.read_text())["run"]
+    return net.eval(), config
 
 
 def collect_states(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +9,7 @@ import numpy as np
 import torch
 
 from benchmarks.atomic import write_json
-from benchmarks.rundir import eval_file
+from benchmarks.rundir import RunDir, eval_file
 
 __all__ = ["evaluate_run", "play_episodes"]
 
@@ -80,12 +79,9 @@ def evaluate_run(
     from envs import make_env
 
     run_dir = Path(run_dir)
-    cfg_file = run_dir / "config.json"
-    if not cfg_file.is_file() or not (run_dir / "agent.pt").is_file():
-        raise FileNotFoundError(f"{run_dir} is not a finished run (no config.json / agent.pt)")
-    run = json.loads(cfg_file.read_text())["run"]
+    run = RunDir(run_dir).require_weights()
     task = task or run["task"]
-    agent = load_agent(run_dir / "agent.pt")
+    agent = load_agent(RunDir(run_dir).weights)
     agent.eval()
     num_actions = make_env(task).action_space.n
     if isinstance(agent, ProgressiveNet):
@@ -167,11 +163,10 @@ def check_curve(
         None (skipped) when the last windows hold fewer than ``CHECK_MIN_EPISODES``
         episodes or the agent is a PathNet (its curve averages a population of paths).
     """
-    from benchmarks.training import read_curve
 
     run_dir = Path(run_dir)
-    run = json.loads((run_dir / "config.json").read_text())["run"]
-    rows = read_curve(run_dir)
+    run = RunDir(run_dir).read_run_config()
+    rows = RunDir(run_dir).read_curve()
     result: dict[str, Any] = {"ok": None, "reason": ""}
     # the newest points, pooled back from the end until they hold as many episodes as
     # the evaluation plays (a run's last window is often a short one)
@@ -230,5 +225,5 @@ def check_curve(
             ),
         )
     if write:
-        write_json(run_dir / "curve_check.json", result)
+        write_json(RunDir(run_dir).curve_check, result)
     return result

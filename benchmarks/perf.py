@@ -14,7 +14,6 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -157,7 +156,9 @@ def training_throughput(
     rate = (last["env_steps"] - first["env_steps"]) / max(
         last["wall_time"] - first["wall_time"], 1e-9
     )
-    status = json.loads((Path(run_dir) / "status.json").read_text())
+    from benchmarks.rundir import RunDir
+
+    status = RunDir(run_dir).read_status()
     sampled = float(status.get("rllib_env_steps_sampled_lifetime") or 0.0)
     trained = float(status.get("rllib_env_steps_trained_lifetime") or 0.0)
     return {

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks.atomic import write_json
+from benchmarks.atomic import write_json, write_text
 
 __all__ = [
     "RunLock",
@@ -38,6 +38,8 @@ __all__ = [
     "run_liveness",
     "eval_file",
     "read_curve_file",
+    "RunDir",
+    "CURVE_FIELDS",
     "DamagedFileError",
     "CHECKPOINT",
     "PROGRESS",
@@ -91,8 +93,183 @@ def read_curve_file(path: str | Path) -> list[dict[str, float]]:
 def eval_file(run_dir: str | Path, task: str, greedy: bool = False) -> Path:
     """Where an evaluation of the run on ``task`` lives: ``eval_<task>.json`` (sampled
     actions) or ``eval_greedy_<task>.json`` (argmax), so the two never overwrite."""
-    kind = "eval_greedy" if greedy else "eval"
-    return Path(run_dir) / f"{kind}_{task.replace('/', '-')}.json"
+    return RunDir(run_dir).eval(task, greedy)
+
+
+CURVE_FIELDS = (
+    "env_steps",
+    "frames",
+    "episodes",
+    "episode_return_mean",
+    "episode_return_std",
+    "wall_time",
+)
+
+
+def _slug(task_id: str) -> str:
+    return task_id.replace("/", "-")
+
+
+class RunDir:
+    """One run directory: its file names, readers and atomic writers.
+
+    Everything that opens a file of a run goes through here (training, the runner,
+    evaluation, analysis, the report, the zoo), so the layout is written down once:
+
+    - ``config.json``: ``{"run": RunConfig fields, "source_files", "curve_window",
+      "observation_fingerprint", provenance...}``;
+    - ``status.json``: ``{"state": running|done|failed, "updated", ...}``;
+    - ``curve.csv``: :data:`CURVE_FIELDS`, one row per curve point;
+    - ``agent.pt``: the trained network (weights only);
+    - ``eval_<task>.json`` / ``eval_greedy_<task>.json``: evaluations;
+    - ``curve_check.json``, ``pathnet.json``, ``zoo.json`` (a shipped zoo column);
+    - ``.lock`` and ``checkpoint/`` (see :class:`RunLock`, :func:`save_checkpoint`).
+
+    Example:
+        >>> import tempfile
+        >>> run = RunDir(tempfile.mkdtemp())
+        >>> run.read_status()
+        {'state': 'missing'}
+        >>> run.write_status("running", pid=1)
+        >>> run.read_status()["state"], run.status.name
+        ('running', 'status.json')
+    """
+
+    CONFIG = "config.json"
+    STATUS = "status.json"
+    CURVE = "curve.csv"
+    WEIGHTS = "agent.pt"
+    CURVE_CHECK = "curve_check.json"
+    PATHNET = "pathnet.json"
+    ZOO_MARKER = "zoo.json"
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    @classmethod
+    def for_run(cls, root: str | Path, cfg: Any) -> RunDir:
+        """``<root>/<target>/<agent>[_from_<src>+...]/seed<N>[_<tag>]`` (grep-able) for a
+        RunConfig ``cfg``: the one place a run's directory is named."""
+        agent = cfg.agent
+        if cfg.sources:
+            agent += "_from_" + "+".join(_slug(s) for s in cfg.sources)
+        leaf = f"seed{cfg.seed}" + (f"_{cfg.tag}" if cfg.tag else "")
+        return cls(Path(root) / _slug(cfg.task) / agent / leaf)
+
+    def __repr__(self) -> str:
+        return f"RunDir({str(self.path)!r})"
+
+    def __fspath__(self) -> str:
+        return str(self.path)
+
+    @property
+    def config(self) -> Path:
+        return self.path / self.CONFIG
+
+    @property
+    def status(self) -> Path:
+        return self.path / self.STATUS
+
+    @property
+    def curve(self) -> Path:
+        return self.path / self.CURVE
+
+    @property
+    def weights(self) -> Path:
+        return self.path / self.WEIGHTS
+
+    @property
+    def curve_check(self) -> Path:
+        return self.path / self.CURVE_CHECK
+
+    @property
+    def pathnet(self) -> Path:
+        return self.path / self.PATHNET
+
+    @property
+    def zoo_marker(self) -> Path:
+        return self.path / self.ZOO_MARKER
+
+    def eval(self, task: str, greedy: bool = False) -> Path:
+        """``eval_<task>.json`` (sampled actions) or ``eval_greedy_<task>.json``."""
+        kind = "eval_greedy" if greedy else "eval"
+        return self.path / f"{kind}_{_slug(task)}.json"
+
+    # readers
+    def read_json(self, path: Path) -> dict[str, Any]:
+        """A JSON file of this run.
+
+        Raises:
+            FileNotFoundError: it does not exist. DamagedFileError: it is not a JSON
+                object (naming the file).
+        """
+        try:
+            data = json.loads(path.read_text())
+        except json.JSONDecodeError as err:
+            raise DamagedFileError(
+                f"{path}: not valid JSON ({err.msg}, line {err.lineno})"
+            ) from None
+        if not isinstance(data, dict):
+            raise DamagedFileError(f"{path}: not a JSON object")
+        return data
+
+    def read_config(self) -> dict[str, Any]:
+        """``config.json`` (FileNotFoundError when missing, DamagedFileError when bad)."""
+        return self.read_json(self.config)
+
+    def read_run_config(self) -> dict[str, Any]:
+        """The ``run`` part of ``config.json``: the RunConfig fields."""
+        data = self.read_config()
+        if not isinstance(data.get("run"), dict):
+            raise DamagedFileError(f"{self.config}: no 'run' object")
+        return data["run"]
+
+    def read_status(self) -> dict[str, Any]:
+        """``status.json``, or ``{"state": "missing"}`` when the run has none."""
+        if not self.status.is_file():
+            return {"state": "missing"}
+        return self.read_json(self.status)
+
+    def read_curve(self) -> list[dict[str, float]]:
+        """The curve rows ([] before the first point); a damaged curve is an error."""
+        return read_curve_file(self.curve)
+
+    def require_weights(self) -> dict[str, Any]:
+        """The run's RunConfig fields, after checking it has a config and weights.
+
+        Raises:
+            FileNotFoundError: no ``config.json`` or ``agent.pt`` (not a finished run).
+        """
+        if not self.config.is_file() or not self.weights.is_file():
+            raise FileNotFoundError(
+                f"{self.path} is not a finished run (no {self.CONFIG} / {self.WEIGHTS})"
+            )
+        return self.read_run_config()
+
+    def is_done(self) -> bool:
+        """Finished: status ``done`` and its weights present."""
+        return self.read_status().get("state") == "done" and self.weights.is_file()
+
+    # writers (atomic: temp file, then rename)
+    def write_status(self, state: str, **extra: Any) -> None:
+        write_json(self.status, {"state": state, "updated": time.time(), **extra})
+
+    def write_curve(self, rows: list[dict[str, float]]) -> None:
+        import csv
+        import io
+
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=CURVE_FIELDS, lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: row.get(k, float("nan")) for k in CURVE_FIELDS})
+        write_text(self.curve, buf.getvalue())
+
+    def write_json(self, path: Path, data: Any) -> None:
+        """Write one of this run's JSON files (a path from this object's properties)."""
+        if path.parent != self.path:
+            raise ValueError(f"{path} is not a file of {self.path}")
+        write_json(path, data)
 
 
 def _pid_alive(pid: int) -> bool:
@@ -121,7 +298,7 @@ def run_liveness(run_dir: str | Path, stale_after_s: float = STALE_AFTER_S) -> s
     """
     run_dir = Path(run_dir)
     lock = _read_json(run_dir / LOCK)
-    status = _read_json(run_dir / "status.json") or {}
+    status = _read_json(RunDir(run_dir).status) or {}
     beat = status.get("heartbeat", status.get("updated"))
     if lock is None:
         return "dead"

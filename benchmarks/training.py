@@ -30,10 +30,7 @@ more steps. Two processes never train one run directory at once.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
-import json
 import os
 import shutil
 import subprocess
@@ -42,11 +39,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks.atomic import write_json, write_text
 from benchmarks.pathnet_evolution import DEFAULT_EPISODES_PER_FITNESS
 from benchmarks.progress import Progress
-from benchmarks.rundir import has_checkpoint
-from benchmarks.zoo import EXECUTION_FIELDS, ZOO_MARKER, identity
+from benchmarks.rundir import CURVE_FIELDS, RunDir, has_checkpoint
+from benchmarks.zoo import EXECUTION_FIELDS, identity
 
 __all__ = [
     "RunConfig",
@@ -59,15 +55,6 @@ __all__ = [
     "TrainingError",
     "take_from_zoo",
 ]
-
-CURVE_FIELDS = (
-    "env_steps",
-    "frames",
-    "episodes",
-    "episode_return_mean",
-    "episode_return_std",
-    "wall_time",
-)
 
 
 class TrainingError(RuntimeError):
@@ -213,15 +200,9 @@ class RunConfig:
         return cls(**clean)
 
 
-def _slug(task_id: str) -> str:
-    return task_id.replace("/", "-")
-
-
 def run_dir_for(root: str | Path, cfg: RunConfig) -> Path:
-    """``<root>/<target>/<agent>[_from_<src>+...]/seed<N>[_<tag>]`` (grep-able)."""
-    agent = cfg.agent + ("_from_" + "+".join(_slug(s) for s in cfg.sources) if cfg.sources else "")
-    leaf = f"seed{cfg.seed}" + (f"_{cfg.tag}" if cfg.tag else "")
-    return Path(root) / _slug(cfg.task) / agent / leaf
+    """``<root>/<target>/<agent>[_from_<src>+...]/seed<N>[_<tag>]`` (:meth:`RunDir.for_run`)."""
+    return RunDir.for_run(root, cfg).path
 
 
 def source_config(cfg: RunConfig) -> RunConfig | None:
@@ -275,14 +256,13 @@ def finished_run_clash(run_dir: str | Path, cfg: RunConfig) -> list[str]:
     count does, except for a shipped zoo column (it matches on everything but its own,
     longer, step count: ``benchmarks.zoo``).
     """
-    run_dir = Path(run_dir)
+    run = RunDir(run_dir)
     try:
-        saved = json.loads((run_dir / "config.json").read_text())["run"]
-        saved = RunConfig.from_dict(saved).to_dict()
+        saved = RunConfig.from_dict(run.read_run_config()).to_dict()
     except (OSError, KeyError, TypeError, ValueError):
         return ["config.json (missing or unreadable)"]
     mine = cfg.to_dict()
-    if (run_dir / ZOO_MARKER).is_file():
+    if run.zoo_marker.is_file():
         a, b = identity(saved), identity(mine)
     else:
         ignore = EXECUTION_FIELDS - {"steps"}
@@ -292,30 +272,21 @@ def finished_run_clash(run_dir: str | Path, cfg: RunConfig) -> list[str]:
 
 
 def read_status(run_dir: str | Path) -> dict[str, Any]:
-    path = Path(run_dir) / "status.json"
-    if not path.is_file():
-        return {"state": "missing"}
-    return json.loads(path.read_text())
+    """The run's ``status.json`` (``{"state": "missing"}`` without one): :class:`RunDir`."""
+    return RunDir(run_dir).read_status()
 
 
 def read_curve(run_dir: str | Path) -> list[dict[str, float]]:
     """The run's curve rows ([] before the first point); a damaged curve is an error."""
-    from benchmarks.rundir import read_curve_file
-
-    return read_curve_file(Path(run_dir) / "curve.csv")
+    return RunDir(run_dir).read_curve()
 
 
 def _write_curve(run_dir: Path, rows: list[dict[str, float]]) -> None:
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=CURVE_FIELDS, lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: row.get(k, float("nan")) for k in CURVE_FIELDS})
-    write_text(run_dir / "curve.csv", buf.getvalue())
+    RunDir(run_dir).write_curve(rows)
 
 
 def _set_status(run_dir: Path, state: str, **extra: Any) -> None:
-    write_json(run_dir / "status.json", {"state": state, "updated": time.time(), **extra})
+    RunDir(run_dir).write_status(state, **extra)
 
 
 def _whoami() -> dict[str, Any]:
@@ -477,7 +448,7 @@ def train(cfg: RunConfig, root: str | Path, log: Any = print, show_bar: bool | N
             )
         # One file carries every earlier column (or PathNet's fixed modules): a chain's
         # last source run was itself trained from the sources before it.
-        sources = [str(src_dir / "agent.pt")]
+        sources = [str(RunDir(src_dir).weights)]
     run_dir = run_dir_for(root, cfg)
     run_dir.mkdir(parents=True, exist_ok=True)
     from benchmarks.rundir import RunLock, RunLockedError
@@ -506,10 +477,10 @@ def _train_locked(
             )
         log(f"{run_dir}: already done")
         return run_dir
-    old_cfg = run_dir / "config.json"
+    run = RunDir(run_dir)
     extended: list[dict[str, Any]] = []
-    if old_cfg.is_file():
-        saved_file = json.loads(old_cfg.read_text())
+    if run.config.is_file():
+        saved_file = run.read_config()
         saved = saved_file.get("run", {})
         if saved and not (cfg.agent == "pathnet" and "pathnet_episodes" not in saved):
             # written by an older version: fields it lacked take their defaults, fields
@@ -519,7 +490,7 @@ def _train_locked(
         extended = list(saved_file.get("extended", []))
         # a run that left nothing to keep (no checkpoint, no weights; e.g. it failed at
         # start-up asking for a GPU) may be restarted with another config
-        keeps = has_checkpoint(run_dir) or (run_dir / "agent.pt").exists()
+        keeps = has_checkpoint(run_dir) or run.weights.exists()
         if cfg.curve_window is None and saved.get("curve_window") is not None:
             # an extended run pinned its window; the same command without one resumes it
             cfg = dataclasses.replace(cfg, curve_window=int(saved["curve_window"]))
@@ -547,8 +518,8 @@ def _train_locked(
                 cfg = dataclasses.replace(cfg, curve_window=window)
     from envs import observation_fingerprint
 
-    write_json(
-        old_cfg,
+    run.write_json(
+        run.config,
         {
             "run": cfg.to_dict(),
             "source_files": sources,
@@ -697,8 +668,9 @@ def _train_loop(
         if pathnet is not None:
             best = pathnet.best_path()
             agent.fix_path(best)
-            write_json(run_dir / "pathnet.json", {**pathnet.state(), "best_path": best.tolist()})
-        agent.save(run_dir / "agent.pt")
+            run = RunDir(run_dir)
+            run.write_json(run.pathnet, {**pathnet.state(), "best_path": best.tolist()})
+        agent.save(RunDir(run_dir).weights)
         _write_curve(run_dir, rows)
         if tracker:
             tracker.finish(rows)

@@ -22,12 +22,14 @@ other finished run. ``XFER_ZOO`` points at another zoo folder.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
+
+from benchmarks.atomic import write_json
+from benchmarks.rundir import RunDir
 
 __all__ = [
     "EXECUTION_FIELDS",
@@ -38,7 +40,7 @@ __all__ = [
     "ZOO_MARKER",
 ]
 
-ZOO_MARKER = "zoo.json"
+ZOO_MARKER = RunDir.ZOO_MARKER
 # RunConfig fields that say how a run was executed, not what it is
 EXECUTION_FIELDS = frozenset(
     {
@@ -106,19 +108,20 @@ def find_zoo_run(cfg: Any, log: Any = print, root: Path | None = None) -> Path |
 
     Logs why a zoo run at the same place was not used (identity, network, pixels).
     """
-    from benchmarks.training import read_status, run_dir_for
+    from benchmarks.training import run_dir_for
     from envs import observation_fingerprint
 
     root = Path(root) if root is not None else zoo_root()
     run_dir = run_dir_for(root, cfg)
-    if not (run_dir / "config.json").is_file():
+    run = RunDir(run_dir)
+    if not run.config.is_file():
         return None
-    if read_status(run_dir).get("state") != "done" or not (run_dir / "agent.pt").is_file():
+    if not run.is_done():
         log(f"zoo: {run_dir} is not a finished run; not used")
         return None
     from benchmarks.training import RunConfig
 
-    saved = json.loads((run_dir / "config.json").read_text())
+    saved = run.read_config()
     try:
         # fields added to RunConfig since the zoo run was trained take their defaults
         saved_cfg = RunConfig.from_dict(saved.get("run", {}))
@@ -137,7 +140,7 @@ def find_zoo_run(cfg: Any, log: Any = print, root: Path | None = None) -> Path |
             f"(fingerprint {saved.get('observation_fingerprint')} vs {fingerprint}); not used"
         )
         return None
-    why = _network_matches(cfg, run_dir / "agent.pt")
+    why = _network_matches(cfg, run.weights)
     if why:
         log(f"zoo: {run_dir}: {why}; not used")
         return None
@@ -154,7 +157,7 @@ def install_zoo_run(zoo_run: Path, run_dir: Path) -> Path:
     try:
         shutil.copytree(zoo_run, tmp, dirs_exist_ok=True)
         marker = {"zoo_run": str(Path(zoo_run).resolve()), "shipped": True}
-        (tmp / ZOO_MARKER).write_text(json.dumps(marker, indent=2) + "\n")
+        write_json(RunDir(tmp).zoo_marker, marker)
         os.chmod(tmp, 0o755)
         tmp.rename(run_dir)
     except BaseException:

@@ -131,3 +131,35 @@ def test_written_files_follow_the_umask(tmp_path):
     finally:
         os.umask(old)
     assert mode == 0o644
+
+
+def test_run_dir_owns_the_layout_readers_and_writers(tmp_path):
+    from benchmarks.rundir import CURVE_FIELDS, DamagedFileError, RunDir
+    from benchmarks.training import RunConfig, run_dir_for
+
+    cfg = RunConfig(
+        task="pong_soup/hflip", agent="progressive", sources=("pong_soup/pong",), tag="job2"
+    )
+    run = RunDir.for_run(tmp_path, cfg)
+    assert (
+        run.path == tmp_path / "pong_soup-hflip" / "progressive_from_pong_soup-pong" / "seed0_job2"
+    )
+    assert run_dir_for(tmp_path, cfg) == run.path
+    assert run.eval("pong_soup/pong", greedy=True).name == "eval_greedy_pong_soup-pong.json"
+    run.path.mkdir(parents=True)
+    assert run.read_status() == {"state": "missing"} and run.read_curve() == []
+    with pytest.raises(FileNotFoundError, match="not a finished run"):
+        run.require_weights()
+    run.write_json(run.config, {"run": cfg.to_dict()})
+    run.write_status("done", env_steps=5)
+    rows = [{"env_steps": 10.0, "episode_return_mean": -3.5}]
+    run.write_curve(rows)
+    assert run.read_run_config()["task"] == "pong_soup/hflip"
+    assert run.read_status()["env_steps"] == 5 and not run.is_done()  # no weights yet
+    back = run.read_curve()
+    assert list(back[0]) == list(CURVE_FIELDS) and back[0]["episode_return_mean"] == -3.5
+    run.status.write_text('{"state": "do')
+    with pytest.raises(DamagedFileError, match="status.json: not valid JSON"):
+        run.read_status()
+    with pytest.raises(ValueError, match="not a file of"):
+        run.write_json(tmp_path / "elsewhere.json", {})
