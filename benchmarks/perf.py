@@ -160,7 +160,12 @@ def training_throughput(
 
     status = RunDir(run_dir).read_status()
     sampled = float(status.get("rllib_env_steps_sampled_lifetime") or 0.0)
+    # RLlib's learner connector appends one bootstrap step to every episode chunk
+    # (AddOneTsToEpisodesAndTruncate) and counts it as trained: a rollout fragment of
+    # L steps is counted L + 1 times (one more where an episode ends inside it, rare on
+    # Pong). Undo that so about 1.0 means every sampled step was trained.
     trained = float(status.get("rllib_env_steps_trained_lifetime") or 0.0)
+    trained *= cfg.rollout_length / (cfg.rollout_length + 1)
     return {
         "steps_per_s": rate,
         "frames_per_s": rate * last["frames"] / last["env_steps"],

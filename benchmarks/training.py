@@ -292,7 +292,10 @@ def _set_status(run_dir: Path, state: str, **extra: Any) -> None:
 def _whoami() -> dict[str, Any]:
     import socket
 
-    return {"pid": os.getpid(), "host": socket.gethostname()}
+    who = {"pid": os.getpid(), "host": socket.gethostname()}
+    if os.environ.get("XFER_RAY_NODE"):  # set by a Tune trial (benchmarks/rllib/sweep.py)
+        who["ray_node"] = os.environ["XFER_RAY_NODE"]
+    return who
 
 
 def _provenance() -> dict[str, Any]:
@@ -686,6 +689,7 @@ def _train_loop(
         _set_status(
             run_dir,
             "done",
+            **_whoami(),
             env_steps=window.s["env_steps"],
             rllib_env_steps_trained_lifetime=trained,
             rllib_env_steps_sampled_lifetime=sampled,

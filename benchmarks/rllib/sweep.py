@@ -19,7 +19,11 @@ __all__ = ["run_wave_with_tune"]
 
 
 def _tune_trainable(config: dict[str, Any]) -> None:
+    import ray
+
     cfg = RunConfig.from_dict(config["run"])
+    # recorded in the run's status.json (training._whoami): which cluster node trained it
+    os.environ["XFER_RAY_NODE"] = ray.get_runtime_context().get_node_id()
     try:
         train(cfg, config["root"], log=lambda *_: None)
     except TrainingError as err:
@@ -37,7 +41,8 @@ def run_wave_with_tune(wave: list[RunConfig], root: Path, concurrency: int, inde
     env_runners = max(c.env_runners for c in wave)
     # embedded Ray gets enough logical CPUs for one trial at least (else Tune would wait
     # forever for a placement group bigger than the machine); on a cluster, what it has
-    ensure_ray(None, num_cpus=max(os.cpu_count() or 1, 1 + env_runners))
+    address = os.environ.get("RAY_ADDRESS") or None
+    ensure_ray(address, num_cpus=None if address else max(os.cpu_count() or 1, 1 + env_runners))
     resources = tune.PlacementGroupFactory([{"CPU": 1}] + [{"CPU": 1}] * env_runners)
     tuner = tune.Tuner(
         tune.with_resources(_tune_trainable, resources),
