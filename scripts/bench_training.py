@@ -45,7 +45,11 @@ def main() -> None:
         from benchmarks.perf import PIPELINE_HEADER, pipeline_comparison
 
         print(f"{args.steps} agent steps per run, overrides {overrides or 'none'}; agent steps/s")
-        print("ratio: to raw ALE Pong on one core; tr/sa: learner-trained / sampled steps")
+        print(
+            "envs: python = SyncVectorEnv of Python envs, native = ale-py's C++ vector env; "
+            "ratio: to raw ALE Pong on one core; tr/sa: learner-trained / sampled steps "
+            "(RLlib's bootstrap step removed)"
+        )
         print(PIPELINE_HEADER)
         rows = pipeline_comparison(args.steps, **overrides)
         if args.json:

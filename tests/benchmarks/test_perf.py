@@ -10,3 +10,17 @@ def test_round_ratio_is_the_median_of_same_round_ratios():
     assert round_ratio(rounds, "a", "a") == 1.0
     with pytest.raises(ValueError):
         round_ratio({"a": [1.0], "b": [1.0, 2.0]}, "b", "a")
+
+
+@pytest.mark.ray
+@pytest.mark.atari
+def test_training_throughput_counts_every_sampled_step_as_trained_once(tmp_path):
+    from benchmarks.perf import training_throughput
+
+    t = training_throughput(
+        "pong_soup/pong", "scratch", 3_000, root=str(tmp_path), env_runners=1, check_episodes=0
+    )
+    # no Pong episode ends in 3k steps of 8 envs: one bootstrap step per fragment only,
+    # which the figure removes; an IMPALA learner that dropped or reused batches shows
+    assert t["trained_per_sampled"] == pytest.approx(1.0, abs=0.02)
+    assert t["steps_per_s"] > 0

@@ -92,7 +92,7 @@ def test_suite_on_two_nodes_survives_losing_one(cluster, tmp_path):
         running = [
             s
             for s in _statuses(root).values()
-            if s["state"] == "running" and s.get("ray_node") == second.unique_id
+            if s["state"] == "running" and s.get("ray_node") == second.node_id
         ]
         if running:
             break
