@@ -76,8 +76,8 @@ TRAIN_ALIASES: dict[str, list[str]] = {
 
 
 def _train_parser(sub: argparse._SubParsersAction) -> None:
+    from benchmarks.config import RunConfig
     from benchmarks.config_cli import add_config_options
-    from benchmarks.training import RunConfig
 
     p = sub.add_parser(
         "train",
@@ -124,8 +124,8 @@ def _train_parser(sub: argparse._SubParsersAction) -> None:
 def _run_config_from_args(args: argparse.Namespace) -> RunConfig:  # noqa: F821
     """The RunConfig of ``xfer train``'s options: fields given, else the dataclass's defaults."""
     from benchmarks.budgets import get_budget
+    from benchmarks.config import RunConfig
     from benchmarks.config_cli import given_fields
-    from benchmarks.training import RunConfig
     from envs import get_task
 
     fields = given_fields(RunConfig, args)
@@ -286,8 +286,8 @@ SUITE_SET_FIELDS = ("task", "agent", "sources", "steps", "seed", "tag")
 
 def _suite_run_options(p: argparse.ArgumentParser) -> None:
     """xfer bench/plan: every RunConfig field a suite does not set, plus --device."""
+    from benchmarks.config import RunConfig
     from benchmarks.config_cli import add_config_options
-    from benchmarks.training import RunConfig
 
     add_config_options(p, RunConfig, skip=SUITE_SET_FIELDS, aliases=TRAIN_ALIASES)
     p.add_argument(
@@ -305,8 +305,8 @@ def _suite_base(args: argparse.Namespace, wandb: bool | None = None) -> dict:
     Only what the user gave: the rest keeps RunConfig's defaults (and the budget's
     PathNet settings and the paper's sampled hyperparameters for jobs 1..).
     """
+    from benchmarks.config import RunConfig
     from benchmarks.config_cli import given_fields
-    from benchmarks.training import RunConfig
 
     base = _resolve(given_fields(RunConfig, args), args.device)
     if wandb is not None:

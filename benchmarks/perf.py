@@ -119,7 +119,7 @@ def network_rounds(batch: int = 32, repeats: int = 20, threads: int = 1) -> dict
 def _throughput_config(
     task: str, agent: str, steps: int, sources: tuple[str, ...] = (), **overrides: Any
 ) -> Any:
-    from benchmarks.training import RunConfig
+    from benchmarks.config import RunConfig
 
     return RunConfig(
         task=task,
@@ -203,8 +203,8 @@ def pipeline_comparison(
     its ratio to the mean raw-ALE speed, and the learner's trained / sampled steps.
     Progressive sources are trained first (outside the timing).
     """
+    from benchmarks.config import source_config
     from benchmarks.runner import train_with_sources
-    from benchmarks.training import source_config
 
     root = root or tempfile.mkdtemp(prefix="xfer-pipelines-")
     out: dict[str, dict[str, float]] = {}
@@ -346,8 +346,8 @@ def run_perf(json_path: str | None = None, train_steps: int = 20_000, quick: boo
         label = f"{agent}-{len(sources) + 1}col" if agent == "progressive" else agent
         task = "pong_soup/pong" if not sources else "pong_soup/white"
         if sources:  # train the sources first, so the env bracket holds this run alone
+            from benchmarks.config import source_config
             from benchmarks.runner import train_with_sources
-            from benchmarks.training import source_config
 
             source = source_config(_throughput_config(task, agent, train_steps, sources, **extra))
             train_with_sources(source, root, log=lambda *_: None, use_zoo=False)

@@ -65,7 +65,7 @@ def estimate(
         frames_per_step: emulator frames per agent step (4 on the ALE domains).
 
     Example:
-        >>> from benchmarks.training import RunConfig
+        >>> from benchmarks.config import RunConfig
         >>> one = RunConfig(task="catch_soup/pong", steps=1000)
         >>> estimate([[one, one]], 100.0, 1, 1)["wall_s"]  # 2 x (10 s + 60 s)
         140.0
@@ -153,9 +153,9 @@ def plan_text(
 ) -> str:
     """The plan of a sweep, as printed by ``xfer plan`` and the first lines of a sweep."""
     from benchmarks.budgets import get_budget
+    from benchmarks.config import RunConfig, run_dir_for
     from benchmarks.runner import _concurrency, plan_runs
     from benchmarks.suites import get_suite
-    from benchmarks.training import RunConfig, run_dir_for
     from benchmarks.zoo import find_zoo_run
     from envs import get_task
 

@@ -35,19 +35,24 @@ import os
 import shutil
 import subprocess
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks.pathnet_evolution import DEFAULT_EPISODES_PER_FITNESS
+from benchmarks.config import (
+    EXECUTION_FIELDS,
+    RunConfig,
+    finished_run_clash,
+    run_dir_for,
+    source_config,
+)
 from benchmarks.progress import Progress
 from benchmarks.rundir import CURVE_FIELDS, RunDir, has_checkpoint
-from benchmarks.zoo import EXECUTION_FIELDS, identity
 
 __all__ = [
-    "RunConfig",
+    "RunConfig",  # defined in benchmarks.config, re-exported for existing imports
     "run_dir_for",
     "source_config",
+    "finished_run_clash",
     "train",
     "read_status",
     "read_curve",
@@ -59,216 +64,6 @@ __all__ = [
 
 class TrainingError(RuntimeError):
     """A run failed; its status.json says why."""
-
-
-@dataclass(frozen=True)
-class RunConfig:
-    """Everything that defines one training run.
-
-    Attributes:
-        task: target task id.
-        agent: scratch, finetune-head, finetune-all, random-column, progressive, pathnet.
-        sources: source task ids, in column order (progressive: one column each).
-        steps: agent (env) steps to train.
-        seed: seeds envs, initial weights and RLlib.
-        algo: ``impala`` (A3C-style, default) or ``ppo``.
-        lr: learning rate (paper space: 1e-3, 5e-4, 1e-4).
-        entropy_coeff: entropy cost (paper space: 1e-2, 1e-3, 1e-4).
-        grad_clip: global gradient-norm clip (paper space: 20, 40).
-        alpha_init: initial lateral scale alpha (paper space: 1, 0.1, 0.01).
-        gamma: discount (A3C: 0.99).
-        reward_clip: rewards are clipped to ``[-reward_clip, reward_clip]`` for learning
-            (the A3C/DQN Atari protocol; None or 0 learns from raw rewards). Curves,
-            evaluations and reports always record raw game scores.
-        rollout_length: env steps per rollout fragment (A3C's n-step; paper 5 or 20).
-        train_batch: agent steps per learner update.
-        env_runners: RLlib env runner processes (0 = sample in the driver). Two by
-            default: on 2 cores the runners sample on both while the learner thread
-            takes the gaps (0.64x the env's own rate vs 0.45x with one runner).
-        envs_per_runner: vectorised sub-envs per runner.
-        native_env: sample the ALE tasks (Pong Soup, Atari) through ale-py's C++ vector
-            env, one per env runner, with the suite's own per-frame effects on its RGB
-            frames (:mod:`envs.native`): the same observations as the Python envs, which
-            ``tests/envs/test_native.py`` checks step by step. False: gymnasium's
-            SyncVectorEnv over the Python envs. Other domains always use the latter.
-        num_learners: remote learners (0 = learn in the driver; needed on 2 cores).
-        gpus_per_learner: GPUs per learner (``--device gpu`` sets 1).
-        curve_window: env steps per curve point (None: steps / 40, within [1k, 250k]).
-        checkpoint_every_s: seconds between resumable checkpoints.
-        stall_timeout_s: a training iteration that takes longer, or makes no env-step
-            progress for this long, fails the run with that reason.
-        pathnet_population: paths in PathNet's population (the paper: 64; the small
-            budgets use 8). Every member is evaluated: env runners split the members
-            and each sub-env plays one member's path for a whole episode.
-        pathnet_episodes: T, the whole episodes a PathNet fitness averages (the paper:
-            "the last T episodes", no value given for A3C; our choice, see
-            ``benchmarks.pathnet_evolution``). A member meets a random other in a binary
-            tournament after every T new whole episodes.
-        check_episodes: episodes of the independent evaluation that every finished run's
-            last curve point is checked against (``benchmarks.evaluate.check_curve``);
-            a disagreement fails the run. 0 skips the check.
-        tag: free suffix of the run directory (jobs of a sweep).
-        wandb: log config and curve to wandb (offline unless the user configured it).
-        address: Ray cluster address (None: embedded Ray; also read from RAY_ADDRESS).
-    """
-
-    task: str
-    agent: str = "scratch"
-    sources: tuple[str, ...] = ()
-    steps: int = 100_000
-    seed: int = 0
-    algo: str = "impala"
-    lr: float = 7e-4
-    entropy_coeff: float = 1e-2
-    grad_clip: float = 40.0
-    alpha_init: float = 0.1
-    gamma: float = 0.99
-    reward_clip: float | None = 1.0
-    rollout_length: int = 20
-    train_batch: int = 160
-    env_runners: int = 2
-    envs_per_runner: int = 8
-    native_env: bool = True
-    num_learners: int = 0
-    gpus_per_learner: float = 0.0
-    curve_window: int | None = None
-    checkpoint_every_s: float = 60.0
-    stall_timeout_s: float = 300.0
-    pathnet_population: int = 8
-    pathnet_episodes: int = DEFAULT_EPISODES_PER_FITNESS
-    check_episodes: int = 20
-    tag: str = ""
-    wandb: bool = True
-    address: str | None = field(default=None, compare=False)
-
-    def __post_init__(self) -> None:
-        from agents import AGENT_NAMES
-        from envs import get_task
-
-        get_task(self.task)
-        for s in self.sources:
-            get_task(s)
-        if self.agent not in AGENT_NAMES:
-            raise ValueError(f"unknown agent {self.agent!r}; choose from {', '.join(AGENT_NAMES)}")
-        if self.agent in ("finetune-head", "finetune-all") and len(self.sources) != 1:
-            raise ValueError(f"{self.agent} needs exactly one --source")
-        if self.agent in ("scratch", "random-column") and self.sources:
-            raise ValueError(f"{self.agent} takes no --source")
-        if self.agent == "progressive" and not self.sources:
-            raise ValueError(
-                "progressive needs at least one --source (its earlier columns); a frozen "
-                "random first column is --agent random-column (baseline 4)"
-            )
-        if self.steps < 1:
-            raise ValueError(f"steps must be positive, got {self.steps}")
-        if self.reward_clip is not None and not self.reward_clip > 0:
-            raise ValueError(
-                f"reward_clip must be positive (or None to learn from raw rewards), "
-                f"got {self.reward_clip}"
-            )
-        if self.check_episodes < 0:
-            raise ValueError(f"check_episodes must be >= 0, got {self.check_episodes}")
-        if self.algo not in ("impala", "ppo"):
-            raise ValueError(f"unknown algo {self.algo!r}; choose impala or ppo")
-        if self.pathnet_population < 2:
-            raise ValueError(f"pathnet_population must be >= 2, got {self.pathnet_population}")
-        if self.pathnet_episodes < 1:
-            raise ValueError(f"pathnet_episodes must be >= 1, got {self.pathnet_episodes}")
-        if self.agent == "pathnet" and self.num_learners > 1:
-            raise ValueError(
-                "PathNet trains with one learner (num_learners 0 or 1): with several, "
-                "distributed data parallel waits for gradients of modules off every path"
-            )
-
-    @property
-    def window(self) -> int:
-        if self.curve_window:
-            return int(self.curve_window)
-        return int(min(max(self.steps // 40, 1_000), 250_000))
-
-    def to_dict(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
-        data["sources"] = list(self.sources)
-        data.pop("address")
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> RunConfig:
-        names = {f.name for f in dataclasses.fields(cls)}
-        clean = {k: v for k, v in data.items() if k in names}
-        clean["sources"] = tuple(clean.get("sources", ()))
-        return cls(**clean)
-
-
-def run_dir_for(root: str | Path, cfg: RunConfig) -> Path:
-    """``<root>/<target>/<agent>[_from_<src>+...]/seed<N>[_<tag>]`` (:meth:`RunDir.for_run`)."""
-    return RunDir.for_run(root, cfg).path
-
-
-def source_config(cfg: RunConfig) -> RunConfig | None:
-    """The run whose weights seed ``cfg`` (trained first when missing), or None.
-
-    finetune-*: scratch on the source. progressive with sources S1..Sk: progressive on
-    Sk from S1..Sk-1 (scratch on S1 when k = 1). pathnet: pathnet on Sk from S1..Sk-1.
-    Sources use the default hyperparameters and no tag, so every target shares them.
-    """
-    if not cfg.sources:
-        return None
-    *earlier, last = cfg.sources
-    if cfg.agent == "pathnet":
-        agent = "pathnet"
-    elif cfg.agent == "progressive" and earlier:
-        agent = "progressive"
-    else:
-        agent = "scratch"
-    defaults = RunConfig(task=last)
-    if agent == "pathnet":  # the source evolves a population of the same size
-        defaults = dataclasses.replace(
-            defaults,
-            agent=agent,
-            pathnet_population=cfg.pathnet_population,
-            pathnet_episodes=cfg.pathnet_episodes,
-        )
-    return dataclasses.replace(
-        defaults,
-        task=last,
-        agent=agent,
-        sources=tuple(earlier),
-        steps=cfg.steps,
-        seed=cfg.seed,
-        algo=cfg.algo,
-        env_runners=cfg.env_runners,
-        envs_per_runner=cfg.envs_per_runner,
-        num_learners=cfg.num_learners,
-        gpus_per_learner=cfg.gpus_per_learner,
-        wandb=cfg.wandb,
-        address=cfg.address,
-        curve_window=cfg.curve_window,
-        stall_timeout_s=cfg.stall_timeout_s,
-        check_episodes=cfg.check_episodes,
-    )
-
-
-def finished_run_clash(run_dir: str | Path, cfg: RunConfig) -> list[str]:
-    """The fields in which the run stored in ``run_dir`` differs from ``cfg`` ([]: same).
-
-    Execution settings (env runners, devices, timeouts, wandb...) do not count; the step
-    count does, except for a shipped zoo column (it matches on everything but its own,
-    longer, step count: ``benchmarks.zoo``).
-    """
-    run = RunDir(run_dir)
-    try:
-        saved = RunConfig.from_dict(run.read_run_config()).to_dict()
-    except (OSError, KeyError, TypeError, ValueError):
-        return ["config.json (missing or unreadable)"]
-    mine = cfg.to_dict()
-    if run.zoo_marker.is_file():
-        a, b = identity(saved), identity(mine)
-    else:
-        ignore = EXECUTION_FIELDS - {"steps"}
-        a = {k: v for k, v in saved.items() if k not in ignore}
-        b = {k: v for k, v in mine.items() if k not in ignore}
-    return sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
 
 
 def read_status(run_dir: str | Path) -> dict[str, Any]:

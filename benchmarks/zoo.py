@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.atomic import write_json
+from benchmarks.config import EXECUTION_FIELDS, identity
 from benchmarks.rundir import RunDir
 
 __all__ = [
@@ -41,23 +42,6 @@ __all__ = [
 ]
 
 ZOO_MARKER = RunDir.ZOO_MARKER
-# RunConfig fields that say how a run was executed, not what it is
-EXECUTION_FIELDS = frozenset(
-    {
-        "steps",
-        "env_runners",
-        "envs_per_runner",
-        "native_env",
-        "num_learners",
-        "gpus_per_learner",
-        "curve_window",
-        "checkpoint_every_s",
-        "stall_timeout_s",
-        "check_episodes",
-        "wandb",
-        "address",
-    }
-)
 
 
 def zoo_root() -> Path:
@@ -66,13 +50,6 @@ def zoo_root() -> Path:
     if env:
         return Path(env)
     return Path(__file__).resolve().parent.parent / "zoo"
-
-
-def identity(run: dict[str, Any]) -> dict[str, Any]:
-    """The fields of a run config (``RunConfig.to_dict()``) that define its result."""
-    out = {k: v for k, v in run.items() if k not in EXECUTION_FIELDS}
-    out["sources"] = list(out.get("sources", []))
-    return out
 
 
 def _network_matches(cfg: Any, agent_file: Path) -> str:
@@ -108,7 +85,7 @@ def find_zoo_run(cfg: Any, log: Any = print, root: Path | None = None) -> Path |
 
     Logs why a zoo run at the same place was not used (identity, network, pixels).
     """
-    from benchmarks.training import run_dir_for
+    from benchmarks.config import run_dir_for
     from envs import observation_fingerprint
 
     root = Path(root) if root is not None else zoo_root()
@@ -119,7 +96,7 @@ def find_zoo_run(cfg: Any, log: Any = print, root: Path | None = None) -> Path |
     if not run.is_done():
         log(f"zoo: {run_dir} is not a finished run; not used")
         return None
-    from benchmarks.training import RunConfig
+    from benchmarks.config import RunConfig
 
     saved = run.read_config()
     try:

@@ -1,6 +1,7 @@
 """Shipped source columns: identity, network and pixel checks, copying into a results root."""
 
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -98,3 +99,14 @@ def test_train_uses_a_shipped_source_column(zoo, tmp_path):
     assert not (
         run_dir_for(other, RunConfig(task="catch_soup/pong", **settings)) / ZOO_MARKER
     ).exists()
+
+
+def test_identity_and_execution_split_every_field():
+    cfg = RunConfig(task="pong_soup/hflip", agent="progressive", sources=("pong_soup/pong",))
+    ident, execution = cfg.identity(), cfg.execution()
+    assert set(ident).isdisjoint(execution)
+    assert set(ident) | set(execution) == set(cfg.to_dict())
+    # execution settings never change what a run is; hyperparameters do
+    faster = replace(cfg, env_runners=7, native_env=False, wandb=False, steps=9)
+    assert faster.identity() == ident and faster.execution() != execution
+    assert replace(cfg, lr=1e-4).identity() != ident
