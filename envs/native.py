@@ -15,6 +15,11 @@ through it sees the same observations as evaluation through ``make_env``:
 - the observation returned with the step that ends an episode repeats the previous
   frame (the native env does not render that last step; :class:`envs.wrappers.
   MaxAndSkip` does the same). No policy ever acts on it;
+- one corner is not matched: when the episode time limit falls exactly on the last
+  repeat of a step (108,000 frames after a no-op start count that is a multiple of the
+  frame skip), the native env's final observation differs from the Python path's. Only
+  that one bootstrap observation of such a truncated episode differs; Pong games end
+  long before 30 minutes;
 - rewards: raw game scores are summed per episode into ``info["episode_score"]`` on
   the episode's last step; rewards for learning are clipped to ``[-reward_clip,
   reward_clip]`` when asked (like :class:`envs.wrappers.ClipReward`);
