@@ -328,14 +328,11 @@ def get_task(task_id: str) -> TaskSpec:
         ) from None
 
 
-class _SeedFirstReset(gym.Wrapper):
-    """Use ``seed`` for the first reset that is not given one (make_env's seed)."""
+class _FirstResetSeed:
+    """Mixin: the first reset that is not given a seed uses ``_pending_seed``."""
 
-    def __init__(self, env: gym.Env, seed: int | None) -> None:
-        super().__init__(env)
-        self._pending_seed = seed
-        if seed is not None:
-            self.action_space.seed(seed)
+    _pending_seed: int | None
+    env: Any
 
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> Any:
         if seed is None:
@@ -343,6 +340,16 @@ class _SeedFirstReset(gym.Wrapper):
         else:
             self._pending_seed = None
         return self.env.reset(seed=seed, options=options)
+
+
+class _SeedFirstReset(_FirstResetSeed, gym.Wrapper):
+    """Use ``seed`` for the first reset that is not given one (make_env's seed)."""
+
+    def __init__(self, env: gym.Env, seed: int | None) -> None:
+        super().__init__(env)
+        self._pending_seed = seed
+        if seed is not None:
+            self.action_space.seed(seed)
 
 
 def make_env(task_id: str, seed: int | None = None, **overrides: Any) -> gym.Env:
@@ -418,19 +425,12 @@ def make_native_vector_env(
     return env
 
 
-class _SeedFirstVectorReset(gym.vector.VectorWrapper):
-    """Use ``seed`` for the first reset that is not given one."""
+class _SeedFirstVectorReset(_FirstResetSeed, gym.vector.VectorWrapper):
+    """Use ``seed`` for the first reset that is not given one (seeds seed, seed+1...)."""
 
     def __init__(self, env: gym.vector.VectorEnv, seed: int) -> None:
         super().__init__(env)
-        self._pending_seed: int | None = seed
-
-    def reset(self, *, seed: int | None = None, options: dict | None = None) -> Any:
-        if seed is None:
-            seed, self._pending_seed = self._pending_seed, None
-        else:
-            self._pending_seed = None
-        return self.env.reset(seed=seed, options=options)
+        self._pending_seed = seed
 
 
 def register_envs() -> list[str]:
