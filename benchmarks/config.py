@@ -219,7 +219,9 @@ def source_config(cfg: RunConfig) -> RunConfig | None:
 
     finetune-*: scratch on the source. progressive with sources S1..Sk: progressive on
     Sk from S1..Sk-1 (scratch on S1 when k = 1). pathnet: pathnet on Sk from S1..Sk-1.
-    Sources use the default hyperparameters and no tag, so every target shares them.
+    Sources use the default hyperparameters and no tag, so every target shares them;
+    they run with the target's execution settings (:data:`EXECUTION_FIELDS`, steps
+    included) and its seed and algorithm.
     """
     if not cfg.sources:
         return None
@@ -243,18 +245,9 @@ def source_config(cfg: RunConfig) -> RunConfig | None:
         task=last,
         agent=agent,
         sources=tuple(earlier),
-        steps=cfg.steps,
         seed=cfg.seed,
         algo=cfg.algo,
-        env_runners=cfg.env_runners,
-        envs_per_runner=cfg.envs_per_runner,
-        num_learners=cfg.num_learners,
-        gpus_per_learner=cfg.gpus_per_learner,
-        wandb=cfg.wandb,
-        address=cfg.address,
-        curve_window=cfg.curve_window,
-        stall_timeout_s=cfg.stall_timeout_s,
-        check_episodes=cfg.check_episodes,
+        **{name: getattr(cfg, name) for name in EXECUTION_FIELDS},
     )
 
 

@@ -197,3 +197,29 @@ def test_a_suite_refuses_to_reuse_finished_runs_of_another_budget(tmp_path):
     with pytest.raises(TrainingError, match=r"finished runs of another config.*steps"):
         run_suite("catch-soup", "laptop", tmp_path, base={"wandb": False}, log=lambda *_: None)
     assert not (tmp_path / "catch_soup-pong" / "scratch" / "seed0").exists()  # nothing trained
+
+
+def test_a_source_runs_with_every_execution_setting_of_its_target():
+    from dataclasses import replace
+
+    from benchmarks.config import EXECUTION_FIELDS, RunConfig
+
+    target = RunConfig(
+        task="pong_soup/hflip", agent="progressive", sources=("pong_soup/pong",), lr=1e-4
+    )
+    target = replace(
+        target,
+        steps=1234,
+        env_runners=5,
+        envs_per_runner=3,
+        native_env=False,
+        checkpoint_every_s=7.0,
+        stall_timeout_s=9.0,
+        check_episodes=2,
+        curve_window=100,
+        wandb=False,
+        seed=4,
+    )
+    src = source_config(target)
+    assert (src.task, src.agent, src.seed, src.lr) == ("pong_soup/pong", "scratch", 4, 7e-4)
+    assert all(getattr(src, k) == getattr(target, k) for k in EXECUTION_FIELDS)
