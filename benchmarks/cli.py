@@ -197,16 +197,10 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _suite_parsers(sub: argparse._SubParsersAction) -> None:
-    from benchmarks.budgets import BUDGETS
-    from benchmarks.suites import SUITES
 
     p = sub.add_parser("bench", help="run a suite's transfer matrix, then write the report")
-    p.add_argument("suite", choices=list(SUITES), help="which matrix")
-    p.add_argument(
-        "--budget", default="laptop", choices=list(BUDGETS), help="named budget (default laptop)"
-    )
-    p.add_argument("--out", default="results", help="results root (default results/)")
     _suite_run_options(p)
+    p.add_argument("--out", default="results", help="results root (default results/)")
     p.add_argument(
         "--eval-episodes",
         type=int,
@@ -228,10 +222,6 @@ def _suite_parsers(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cmd_bench)
 
     p = sub.add_parser("plan", help="runs, steps, frames and estimated wall time of a sweep")
-    p.add_argument("suite", choices=list(SUITES), help="which matrix")
-    p.add_argument(
-        "--budget", default="laptop", choices=list(BUDGETS), help="named budget (default laptop)"
-    )
     _suite_run_options(p)
     p.add_argument("--parallel", type=int, default=None, help="runs at a time (as xfer bench)")
     p.add_argument(
@@ -285,10 +275,17 @@ SUITE_SET_FIELDS = ("task", "agent", "sources", "steps", "seed", "tag")
 
 
 def _suite_run_options(p: argparse.ArgumentParser) -> None:
-    """xfer bench/plan: every RunConfig field a suite does not set, plus --device."""
+    """xfer bench/plan: the suite, its budget, every RunConfig field a suite does not
+    set, and --device."""
+    from benchmarks.budgets import BUDGETS
     from benchmarks.config import RunConfig
     from benchmarks.config_cli import add_config_options
+    from benchmarks.suites import SUITES
 
+    p.add_argument("suite", choices=list(SUITES), help="which matrix")
+    p.add_argument(
+        "--budget", default="laptop", choices=list(BUDGETS), help="named budget (default laptop)"
+    )
     add_config_options(p, RunConfig, skip=SUITE_SET_FIELDS, aliases=TRAIN_ALIASES)
     p.add_argument(
         "--device",
@@ -303,7 +300,8 @@ def _suite_base(args: argparse.Namespace, wandb: bool | None = None) -> dict:
     """RunConfig settings every run of a suite shares, from xfer bench/plan options.
 
     Only what the user gave: the rest keeps RunConfig's defaults (and the budget's
-    PathNet settings and the paper's sampled hyperparameters for jobs 1..).
+    PathNet settings and the paper's sampled hyperparameters for jobs 1..). An
+    ``--address`` is also exported as ``RAY_ADDRESS`` for the suite's driver (Tune).
     """
     from benchmarks.config import RunConfig
     from benchmarks.config_cli import given_fields
@@ -311,6 +309,8 @@ def _suite_base(args: argparse.Namespace, wandb: bool | None = None) -> dict:
     base = _resolve(given_fields(RunConfig, args), args.device)
     if wandb is not None:
         base["wandb"] = wandb
+    if base.get("address"):  # the suite's driver (Tune) connects where its runs do
+        os.environ["RAY_ADDRESS"] = base["address"]
     return base
 
 
@@ -318,8 +318,6 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     from benchmarks.runner import run_suite
 
     base = _suite_base(args)
-    if base.get("address"):  # the suite's driver (Tune) connects where its runs do
-        os.environ["RAY_ADDRESS"] = base["address"]
     run_suite(
         args.suite,
         args.budget,
@@ -336,8 +334,6 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     from benchmarks.plan import plan_text
 
     base = _suite_base(args, wandb=False)
-    if base.get("address"):
-        os.environ["RAY_ADDRESS"] = base["address"]
     print(
         plan_text(
             args.suite,
