@@ -1,6 +1,7 @@
-"""Pure PyTorch networks of xfer-bench (no Ray): columns, progressive nets, PathNet."""
+"""Pure PyTorch networks of xfer-bench (no Ray): columns, progressive nets, PathNet, DEN."""
 
 from agents.base import AgentOutput, ShapeMismatchError, load_weights
+from agents.den import DENConfig, DENNet
 from agents.factory import AGENT_NAMES, build_agent, load_agent
 from agents.pathnet import (
     PathNet,
@@ -17,6 +18,8 @@ __all__ = [
     "AgentOutput",
     "Column",
     "ColumnConfig",
+    "DENConfig",
+    "DENNet",
     "LateralAdapter",
     "PathNet",
     "PathNetConfig",

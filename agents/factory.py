@@ -1,4 +1,4 @@
-"""Build the agents of the paper by name: the four baselines, progressive nets, PathNet."""
+"""Build the agents by name: the paper's four baselines, progressive nets, PathNet, DEN."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 
 from agents.base import Agent, load_weights
+from agents.den import DENConfig, DENNet
 from agents.pathnet import PathNet, PathNetConfig
 from agents.progressive import ColumnConfig, ProgressiveNet
 
@@ -21,6 +22,7 @@ AGENT_NAMES = (
     "random-column",
     "progressive",
     "pathnet",
+    "den",
 )
 
 
@@ -31,6 +33,8 @@ def load_agent(path: str | Path) -> Agent:
         return ProgressiveNet.load(str(path), trainable=True)
     if kind == "pathnet":
         return PathNet.load(str(path))
+    if kind == "den":
+        return DENNet.load(str(path), trainable=True)
     raise ValueError(f"{path}: unknown agent kind {kind!r}")
 
 
@@ -43,6 +47,7 @@ def build_agent(
     alpha_init: float = 0.1,
     seed: int | None = None,
     input_size: int = 84,
+    den: DENConfig | None = None,
 ) -> Agent:
     """Build agent ``name`` for a task with ``num_actions`` actions.
 
@@ -58,6 +63,10 @@ def build_agent(
             frozen earlier columns); ignored with sources.
         alpha_init: initial lateral scale alpha.
         seed: seeds the initial weights.
+        input_size: input height = width.
+        den: DEN's constants (``den`` only; default ``DENConfig()``). ``den`` without a
+            source is a fresh network on its first task (trained with the L1 penalty);
+            with one, the source's DEN gets a new task (``DENNet.add_task``).
 
     Baselines (paper): 1 ``scratch``, 2 ``finetune-head``, 3 ``finetune-all``,
     4 ``random-column`` (first column random and frozen).
@@ -78,6 +87,20 @@ def build_agent(
     if name == "random-column":
         net = ProgressiveNet(config, num_actions)
         net.add_column(num_actions)
+        return net
+    if name == "den":
+        if not sources:
+            return DENNet(config, num_actions, den)
+        net = DENNet.load(sources[-1], trainable=True)
+        if net.config.in_channels != in_channels or net.config.input_size != input_size:
+            raise ValueError(
+                f"source {sources[-1]} expects {net.config.in_channels}x"
+                f"{net.config.input_size}x{net.config.input_size} inputs, the task gives "
+                f"{in_channels}x{input_size}x{input_size}"
+            )
+        if den is not None:
+            net.den = den
+        net.add_task(num_actions)
         return net
     if name == "pathnet":
         pconfig = PathNetConfig(in_channels=in_channels, input_size=input_size)

@@ -50,6 +50,13 @@ GAME_MAXIMUM = {"catch_soup": 1.0, "pong_soup": 21.0}
 # The paper's ratio is shown where baseline 1's normalised AUC reaches this (it covered at
 # least 10% of the way from the floor to the top on average); elsewhere forward transfer.
 RATIO_MIN_BASELINE = 0.1
+DEN_NOTE = (
+    "Units per layer: the feature maps (conv) and units (fc) each task of a DEN run's network "
+    "computes with (task 0 is the first source). Added: units that dynamic expansion added "
+    "at that task and group sparsity kept. Split: units whose incoming weights drifted more "
+    "than sigma while retraining, duplicated for that task (the earlier tasks keep the "
+    "originals, so they do not forget). See docs/den.md."
+)
 MATRIX_FIELDS = (
     "agent",
     "source",
@@ -459,6 +466,56 @@ def _afs_figures(cells: list[CellResult], out_dir: Path) -> tuple[list[str], lis
     return names, rows
 
 
+DEN_LAYERS = ("conv1", "conv2", "conv3", "fc")
+
+
+def _den_growth_rows(runs: list[Run]) -> list[list[str]]:
+    """DEN's growth, from each finished DEN run's ``den.json``: per task of its network,
+    the units per layer it computes with, the units added and split at that task, and the
+    expansion test's decision. Empty when the results hold no DEN run."""
+    header = [
+        "run target",
+        "task",
+        *(f"units {n}" for n in DEN_LAYERS),
+        "added (conv1/conv2/conv3/fc)",
+        "split (conv1/conv2/conv3/fc)",
+        "expanded",
+        "score at test",
+    ]
+    rows: list[list[str]] = []
+    for r in sorted(runs, key=lambda r: (r.config.get("task", ""), str(r.path))):
+        if r.config.get("agent") != "den" or r.state != "done":
+            continue
+        data = _read_json(r.path / "den.json")
+        if not data or "growth" not in data:
+            continue
+        tasks = [*r.config.get("sources", []), r.config.get("task")]
+        for g in data["growth"]:
+            t = int(g["task"])
+            expanded = g.get("expanded")
+            score = g.get("score_at_test")
+            rows.append(
+                [
+                    r.config.get("task", ""),
+                    f"{t}: {tasks[t] if t < len(tasks) else '?'}",
+                    *(str(g["units"][n]) for n in DEN_LAYERS),
+                    "/".join(str(g["added"][n]) for n in DEN_LAYERS),
+                    "/".join(str(g["split"][n]) for n in DEN_LAYERS),
+                    "-" if expanded is None else ("yes" if expanded else "no"),
+                    "-" if score is None else _fmt(score, 3),
+                ]
+            )
+    return [header, *rows] if rows else []
+
+
+def _source_agent(agent: str, sources: tuple[str, ...]) -> str:
+    """The agent of the run a target run of ``agent`` after ``sources`` was seeded from
+    (``benchmarks.config.source_config``'s rule)."""
+    if agent in ("pathnet", "den"):
+        return agent
+    return "progressive" if agent == "progressive" and len(sources) > 1 else "scratch"
+
+
 def _forgetting_rows(cells: list[CellResult], runs: list[Run], floors: dict[str, float]) -> list:
     by_dir = {}
     for r in runs:
@@ -476,7 +533,7 @@ def _forgetting_rows(cells: list[CellResult], runs: list[Run], floors: dict[str,
                     for s in runs
                     if s.config["task"] == source
                     and s.state == "done"
-                    and s.config["agent"] in ("scratch", "progressive", "pathnet")
+                    and s.config["agent"] == _source_agent(r.config["agent"], c.sources)
                     and tuple(s.config["sources"]) == c.sources[:-1]
                 ),
                 None,
@@ -729,6 +786,7 @@ def build_report(root: str | Path, top_k: int | None = None, allow_damaged: bool
     floor_rows = [["task", "floor", "source"]] + [
         [t, _fmt(floors[t], 3), floor_source[t]] for t in sorted(floors)
     ]
+    den_rows = _den_growth_rows(runs)
     forget_rows = [
         ["agent", "source", "target", "source score before", "after", "lost", "lost (relative)"]
     ] + [
@@ -798,6 +856,8 @@ def build_report(root: str | Path, top_k: int | None = None, allow_damaged: bool
         md += [f"![{name}]({name})", ""]
     if forget:
         md += ["## Forgetting", "", _md_table(forget_rows), ""]
+    if den_rows:
+        md += ["## DEN growth", "", DEN_NOTE, "", _md_table(den_rows), ""]
     md += ["## Floors", "", _md_table(floor_rows), "", "## Runs", "", _md_table(run_rows), ""]
     if damaged:
         md += ["## Damaged files (built with --allow-damaged)", ""]
@@ -825,6 +885,8 @@ def build_report(root: str | Path, top_k: int | None = None, allow_damaged: bool
         parts += ["<h2>Average Fisher sensitivity</h2>", *map(img, figures["afs"])]
     if forget:
         parts += ["<h2>Forgetting</h2>", *map(img, figures["forgetting"]), _html_table(forget_rows)]
+    if den_rows:
+        parts += ["<h2>DEN growth</h2>", f"<p>{html.escape(DEN_NOTE)}</p>", _html_table(den_rows)]
     parts += ["<h2>Floors</h2>", _html_table(floor_rows), "<h2>Runs</h2>", _html_table(run_rows)]
     if damaged:
         parts += [

@@ -105,6 +105,24 @@ class RunConfig:
             "the last T episodes", no value given for A3C; our choice, see
             ``benchmarks.pathnet_evolution``). A member meets a random other in a binary
             tournament after every T new whole episodes.
+        den_k: DEN: units (feature maps in conv layers) added per layer by an expansion
+            (the paper: 10). The ``den_*`` fields apply to ``--agent den`` only
+            (``agents.den.DENConfig``, ``docs/den.md``).
+        den_tau: DEN: expand when the mean score of the last curve window of selective
+            retraining is below this score; none: always expand (group sparsity prunes
+            what the task did not need). The paper's tau is a loss threshold (0.01).
+        den_sigma: DEN: a retrained unit whose incoming weights drifted more than this
+            (L2) is split (the paper: 0.05).
+        den_l1: DEN: mu, the L1 penalty (the paper: 1e-5).
+        den_l2: DEN: lambda, the L2 penalty on retrained weights (the paper: 1e-4).
+        den_group: DEN: gamma, the group-lasso penalty on added units (the paper: 1e-3).
+        den_drift: DEN: the L2 drift penalty on retrained old units (the paper: 0.5).
+        den_zero_eps: DEN: weights below this magnitude count as zero in the
+            breadth-first search; added units whose RMS incoming weight is below it are
+            pruned (our choice: RMSProp never gives exact zeros).
+        den_phases: DEN: fractions of a later task's steps spent fitting its head alone,
+            in selective retraining and in expansion; the rest trains the task's own
+            units after the split.
         check_episodes: episodes of the independent evaluation that every finished run's
             last curve point is checked against (``benchmarks.evaluate.check_curve``);
             a disagreement fails the run. 0 skips the check.
@@ -137,6 +155,15 @@ class RunConfig:
     stall_timeout_s: float = 300.0
     pathnet_population: int = 8
     pathnet_episodes: int = DEFAULT_EPISODES_PER_FITNESS
+    den_k: int = 10
+    den_tau: float | None = None
+    den_sigma: float = 0.05
+    den_l1: float = 1e-5
+    den_l2: float = 1e-4
+    den_group: float = 1e-3
+    den_drift: float = 0.5
+    den_zero_eps: float = 1e-2
+    den_phases: tuple[float, ...] = (0.1, 0.3, 0.3)
     check_episodes: int = 20
     tag: str = ""
     wandb: bool = True
@@ -175,11 +202,33 @@ class RunConfig:
             raise ValueError(f"pathnet_population must be >= 2, got {self.pathnet_population}")
         if self.pathnet_episodes < 1:
             raise ValueError(f"pathnet_episodes must be >= 1, got {self.pathnet_episodes}")
+        den = self.den_config()  # validates the den_* fields
+        if self.agent != "den" and den != type(den)():
+            changed = sorted(
+                f"den_{k}" for k, v in den.to_dict().items() if v != type(den)().to_dict()[k]
+            )
+            raise ValueError(f"{', '.join(changed)} only apply to --agent den")
         if self.agent == "pathnet" and self.num_learners > 1:
             raise ValueError(
                 "PathNet trains with one learner (num_learners 0 or 1): with several, "
                 "distributed data parallel waits for gradients of modules off every path"
             )
+
+    def den_config(self) -> Any:
+        """The ``den_*`` fields as an ``agents.den.DENConfig``."""
+        from agents.den import DENConfig
+
+        return DENConfig(
+            k=self.den_k,
+            tau=self.den_tau,
+            sigma=self.den_sigma,
+            l1=self.den_l1,
+            l2=self.den_l2,
+            group=self.den_group,
+            drift=self.den_drift,
+            zero_eps=self.den_zero_eps,
+            phases=tuple(self.den_phases),
+        )
 
     @property
     def window(self) -> int:
@@ -190,6 +239,7 @@ class RunConfig:
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data["sources"] = list(self.sources)
+        data["den_phases"] = list(self.den_phases)
         data.pop("address")
         return data
 
@@ -206,6 +256,8 @@ class RunConfig:
         names = {f.name for f in dataclasses.fields(cls)}
         clean = {k: v for k, v in data.items() if k in names}
         clean["sources"] = tuple(clean.get("sources", ()))
+        if "den_phases" in clean:
+            clean["den_phases"] = tuple(clean["den_phases"])
         return cls(**clean)
 
 
@@ -218,7 +270,8 @@ def source_config(cfg: RunConfig) -> RunConfig | None:
     """The run whose weights seed ``cfg`` (trained first when missing), or None.
 
     finetune-*: scratch on the source. progressive with sources S1..Sk: progressive on
-    Sk from S1..Sk-1 (scratch on S1 when k = 1). pathnet: pathnet on Sk from S1..Sk-1.
+    Sk from S1..Sk-1 (scratch on S1 when k = 1). pathnet and den: the same agent on Sk
+    from S1..Sk-1 (a DEN source trains its first task with the L1 penalty).
     Sources use the default hyperparameters and no tag, so every target shares them;
     they run with the target's execution settings (:data:`EXECUTION_FIELDS`, steps
     included) and its seed and algorithm.
@@ -226,8 +279,8 @@ def source_config(cfg: RunConfig) -> RunConfig | None:
     if not cfg.sources:
         return None
     *earlier, last = cfg.sources
-    if cfg.agent == "pathnet":
-        agent = "pathnet"
+    if cfg.agent in ("pathnet", "den"):
+        agent = cfg.agent
     elif cfg.agent == "progressive" and earlier:
         agent = "progressive"
     else:
@@ -239,6 +292,11 @@ def source_config(cfg: RunConfig) -> RunConfig | None:
             agent=agent,
             pathnet_population=cfg.pathnet_population,
             pathnet_episodes=cfg.pathnet_episodes,
+        )
+    if agent == "den":  # the chain grows one network with the same DEN constants
+        den_fields = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg)}
+        defaults = dataclasses.replace(
+            defaults, agent=agent, **{k: v for k, v in den_fields.items() if k[:4] == "den_"}
         )
     return dataclasses.replace(
         defaults,

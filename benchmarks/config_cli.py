@@ -94,8 +94,8 @@ def add_config_options(
     """Add one option per field of ``cls`` (except ``skip``) to ``parser``.
 
     Types: ``int``, ``float``, ``str`` take a value; ``bool`` gives ``--x/--no-x``;
-    ``X | None`` takes a value of type X, or ``none``; ``tuple[str, ...]`` is repeated
-    (``aliases`` may name it in the singular). Help texts are the docstring's.
+    ``X | None`` takes a value of type X, or ``none``; ``tuple[T, ...]`` (T int, float or
+    str) is repeated (``aliases`` may name it in the singular). Help texts are the docstring's.
 
     Raises:
         TypeError: for a field type this cannot express.
@@ -124,7 +124,12 @@ def add_config_options(
         if tp is bool:
             parser.add_argument(*names, action=argparse.BooleanOptionalAction, **kwargs)
         elif typing.get_origin(tp) is tuple:
-            parser.add_argument(*names, action="append", metavar=f.name.upper(), **kwargs)
+            item = typing.get_args(tp)[0]
+            if item not in (int, float, str):
+                raise TypeError(f"{cls.__name__}.{f.name}: no command-line form for {tp!r}")
+            parser.add_argument(
+                *names, action="append", type=item, metavar=f.name.upper(), **kwargs
+            )
         elif tp in (int, float, str):
             conv = _optional(tp) if optional else tp
             parser.add_argument(*names, type=conv, metavar=tp.__name__.upper(), **kwargs)

@@ -70,12 +70,13 @@ def evaluate_run(
 
     For a progressive net evaluated on one of its source tasks, the column trained on
     that task is used (sources are in column order), unless ``column`` is given: that is
-    how forgetting is measured (progressive nets cannot forget). A fine-tuned column is
+    how forgetting is measured (progressive nets cannot forget). PathNet and DEN use the
+    source task's own readout or head (and DEN the units of that task). A fine-tuned column is
     evaluated as it is; if the task's action count differs from its heads', that is an
     error. Writes ``eval_<task>.json`` in the run directory (``eval_greedy_<task>.json``
     with ``greedy``, so the two protocols never overwrite each other).
     """
-    from agents import PathNet, ProgressiveNet, load_agent
+    from agents import DENNet, PathNet, ProgressiveNet, load_agent
     from envs import make_env
 
     run_dir = Path(run_dir)
@@ -114,6 +115,18 @@ def evaluate_run(
 
         def policy(x: torch.Tensor) -> Any:
             return agent(x, path, task=index)
+    elif isinstance(agent, DENNet):
+        # head i belongs to task i of the chain: sources in order, then the run's task;
+        # it computes with the units of tasks <= i only (DEN's timestamps)
+        sources = list(run.get("sources", []))
+        index = sources.index(task) if task in sources else agent.num_tasks - 1
+        if agent.task_actions[index] != num_actions:
+            raise ValueError(
+                f"head {index} has {agent.task_actions[index]} actions, {task} has {num_actions}"
+            )
+
+        def policy(x: torch.Tensor) -> Any:
+            return agent(x, task=index)
     else:  # pragma: no cover - no other agent kinds
         raise ValueError(f"cannot evaluate {type(agent).__name__}")
     scores = play_episodes(policy, task, episodes, seed=seed, greedy=greedy)

@@ -141,6 +141,7 @@ class RunDir:
     WEIGHTS = "agent.pt"
     CURVE_CHECK = "curve_check.json"
     PATHNET = "pathnet.json"
+    DEN = "den.json"
     ZOO_MARKER = "zoo.json"
 
     def __init__(self, path: str | Path) -> None:
@@ -185,6 +186,11 @@ class RunDir:
     @property
     def pathnet(self) -> Path:
         return self.path / self.PATHNET
+
+    @property
+    def den(self) -> Path:
+        """DEN runs: the phase transitions and the network's growth per task."""
+        return self.path / self.DEN
 
     @property
     def zoo_marker(self) -> Path:

@@ -5,7 +5,8 @@ A :class:`Cell` is one (agent, source chain, target) entry of a matrix; a
 Agent labels follow the paper's Table 1: baseline 1 ``scratch``, baseline 2
 ``finetune-head``, baseline 3 ``finetune-all``, baseline 4 ``random-column``,
 ``progressive`` with 2, 3 or 4 columns (one per source in the chain, plus the target's),
-and ``pathnet``.
+``pathnet`` and ``den`` (Dynamically Expandable Networks: a row of every full matrix and
+of Catch Soup's laptop and smoke matrices).
 """
 
 from __future__ import annotations
@@ -96,19 +97,28 @@ SOUP_AGENTS = (
     "progressive",
     "progressive-3col",
     "pathnet",
+    "den",
 )
+
+# the laptop (reduced) matrix's agents; Catch Soup's adds DEN (a Catch run takes about a
+# minute), Pong Soup's 2-hour laptop budget has no room for DEN's source and 3 targets
+REDUCED_AGENTS = ("scratch", "finetune-head", "finetune-all", "random-column", "progressive")
 
 
 def _soup_suite(name: str, domain: str) -> Suite:
     full = _soup_cells(domain, ("pong", "noisy", "hflip"), SOUP_VARIANTS, SOUP_AGENTS)
+    with_den = domain == "catch_soup"
     reduced = _soup_cells(
         domain,
         ("pong",),
         ("white", "hflip", "noisy"),
-        ("scratch", "finetune-head", "finetune-all", "random-column", "progressive"),
+        REDUCED_AGENTS + (("den",) if with_den else ()),
     )
     smoke = _soup_cells(
-        domain, ("pong",), ("pong", "hflip"), ("scratch", "finetune-all", "progressive")
+        domain,
+        ("pong",),
+        ("pong", "hflip"),
+        ("scratch", "finetune-all", "progressive") + (("den",) if with_den else ()),
     )
     return Suite(
         name,
@@ -119,10 +129,13 @@ def _soup_suite(name: str, domain: str) -> Suite:
         notes=(
             "reduced: first column trained on pong only (the shipped zoo column when "
             "it matches); targets white, hflip, noisy; agents baselines 1-4 and "
-            "progressive-2col (no 3-column chains, no PathNet). The full matrix: "
-            "sources pong, noisy, hflip; all 8 "
+            "progressive-2col"
+            + (", DEN" if with_den else "")
+            + " (no 3-column chains, no PathNet"
+            + ("" if with_den else ", no DEN")
+            + "). The full matrix: sources pong, noisy, hflip; all 8 "
             "targets; baselines 1-4, progressive 2 and 3 columns (chain: next source in "
-            "(pong, noisy, hflip) order, then the source), PathNet."
+            "(pong, noisy, hflip) order, then the source), PathNet, DEN."
         ),
     )
 
@@ -140,11 +153,12 @@ def _atari_suite() -> Suite:
         ]
         cells += [Cell("progressive", target, chain[:n]) for n in (1, 2, 3)]
         cells.append(Cell("pathnet", target, chain[:1]))
+        cells.append(Cell("den", target, chain[:1]))
     reduced_targets = ("atari/boxing", "atari/gopher")
     reduced = tuple(
         c
         for c in cells
-        if c.target in reduced_targets and c.agent != "pathnet" and len(c.sources) <= 1
+        if c.target in reduced_targets and c.agent not in ("pathnet", "den") and len(c.sources) <= 1
     )
     smoke = tuple(
         c for c in reduced if c.target == "atari/boxing" and c.agent in ("scratch", "progressive")
@@ -158,7 +172,7 @@ def _atari_suite() -> Suite:
         notes=(
             "reduced: targets boxing and gopher; baselines 1-4 and progressive-2col from "
             "seaquest. The full matrix: all 12 targets, progressive chains seaquest > "
-            "riverraid > pong for 2, 3 and 4 columns, PathNet from seaquest."
+            "riverraid > pong for 2, 3 and 4 columns, PathNet and DEN from seaquest."
         ),
     )
 
@@ -177,12 +191,13 @@ def _labyrinth_suite() -> Suite:
             sid = f"labyrinth/{source}"
             cells += [
                 Cell(a, tid, (sid,))
-                for a in ("finetune-head", "finetune-all", "progressive", "pathnet")
+                for a in ("finetune-head", "finetune-all", "progressive", "pathnet", "den")
             ]
     reduced = tuple(
         c
         for c in cells
-        if c.target.endswith(("seek_track_2", "seek_avoid_1"))
+        if c.agent != "den"
+        and c.target.endswith(("seek_track_2", "seek_avoid_1"))
         and c.sources in ((), ("labyrinth/seek_track_1",))
     )
     smoke = tuple(c for c in reduced if c.agent in ("scratch", "progressive"))[:2]

@@ -19,7 +19,9 @@ A run directory holds:
   ``agent.pt``, never through this checkpoint; resuming executes its pickles);
 - ``.lock``: held while a process trains the run (``benchmarks.rundir``);
 - ``pathnet.json`` (PathNet): the population, whole-episode counts and fitness, and the
-  fixed best path.
+  fixed best path;
+- ``den.json`` (DEN): the phase transitions (selected, added, pruned and split units,
+  the expansion test's score) and the network's units per layer per task.
 
 Every file is written atomically and the checkpoint is swapped in atomically (a kill at
 any step resumes from the newest complete checkpoint). Re-running the same run resumes
@@ -125,6 +127,7 @@ def _driver_agent(cfg: RunConfig, sources: list[str], task_actions: int, in_chan
         sources=sources,
         alpha_init=cfg.alpha_init,
         seed=cfg.seed,
+        den=cfg.den_config() if cfg.agent == "den" else None,
     )
 
 
@@ -359,6 +362,8 @@ def _train_loop(
         "alpha_init": cfg.alpha_init,
         "seed": cfg.seed,
     }
+    if cfg.agent == "den":
+        model_config["den"] = cfg.den_config().to_dict()
     algo = rl.build_algorithm(cfg, model_config)
     from benchmarks.rundir import LEGACY_PROGRESS, latest_checkpoint, save_checkpoint
 
@@ -366,6 +371,7 @@ def _train_loop(
     window = _Window(_Window.fresh())
     wall_offset = 0.0
     pop_state: dict[str, Any] | None = None
+    den_state: dict[str, Any] | None = None
     found = latest_checkpoint(run_dir)
     if found is not None:
         ckpt, progress = found
@@ -374,12 +380,18 @@ def _train_loop(
         rows = [r for r in rows if r["env_steps"] <= progress["window"]["win_start"]]
         wall_offset = progress["wall_time"]
         pop_state = progress.get("pathnet")
+        den_state = progress.get("den")
         log(f"{run_dir}: resumed at {int(window.s['env_steps'])} env steps")
     else:
         rows = []
     pathnet = (
         PathNetEvolution(cfg, algo, in_channels, pop_state) if cfg.agent == "pathnet" else None
     )
+    den = None
+    if cfg.agent == "den":
+        from benchmarks.rllib.den import DENPhases
+
+        den = DENPhases(cfg, algo, den_state)
     tracker = Tracker(cfg.to_dict(), run_dir) if cfg.wandb else None
     start = time.time() - wall_offset
     last_ckpt = time.time()
@@ -390,6 +402,7 @@ def _train_loop(
             "window": window.s,
             "wall_time": time.time() - start,
             "pathnet": pathnet.state() if pathnet else None,
+            "den": den.state() if den else None,
         }
         # pyarrow's filesystem needs absolute paths
         save_checkpoint(run_dir, lambda d: algo.save_to_path(str(d.resolve())), progress)
@@ -440,6 +453,10 @@ def _train_loop(
                 )
             if pathnet is not None:
                 pathnet.step()
+            if den is not None:
+                latest = rows[-1]["episode_return_mean"] if rows else None
+                for record in den.step(window.s["env_steps"], latest):
+                    log(f"{run_dir}: DEN {_describe_transition(record)}")
             bar.update_to(min(window.s["env_steps"], cfg.steps))
             done = window.s["env_steps"] >= cfg.steps
             point = window.take_point(cfg.window, force=done)
@@ -468,6 +485,13 @@ def _train_loop(
             agent.fix_path(best)
             run = RunDir(run_dir)
             run.write_json(run.pathnet, {**pathnet.state(), "best_path": best.tolist()})
+        if den is not None:
+            run = RunDir(run_dir)
+            run.write_json(
+                run.den,
+                {**den.state(), "growth": agent.growth(), "describe": agent.describe()},
+            )
+            agent.compact()
         agent.save(RunDir(run_dir).weights)
         _write_curve(run_dir, rows)
         if tracker:
@@ -503,6 +527,17 @@ def _train_loop(
             _in_daemon_thread(algo.stop, 15.0)
         except BaseException:  # noqa: BLE001 - best effort, also on a second Ctrl-C
             pass
+
+
+def _describe_transition(record: dict[str, Any]) -> str:
+    """One line for a DEN phase transition (``DENNet.advance``'s record)."""
+    parts = [f"phase {record['phase']} at {int(record.get('env_steps', 0))} steps"]
+    for key in ("selected", "added", "pruned", "split"):
+        if key in record:
+            parts.append(f"{key} " + "/".join(str(v) for v in record[key].values()))
+    if "expanded" in record:
+        parts.append(f"expansion test: score {record['score']}, expand {record['expanded']}")
+    return "; ".join(parts)
 
 
 def _in_daemon_thread(fn: Any, timeout: float) -> Any:

@@ -1,5 +1,5 @@
 """Learners with the paper's optimizer (RMSProp, no momentum, not centred) and, for
-IMPALA, our own V-trace loss.
+IMPALA, our own V-trace loss; a DEN module's regularisers are added to either loss.
 
 Only trainable parameters are handed to the optimizer, so frozen columns and fixed
 PathNet modules hold no optimizer state.
@@ -22,6 +22,12 @@ from benchmarks.vtrace import vtrace_flat
 
 RMSPROP_ALPHA = 0.99  # decay of the squared-gradient average (A3C paper)
 RMSPROP_EPS = 1e-5  # torch adds eps outside the sqrt; 0.1 (TF A3C, inside the sqrt) stalls learning
+
+
+def den_penalty(module) -> torch.Tensor | None:  # noqa: ANN001
+    """DEN's regularisers for its current phase (``agents.DENNet.penalty``), else None."""
+    net = getattr(module, "net", None)
+    return net.penalty() if hasattr(net, "penalty") else None
 
 
 class _RMSPropMixin:
@@ -64,6 +70,10 @@ class RMSPropIMPALALearner(_RMSPropMixin, IMPALATorchLearner):
         entropy = (dist.entropy() * weight).sum() / size
         coeff = self.entropy_coeff_schedulers_per_module[module_id].get_current_value()
         total = pi_loss + config.vf_loss_coeff * vf_loss - coeff * entropy
+        penalty = den_penalty(module)
+        if penalty is not None:
+            total = total + penalty
+            self.metrics.log_value((module_id, "den_penalty"), penalty, window=1)
         self.metrics.log_dict(
             {
                 "mean_pi_loss": pi_loss,
@@ -77,4 +87,11 @@ class RMSPropIMPALALearner(_RMSPropMixin, IMPALATorchLearner):
 
 
 class RMSPropPPOLearner(_RMSPropMixin, PPOTorchLearner):
-    """PPO with RMSProp (``--algo ppo``)."""
+    """PPO with RMSProp (``--algo ppo``); DEN's regularisers added to its loss."""
+
+    def compute_loss_for_module(self, *, module_id, config, batch, fwd_out):  # noqa: ANN001
+        total = super().compute_loss_for_module(
+            module_id=module_id, config=config, batch=batch, fwd_out=fwd_out
+        )
+        penalty = den_penalty(self.module[module_id].unwrapped())
+        return total if penalty is None else total + penalty

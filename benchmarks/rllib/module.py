@@ -6,6 +6,7 @@
 - ``sources``: saved agent files of the source runs (must be readable by every env
   runner and learner: on a cluster, put results on shared storage);
 - ``num_columns``, ``alpha_init``, ``seed``: passed to ``agents.build_agent``;
+- ``den``: DEN's constants (``agents.DENConfig.to_dict()``), for ``agent`` ``den``;
 - ``init_weights``: optional saved agent file whose weights replace the fresh ones
   (used to resume or evaluate a run).
 
@@ -26,7 +27,7 @@ from ray.rllib.core.columns import Columns
 from ray.rllib.core.rl_module.apis.value_function_api import ValueFunctionAPI
 from ray.rllib.core.rl_module.torch.torch_rl_module import TorchRLModule
 
-from agents import PathNet, build_agent, load_agent, random_path
+from agents import DENConfig, PathNet, build_agent, load_agent, random_path
 
 PATH_COLUMN = "pathnet_path"
 
@@ -52,6 +53,7 @@ class XferModule(TorchRLModule, ValueFunctionAPI):
                 alpha_init=float(cfg.get("alpha_init", 0.1)),
                 seed=cfg.get("seed"),
                 input_size=int(shape[0]),
+                den=DENConfig.from_dict(cfg["den"]) if cfg.get("den") else None,
             )
         self.is_pathnet = isinstance(self.net, PathNet)
         self.row_paths: torch.Tensor | None = None

@@ -16,6 +16,7 @@ import torch
 from agents import (
     AGENT_NAMES,
     ColumnConfig,
+    DENNet,
     PathNet,
     PathNetConfig,
     ProgressiveNet,
@@ -38,10 +39,12 @@ def sources(tmp_path_factory):
     pathnet = PathNet(PathNetConfig(), 6)
     pathnet.fix_path(random_path(np.random.default_rng(0), pathnet.config))
     files["pathnet"] = pathnet.save(root / "pathnet.pt")
+    den = DENNet(ColumnConfig(), 6)
+    files["den"] = den.save(root / "den.pt")
     return files
 
 
-CASES = [*AGENT_NAMES, "pathnet-fresh", "progressive-3col", "progressive-4col"]
+CASES = [*AGENT_NAMES, "pathnet-fresh", "progressive-3col", "progressive-4col", "den-task2"]
 
 
 def _build(label, sources):
@@ -50,6 +53,10 @@ def _build(label, sources):
         srcs = [sources[1]]
     elif label == "pathnet":
         srcs = [sources["pathnet"]]
+    elif label == "den-task2":  # a second task on a saved DEN, in its expansion phase
+        net = build_agent("den", num_actions=3, sources=[sources["den"]], seed=0)
+        net.advance(3)
+        return net
     elif label.startswith("progressive-"):  # 3 or 4 columns from a chain of frozen ones
         srcs, label = [sources[int(label[-4]) - 1]], "progressive"
     else:
@@ -70,6 +77,10 @@ def _forward_backward(net, device, batch=3):
     if isinstance(net, PathNet):
         outs.append(net(obs, _paths(net, batch)))  # one path per row
         outs.append(net(obs, _paths(net, 1)[0]))  # one path for the batch
+    elif isinstance(net, DENNet):
+        outs.append(net(obs))
+        if net.num_tasks > 1:
+            outs.append(net(obs, task=0))  # an earlier task: its own units and head
     else:
         outs.append(net(obs))  # the fused path of the newest column
         if net.num_columns > 1:
@@ -77,6 +88,8 @@ def _forward_backward(net, device, batch=3):
             acts = net.column_activations(obs, hook=lambda k, name, h: h * 1.0)
             outs.append(type(outs[0])(acts[-1]["policy"], acts[-1]["value"].squeeze(-1)))
     loss = sum(o.logits.float().sum() + o.value.float().sum() for o in outs)
+    if isinstance(net, DENNet):
+        loss = loss + net.penalty()  # the learner adds DEN's regularisers
     trainable = net.trainable_parameters()
     if trainable:
         loss.backward()
@@ -92,7 +105,8 @@ def test_every_network_runs_on_the_meta_device(sources, label):
     assert trainable, f"{label}: nothing to train"
     for out in outs:
         assert out.logits.device.type == "meta" and out.value.device.type == "meta"
-        assert out.logits.shape == (out.value.shape[0], 3) or isinstance(net, ProgressiveNet)
+        multi = isinstance(net, (ProgressiveNet, DENNet))  # earlier heads have 6 actions
+        assert out.logits.shape == (out.value.shape[0], 3) or multi
     if isinstance(net, PathNet):  # only the modules on the paths played get gradients
         used = [*_paths(net, 3), _paths(net, 1)[0]]
         trainable = {id(p): p for path in used for p in net.module_parameters(path)}.values()

@@ -20,7 +20,8 @@ def _non_default(f, tp):
     """A value for field f that differs from its default, with its command-line text."""
     special = {
         "task": ("pong_soup/hflip", "pong_soup/hflip"),
-        "agent": ("progressive", "progressive"),
+        "agent": ("den", "den"),  # the den_* fields are refused for other agents
+        "den_phases": ((0.2, 0.25, 0.3), None),
         "sources": (("pong_soup/noisy", "pong_soup/pong"), None),
         "algo": ("ppo", "ppo"),
         "address": ("127.0.0.1:6379", "127.0.0.1:6379"),
@@ -47,6 +48,9 @@ def test_every_run_config_field_round_trips_through_xfer_train():
         if f.name == "sources":
             for s in value:
                 argv += ["--source", s]
+        elif f.name == "den_phases":
+            for x in value:
+                argv += [option_name(f.name), str(x)]
         elif isinstance(value, bool):
             argv.append(option_name(f.name) if value else "--no-" + f.name.replace("_", "-"))
         else:

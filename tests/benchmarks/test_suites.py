@@ -102,19 +102,25 @@ def test_bench_catch_smoke_killed_midway_resumes_and_reports(tmp_path):
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     before = done_runs()
-    assert 2 <= len(before) < 6, "the kill should land midway"
+    assert 2 <= len(before) < 9, "the kill should land midway"
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     assert f"{len(before)} already done" in out.stdout
     after = done_runs()
-    assert len(after) == 6
+    # 4 cells on each of 2 targets, and the scratch and DEN sources on pong
+    assert len(after) == 9
     for run_dir, updated in before.items():
         assert after[run_dir] == updated, f"{run_dir} was redone"
     with (tmp_path / "report" / "transfer_matrix.csv").open() as f:
         rows = list(csv.DictReader(f))
-    assert len(rows) == 6 and all(r["jobs"] == "1" for r in rows)
+    assert len(rows) == 8 and all(r["jobs"] == "1" for r in rows)
     assert all(r["transfer"] != "n/a" for r in rows)
+    assert {r["agent"] for r in rows if r["agent"] == "den"} == {"den"}
     assert (tmp_path / "report" / "index.html").is_file()
+    # the DEN row's growth table: one line per task of each DEN target's network
+    report = (tmp_path / "report" / "report.md").read_text()
+    growth = report.split("## DEN growth", 1)[1].split("## Floors", 1)[0]
+    assert growth.count("| catch_soup/") == 4  # 2 targets x (source task + own task)
     assert "Table 1" in out.stdout
 
 
