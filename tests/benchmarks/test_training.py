@@ -54,7 +54,8 @@ def check_artifacts(run_dir: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "agent", ["scratch", "finetune-head", "finetune-all", "random-column", "progressive", "pathnet"]
+    "agent",
+    ["scratch", "finetune-head", "finetune-all", "random-column", "progressive", "pathnet", "den"],
 )
 def test_every_agent_on_catch_soup(root, agent):
     sources = () if agent in ("scratch", "random-column") else ("catch_soup/pong",)
@@ -69,7 +70,7 @@ def test_every_agent_on_catch_soup(root, agent):
             root,
             RunConfig(
                 task="catch_soup/pong",
-                agent="pathnet" if agent == "pathnet" else "scratch",
+                agent=agent if agent in ("pathnet", "den") else "scratch",
                 **settings,
             ),
         )
@@ -91,8 +92,72 @@ def test_every_agent_on_catch_soup(root, agent):
                     key = f"layers.{layer}.{m}.weight"
                     assert torch.equal(new[key], src[key]), key
             assert len(net.fixed_paths) == 2
+    if agent == "den":
+        _check_den_target(run_dir, src_dir, net)
     if agent == "random-column":
         assert not any(p.requires_grad for p in net.columns[0].parameters())
+
+
+def _check_den_target(run_dir: Path, src_dir: Path, net) -> None:
+    """A DEN target run: its phases ran in order, its growth record matches the saved
+    network, and the source task's outputs and scores are exactly the source run's."""
+    from benchmarks.evaluate import evaluate_run
+
+    record = json.loads((run_dir / "den.json").read_text())
+    assert [t["phase"] for t in record["transitions"]] == ["selective", "expand", "final"]
+    assert record["growth"] == net.growth()
+    assert net.num_tasks == 2 and net.growth()[1]["expanded"] is True
+    source = load_agent(src_dir / "agent.pt")
+    obs = torch.randint(0, 256, (8, 4, 84, 84), dtype=torch.uint8)
+    with torch.no_grad():
+        before, after = source(obs), net(obs, task=0)
+    assert torch.equal(before.logits, after.logits) and torch.equal(before.value, after.value)
+    # forgetting, measured as the report does: the same episodes score the same
+    a = evaluate_run(src_dir, episodes=5, task="catch_soup/pong")
+    b = evaluate_run(run_dir, episodes=5, task="catch_soup/pong")
+    assert a["scores"] == b["scores"]
+
+
+def test_killed_den_run_resumes_in_its_phase(tmp_path):
+    """A DEN target killed after its expansion resumes there: no phase runs twice."""
+    cfg = RunConfig(task="catch_soup/pong", agent="den", **{**SMOKE, "steps": 600})
+    train(cfg, tmp_path / "results", log=lambda *_: None)  # the DEN source (first task)
+    cmd = [
+        sys.executable, "-m", "benchmarks.cli", "train", "--task", "catch_soup/hflip",
+        "--agent", "den", "--source", "catch_soup/pong", "--no-wandb", "--steps", "8000",
+        "--out", "results", "--env-runners", "1", "--envs-per-runner", "4",
+        "--curve-window", "500", "--checkpoint-every", "1",
+    ]  # fmt: skip
+    run_dir = tmp_path / "results" / "catch_soup-hflip" / "den_from_catch_soup-pong" / "seed0"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        cwd=tmp_path,
+        env=env,
+    )
+    deadline = time.time() + 240
+    while time.time() < deadline:  # expansion starts at 30% + 10% of 8000 steps
+        progress = run_dir / "checkpoint" / "xfer_progress.json"
+        if progress.is_file() and json.loads(progress.read_text())["window"]["env_steps"] >= 4000:
+            break
+        time.sleep(0.5)
+    else:
+        os.killpg(proc.pid, signal.SIGKILL)
+        pytest.fail("no checkpoint past the expansion within 240 s")
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    saved = latest_checkpoint(run_dir)[1]["den"]["transitions"]
+    assert [t["phase"] for t in saved] == ["selective", "expand"]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=tmp_path, env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "resumed at" in out.stdout
+    assert out.stdout.count("DEN phase") == 1  # only the final phase was left
+    record = json.loads((run_dir / "den.json").read_text())
+    assert [t["phase"] for t in record["transitions"]] == ["selective", "expand", "final"]
+    assert record["transitions"][:2] == saved
 
 
 def test_pong_soup_smoke_with_offline_wandb(root, monkeypatch):
