@@ -60,3 +60,45 @@ def test_scratch_learns_catch_within_the_laptop_budget_in_every_seed(tmp_path, s
     run_dir = train(cfg, tmp_path, log=print)
     scores, reached = _report(run_dir, f"scratch on catch_soup/pong, seed {seed}")
     assert reached <= steps
+
+
+def test_den_transfers_from_catch_pong_to_hflip_and_does_not_forget(tmp_path):
+    """Issue 17: DEN (first task catch_soup/pong, then catch_soup/hflip) learns the target
+    faster than baseline 1 (area under the curve, the report's measure) and its source
+    task plays exactly as before: the same evaluation episodes, the same scores."""
+    import json
+
+    from analysis.metrics import area_under_curve
+    from benchmarks.config import run_dir_for, source_config
+    from benchmarks.evaluate import evaluate_run
+    from benchmarks.runner import train_with_sources
+
+    common = dict(steps=150_000, wandb=False, curve_window=5_000, check_episodes=50)
+    den = RunConfig(task="catch_soup/hflip", agent="den", sources=("catch_soup/pong",), **common)
+    den_dir = train_with_sources(den, tmp_path, log=print, use_zoo=False)
+    src_dir = run_dir_for(tmp_path, source_config(den))
+    src_scores, _ = _report(src_dir, "den, first task catch_soup/pong")
+    assert max(src_scores[-3:]) >= 0.8
+    den_scores, _ = _report(den_dir, "den catch_soup/pong -> catch_soup/hflip")
+    scratch_dir = train(RunConfig(task="catch_soup/hflip", **common), tmp_path, log=print)
+    scratch_scores, _ = _report(scratch_dir, "scratch on catch_soup/hflip (baseline 1)")
+
+    def auc(run_dir):
+        rows = read_curve(run_dir)
+        return area_under_curve(
+            [r["env_steps"] for r in rows], [r["episode_return_mean"] for r in rows]
+        )
+
+    floor = -1.0  # Catch's lowest score: the AUC ratio of the report, floor included
+    ratio = (auc(den_dir) - floor) / (auc(scratch_dir) - floor)
+    growth = json.loads((den_dir / "den.json").read_text())["growth"][1]
+    before = evaluate_run(src_dir, episodes=50, task="catch_soup/pong")
+    after = evaluate_run(den_dir, episodes=50, task="catch_soup/pong")
+    print(
+        f"DEN transfer {100 * ratio:.0f}% of baseline 1's AUC; source task "
+        f"{before['mean']:.3f} before, {after['mean']:.3f} after; units added "
+        f"{growth['added']}, split {growth['split']}, units {growth['units']}"
+    )
+    assert ratio > 1.0
+    assert after["scores"] == before["scores"]
+    assert max(den_scores[-3:]) >= 0.8

@@ -120,7 +120,8 @@ def test_bench_catch_smoke_killed_midway_resumes_and_reports(tmp_path):
     # the DEN row's growth table: one line per task of each DEN target's network
     report = (tmp_path / "report" / "report.md").read_text()
     growth = report.split("## DEN growth", 1)[1].split("## Floors", 1)[0]
-    assert growth.count("| catch_soup/") == 4  # 2 targets x (source task + own task)
+    # the DEN source (1 task) and 2 targets x (the source task + their own)
+    assert growth.count("| catch_soup/") == 5
     assert "Table 1" in out.stdout
 
 
