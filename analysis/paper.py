@@ -15,6 +15,7 @@ AGENT_ORDER = (
     "progressive-3col",
     "progressive-4col",
     "pathnet",
+    "den",
 )
 
 # Table 1 of Rusu et al. 2016: transfer %, (mean, median) over targets; None = not run.

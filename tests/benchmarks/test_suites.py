@@ -116,6 +116,8 @@ def test_bench_catch_smoke_killed_midway_resumes_and_reports(tmp_path):
     assert len(rows) == 8 and all(r["jobs"] == "1" for r in rows)
     assert all(r["transfer"] != "n/a" for r in rows)
     assert {r["agent"] for r in rows if r["agent"] == "den"} == {"den"}
+    table1 = (tmp_path / "report" / "table1.txt").read_text()
+    assert any(line.startswith("den ") for line in table1.splitlines())
     assert (tmp_path / "report" / "index.html").is_file()
     # the DEN row's growth table: one line per task of each DEN target's network
     report = (tmp_path / "report" / "report.md").read_text()
