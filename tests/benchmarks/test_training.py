@@ -432,3 +432,52 @@ def test_env_runners_build_the_native_vector_env_for_ale_tasks():
     single = _make_env({"task_id": "pong_soup/hflip", "seed": 0, "reward_clip": 1.0})
     _, info = single.reset()
     assert SCORE_KEY not in info and single.observation_space.shape == (84, 84, 4)
+
+
+def test_env_runners_play_the_learners_den_phase(tmp_path):
+    """A phase transition happens in the learner; RLlib's weight sync must carry the
+    DEN's masks (buffers) to the env runners, or they would sample another policy."""
+    from agents import ColumnConfig, DENNet
+    from benchmarks.rllib import algo as rl
+    from benchmarks.rllib.den import DENPhases
+
+    # the first task's network, untrained (no RLlib run before this one in the process)
+    source_file = DENNet(ColumnConfig(), 3).save(tmp_path / "den_source.pt")
+    cfg = RunConfig(
+        task="catch_soup/hflip",
+        agent="den",
+        sources=("catch_soup/pong",),
+        **{**SMOKE, "steps": 10_000, "envs_per_runner": 2},
+    )
+    model_config = {
+        "agent": "den",
+        "sources": [str(source_file)],
+        "seed": 0,
+        "den": cfg.den_config().to_dict(),
+    }
+    rl.ensure_ray(None, num_cpus=2)
+    algo = rl.build_algorithm(cfg, model_config)
+    try:
+        algo.train()
+        phases = DENPhases(cfg, algo)
+        done = phases.step(5_000, 0.0)  # 50% of the budget: selective, then expansion
+        assert [r["phase"] for r in done] == ["selective", "expand"]
+        for _ in range(2):
+            algo.train()
+
+        def read(runner):
+            net = runner.module.net  # a single-agent env runner holds the RLModule itself
+            return int(net.phase), net._slot_row("fc")[1].tolist()
+
+        def read_learner(learner):
+            net = learner.module["default_policy"].unwrapped().net
+            return int(net.phase), net._slot_row("fc")[1].tolist()
+
+        from benchmarks.rllib.den import _on_learners
+
+        learner = _on_learners(algo, read_learner)[0]
+        runners = algo.env_runner_group.foreach_env_runner(read, local_env_runner=False)
+        assert learner[0] == 3 and learner[1][-1] >= 0  # the expansion's units are in use
+        assert runners and all(r == learner for r in runners)
+    finally:
+        algo.stop()
