@@ -157,6 +157,31 @@ class Agent(nn.Module):
     def from_structure(cls, structure: dict[str, Any]) -> Agent:
         raise NotImplementedError
 
+    @classmethod
+    def load_file(cls, path: str | Path, what: str, trainable: bool = True) -> Agent:
+        """Load a file written by :meth:`save` into a new agent of this class.
+
+        Args:
+            path: the saved agent file (read with ``weights_only=True``).
+            what: how to name this class in the wrong-kind error ("a PathNet").
+            trainable: restore the trainable flags saved in the file; False freezes every
+                parameter.
+
+        Raises:
+            ValueError: the file holds another kind of agent.
+            ShapeMismatchError: a tensor does not fit the structure saved with it.
+        """
+        payload = load_weights(path)
+        if payload["kind"] != cls.kind:
+            raise ValueError(f"{path} holds a {payload['kind']} agent, not {what}")
+        net = cls.from_structure(payload["structure"])
+        check_state_dict(net.state_dict(), payload["state_dict"], f"file {path}")
+        net.load_state_dict(payload["state_dict"])
+        saved = set(payload.get("trainable", []))
+        for name, p in net.named_parameters():
+            p.requires_grad_(trainable and name in saved)
+        return net
+
     def describe(self) -> str:
         raise NotImplementedError
 

@@ -53,7 +53,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from agents.base import Agent, AgentOutput, check_state_dict, load_weights, to_float_input
+from agents.base import Agent, AgentOutput, to_float_input
 from agents.progressive import ColumnConfig
 
 __all__ = ["DENConfig", "DENNet", "PHASES", "LAYERS"]
@@ -219,9 +219,9 @@ class DENNet(Agent):
                 f"from_{name}", torch.tensor(self.row_from[i], dtype=torch.long), persistent=False
             )
             in_slots = slots
-        hidden_slots = len(self.slot_born[-1])
+        # head j reads the top-layer slots task j computes with
         self.heads = nn.ModuleList(
-            nn.Linear(self._head_width(j, hidden_slots), a + 1) for j, a in enumerate(task_actions)
+            nn.Linear(self._prefix(len(LAYERS) - 1, j), a + 1) for j, a in enumerate(task_actions)
         )
         for head in self.heads:
             nn.init.zeros_(head.weight)
@@ -229,11 +229,6 @@ class DENNet(Agent):
         self.register_buffer("phase", torch.zeros((), dtype=torch.long))
         # per task: [expanded (1/0, nan before the test), score at the expansion test]
         self.register_buffer("decisions", torch.full((tasks, 2), float("nan")))
-
-    def _head_width(self, task: int, hidden_slots: int) -> int:
-        if task == len(self.task_actions) - 1:
-            return hidden_slots
-        return sum(1 for b in self.slot_born[-1] if b <= task)
 
     def _init_head(self, task: int) -> None:
         head, actions = self.heads[task], self.task_actions[task]
@@ -320,17 +315,22 @@ class DENNet(Agent):
         w, b = w[idx], b[idx]
         if i > 0:
             m = self._prefix(i - 1, task)
-            born_in = getattr(self, f"born_{LAYERS[i - 1]}")[:m]
-            row_from = getattr(self, f"from_{name}")[idx]
-            conn = born_in.unsqueeze(0) <= row_from.unsqueeze(1)  # (n, m)
-            if name == "fc":
-                conn = conn.repeat_interleave(self.spatial**2, dim=1)
-                w = w[:, : m * self.spatial**2]
-            else:
-                conn = conn[:, :, None, None]
-                w = w[:, :m]
-            w = w * conn.to(w.dtype)
+            conn = self._weight_mask(name, self._allowed(i)[idx, :m])
+            w = w[:, : conn.shape[1]] * conn.to(w.dtype)
         return w, b, active
+
+    def _allowed(self, i: int) -> torch.Tensor:
+        """(rows, slots below) bool: the timestamps let row r of layer ``i`` read slot s of
+        layer ``i - 1`` (born at or before the row's task)."""
+        born_in = getattr(self, f"born_{LAYERS[i - 1]}")
+        return born_in.unsqueeze(0) <= getattr(self, f"from_{LAYERS[i]}").unsqueeze(1)
+
+    def _weight_mask(self, name: str, allowed: torch.Tensor) -> torch.Tensor:
+        """A (rows, slots) mask in the layout of ``name``'s weight: each slot's
+        ``spatial**2`` flattened inputs for fc, a broadcast over the kernel for convs."""
+        if name == "fc":
+            return allowed.repeat_interleave(self.spatial**2, dim=1)
+        return allowed[:, :, None, None]
 
     def hidden(self, obs: torch.Tensor, task: int = -1) -> dict[str, torch.Tensor]:
         """Post-ReLU activations of every layer for ``task`` (units it does not use: 0)."""
@@ -450,7 +450,7 @@ class DENNet(Agent):
         with torch.no_grad():
             for i, name in enumerate(LAYERS):
                 new_slots = [s for s, b in enumerate(self.slot_born[i]) if b == t]
-                first = next(r for r, f in enumerate(self.row_from[i]) if f == t)
+                first = self._first_new_row(i)
                 rows = torch.arange(first, first + len(new_slots), device=self.phase.device)
                 self._slot_row(name)[t, new_slots] = rows
                 self._train_rows(name)[rows] = True
@@ -461,13 +461,8 @@ class DENNet(Agent):
         i = LAYERS.index(name)
         w = self.weights[name].detach().flatten(1)
         if i > 0:  # only the connections its timestamp allows
-            born_in = getattr(self, f"born_{LAYERS[i - 1]}")
-            conn = born_in.unsqueeze(0) <= getattr(self, f"from_{name}").unsqueeze(1)
-            if name == "fc":
-                conn = conn.repeat_interleave(self.spatial**2, dim=1)
-            else:
-                kernel = self.weights[name].shape[-1]
-                conn = conn.repeat_interleave(kernel * kernel, dim=1)
+            conn = self._weight_mask(name, self._allowed(i)).expand(self.weights[name].shape)
+            conn = conn.flatten(1)
             w = w * conn.to(w.dtype)
             count = conn.sum(1).clamp(min=1) + 1
         else:
@@ -532,7 +527,7 @@ class DENNet(Agent):
                     rows[s] = copy
                     count += 1
                 splits[name] = count
-                old = torch.tensor([f < t for f in self.row_from[i]], device=w.device)
+                old = getattr(self, f"from_{name}") < t
                 w[old] = getattr(self, f"old_w_{name}")[old]
                 b[old] = getattr(self, f"old_b_{name}")[old]
                 own = torch.zeros_like(self._train_rows(name))
@@ -591,7 +586,6 @@ class DENNet(Agent):
         phase = self.phase_index
         t, cfg = self.task, self.den
         head = self.heads[t].weight
-        zero = head.new_zeros(())
         if phase == SOURCE:
             return cfg.l1 * (sum(w.abs().sum() for w in self.weights.values()) + head.abs().sum())
         if phase == HEAD:
@@ -615,7 +609,7 @@ class DENNet(Agent):
                     total = total + cfg.group * (groups + 1e-12).sqrt().mul(new.flatten()).sum()
             else:  # FINAL
                 total = total + cfg.l2 * (w * train.view(shape)).pow(2).sum()
-        return total + zero
+        return total
 
     # -- growth, compaction, save/load ---------------------------------------------------
     def growth(self) -> list[dict[str, Any]]:
@@ -707,15 +701,7 @@ class DENNet(Agent):
     @classmethod
     def load(cls, path: str, trainable: bool = False) -> DENNet:
         """Load a saved DEN (``weights_only=True``); ``trainable=False`` freezes it all."""
-        payload = load_weights(path)
-        if payload["kind"] != cls.kind:
-            raise ValueError(f"{path} holds a {payload['kind']} agent, not a DEN")
-        net = cls.from_structure(payload["structure"])
-        check_state_dict(net.state_dict(), payload["state_dict"], f"file {path}")
-        net.load_state_dict(payload["state_dict"])
-        saved = set(payload.get("trainable", []))
-        for name, p in net.named_parameters():
-            p.requires_grad_(trainable and name in saved)
+        net = cls.load_file(path, "a DEN", trainable)
         net.snapshot()
         return net
 

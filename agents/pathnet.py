@@ -24,9 +24,7 @@ from agents.base import (
     INPUT_STD,
     Agent,
     AgentOutput,
-    check_state_dict,
     init_orthogonal,
-    load_weights,
     to_float_input,
 )
 
@@ -268,16 +266,7 @@ class PathNet(Agent):
     @classmethod
     def load(cls, path: str) -> PathNet:
         """Load a saved PathNet; frozen modules and old readouts come back frozen."""
-        payload = load_weights(path)
-        if payload["kind"] != cls.kind:
-            raise ValueError(f"{path} holds a {payload['kind']} agent, not a PathNet")
-        net = cls.from_structure(payload["structure"])
-        check_state_dict(net.state_dict(), payload["state_dict"], f"file {path}")
-        net.load_state_dict(payload["state_dict"])
-        trainable = set(payload.get("trainable", []))
-        for name, p in net.named_parameters():
-            p.requires_grad_(name in trainable)
-        return net
+        return cls.load_file(path, "a PathNet")
 
     def describe(self) -> str:
         cfg = self.config

@@ -38,7 +38,6 @@ from agents.base import (
     AgentOutput,
     check_state_dict,
     init_orthogonal,
-    load_weights,
     to_float_input,
 )
 
@@ -520,16 +519,7 @@ class ProgressiveNet(Agent):
         With ``trainable=False`` every loaded parameter is frozen; otherwise the
         trainable flags saved in the file are restored.
         """
-        payload = load_weights(path)
-        if payload["kind"] != cls.kind:
-            raise ValueError(f"{path} holds a {payload['kind']} agent, not a progressive net")
-        net = cls.from_structure(payload["structure"])
-        check_state_dict(net.state_dict(), payload["state_dict"], f"file {path}")
-        net.load_state_dict(payload["state_dict"])
-        saved_trainable = set(payload.get("trainable", []))
-        for name, p in net.named_parameters():
-            p.requires_grad_(trainable and name in saved_trainable)
-        return net
+        return cls.load_file(path, "a progressive net", trainable)
 
     def load_columns(self, path: str) -> None:
         """Copy the weights of ``path``'s columns into this net's first columns (frozen).
