@@ -34,6 +34,7 @@ from analysis.metrics import (
     transfer_score,
 )
 from analysis.paper import AGENT_ORDER, PAPER_TABLE1, agent_label
+from benchmarks.config import source_agent
 from benchmarks.rundir import (
     DamagedFileError,
     RunDir,
@@ -508,14 +509,6 @@ def _den_growth_rows(runs: list[Run]) -> list[list[str]]:
     return [header, *rows] if rows else []
 
 
-def _source_agent(agent: str, sources: tuple[str, ...]) -> str:
-    """The agent of the run a target run of ``agent`` after ``sources`` was seeded from
-    (``benchmarks.config.source_config``'s rule)."""
-    if agent in ("pathnet", "den"):
-        return agent
-    return "progressive" if agent == "progressive" and len(sources) > 1 else "scratch"
-
-
 def _forgetting_rows(cells: list[CellResult], runs: list[Run], floors: dict[str, float]) -> list:
     by_dir = {}
     for r in runs:
@@ -533,7 +526,7 @@ def _forgetting_rows(cells: list[CellResult], runs: list[Run], floors: dict[str,
                     for s in runs
                     if s.config["task"] == source
                     and s.state == "done"
-                    and s.config["agent"] == _source_agent(r.config["agent"], c.sources)
+                    and s.config["agent"] == source_agent(r.config["agent"], c.sources)
                     and tuple(s.config["sources"]) == c.sources[:-1]
                 ),
                 None,

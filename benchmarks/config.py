@@ -30,6 +30,7 @@ __all__ = [
     "EXECUTION_FIELDS",
     "identity",
     "run_dir_for",
+    "source_agent",
     "source_config",
     "finished_run_clash",
 ]
@@ -203,32 +204,29 @@ class RunConfig:
         if self.pathnet_episodes < 1:
             raise ValueError(f"pathnet_episodes must be >= 1, got {self.pathnet_episodes}")
         den = self.den_config()  # validates the den_* fields
-        if self.agent != "den" and den != type(den)():
-            changed = sorted(
-                f"den_{k}" for k, v in den.to_dict().items() if v != type(den)().to_dict()[k]
-            )
-            raise ValueError(f"{', '.join(changed)} only apply to --agent den")
+        if self.agent != "den":
+            default = type(den)().to_dict()
+            changed = sorted(f"den_{k}" for k, v in den.to_dict().items() if v != default[k])
+            if changed:
+                raise ValueError(f"{', '.join(changed)} only apply to --agent den")
         if self.agent == "pathnet" and self.num_learners > 1:
             raise ValueError(
                 "PathNet trains with one learner (num_learners 0 or 1): with several, "
                 "distributed data parallel waits for gradients of modules off every path"
             )
 
+    def den_settings(self) -> dict[str, Any]:
+        """The ``den_*`` fields by name."""
+        return {
+            f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name[:4] == "den_"
+        }
+
     def den_config(self) -> Any:
-        """The ``den_*`` fields as an ``agents.den.DENConfig``."""
+        """The ``den_*`` fields as an ``agents.den.DENConfig`` (its field names without
+        the prefix)."""
         from agents.den import DENConfig
 
-        return DENConfig(
-            k=self.den_k,
-            tau=self.den_tau,
-            sigma=self.den_sigma,
-            l1=self.den_l1,
-            l2=self.den_l2,
-            group=self.den_group,
-            drift=self.den_drift,
-            zero_eps=self.den_zero_eps,
-            phases=tuple(self.den_phases),
-        )
+        return DENConfig(**{k.removeprefix("den_"): v for k, v in self.den_settings().items()})
 
     @property
     def window(self) -> int:
@@ -266,6 +264,19 @@ def run_dir_for(root: str | Path, cfg: RunConfig) -> Path:
     return RunDir.for_run(root, cfg).path
 
 
+def source_agent(agent: str, sources: tuple[str, ...] | list[str]) -> str:
+    """The agent of the run that seeds a run of ``agent`` after ``sources`` (the rule of
+    :func:`source_config`; the report finds source runs by it).
+
+    Example:
+        >>> source_agent("progressive", ["pong_soup/pong"]), source_agent("den", ["a/b"])
+        ('scratch', 'den')
+    """
+    if agent in ("pathnet", "den"):
+        return agent
+    return "progressive" if agent == "progressive" and len(sources) > 1 else "scratch"
+
+
 def source_config(cfg: RunConfig) -> RunConfig | None:
     """The run whose weights seed ``cfg`` (trained first when missing), or None.
 
@@ -279,12 +290,7 @@ def source_config(cfg: RunConfig) -> RunConfig | None:
     if not cfg.sources:
         return None
     *earlier, last = cfg.sources
-    if cfg.agent in ("pathnet", "den"):
-        agent = cfg.agent
-    elif cfg.agent == "progressive" and earlier:
-        agent = "progressive"
-    else:
-        agent = "scratch"
+    agent = source_agent(cfg.agent, cfg.sources)
     defaults = RunConfig(task=last)
     if agent == "pathnet":  # the source evolves a population of the same size
         defaults = dataclasses.replace(
@@ -294,10 +300,7 @@ def source_config(cfg: RunConfig) -> RunConfig | None:
             pathnet_episodes=cfg.pathnet_episodes,
         )
     if agent == "den":  # the chain grows one network with the same DEN constants
-        den_fields = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg)}
-        defaults = dataclasses.replace(
-            defaults, agent=agent, **{k: v for k, v in den_fields.items() if k[:4] == "den_"}
-        )
+        defaults = dataclasses.replace(defaults, agent=agent, **cfg.den_settings())
     return dataclasses.replace(
         defaults,
         task=last,
