@@ -272,18 +272,24 @@ def ppo_train_batch(s: RunConfig) -> int:
     return max(1, rounds) * round_ // per_learner
 
 
+def on_learner_nets(algo: Any, fn: Any) -> list[Any]:
+    """``fn(net)`` on every learner's network (``agents``' module inside the RLModule);
+    the answers, in learner order."""
+
+    def call(learner: Any) -> Any:
+        return fn(learner.module["default_policy"].unwrapped().net)
+
+    results = list(algo.learner_group.foreach_learner(call))  # RemoteCallResults
+    if not results:
+        raise RuntimeError("no learner answered")
+    return [r.get() if hasattr(r, "get") else r for r in results]
+
+
 def learner_state_dict(algo: Any) -> dict:
     """The trained network's weights, read from the (first) learner."""
-
-    def get(learner: Any) -> dict:
-        net = learner.module["default_policy"].unwrapped().net
-        return {k: v.detach().cpu() for k, v in net.state_dict().items()}
-
-    results = list(algo.learner_group.foreach_learner(get))  # RemoteCallResults
-    if not results:
-        raise RuntimeError("no learner answered when its weights were read")
-    first = results[0]
-    return first.get() if hasattr(first, "get") else first
+    return on_learner_nets(
+        algo, lambda net: {k: v.detach().cpu() for k, v in net.state_dict().items()}
+    )[0]
 
 
 def _runner_ids(algo: Any) -> list[int]:

@@ -12,14 +12,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from benchmarks.rllib.algo import on_learner_nets
+
 __all__ = ["DENPhases"]
-
-MODULE = "default_policy"
-
-
-def _on_learners(algo: Any, fn: Any) -> list[Any]:
-    results = list(algo.learner_group.foreach_learner(fn))
-    return [r.get() if hasattr(r, "get") else r for r in results]
 
 
 class DENPhases:
@@ -36,13 +31,9 @@ class DENPhases:
         self.algo = algo
         self.den = cfg.den_config()
         self.transitions: list[dict[str, Any]] = list((state or {}).get("transitions", []))
-        self.phase, self.num_tasks = _on_learners(
-            algo, lambda learner: self._read(learner.module[MODULE].unwrapped().net)
+        self.phase, self.num_tasks = on_learner_nets(
+            algo, lambda net: (net.phase_index, net.num_tasks)
         )[0]
-
-    @staticmethod
-    def _read(net: Any) -> tuple[int, int]:
-        return int(net.phase), net.num_tasks
 
     def step(self, env_steps: float, score: float | None) -> list[dict[str, Any]]:
         """Make the transitions due at ``env_steps`` on every learner; return them.
@@ -56,20 +47,12 @@ class DENPhases:
             return []
         value = None if score is None or not math.isfinite(score) else float(score)
 
-        def advance(learner: Any) -> list[dict[str, Any]]:
-            return learner.module[MODULE].unwrapped().net.advance(target, value)
-
-        done = _on_learners(self.algo, advance)[0]
+        done = on_learner_nets(self.algo, lambda net: net.advance(target, value))[0]
         for record in done:
             record["env_steps"] = float(env_steps)
         self.transitions += done
         self.phase = target
         return done
-
-    def growth(self) -> list[dict[str, Any]]:
-        return _on_learners(
-            self.algo, lambda learner: learner.module[MODULE].unwrapped().net.growth()
-        )[0]
 
     def state(self) -> dict[str, Any]:
         return {"transitions": list(self.transitions)}

@@ -469,13 +469,9 @@ def test_env_runners_play_the_learners_den_phase(tmp_path):
             net = runner.module.net  # a single-agent env runner holds the RLModule itself
             return int(net.phase), net._slot_row("fc")[1].tolist()
 
-        def read_learner(learner):
-            net = learner.module["default_policy"].unwrapped().net
-            return int(net.phase), net._slot_row("fc")[1].tolist()
-
-        from benchmarks.rllib.den import _on_learners
-
-        learner = _on_learners(algo, read_learner)[0]
+        learner = rl.on_learner_nets(
+            algo, lambda net: (int(net.phase), net._slot_row("fc")[1].tolist())
+        )[0]
         runners = algo.env_runner_group.foreach_env_runner(read, local_env_runner=False)
         assert learner[0] == 3 and learner[1][-1] >= 0  # the expansion's units are in use
         assert runners and all(r == learner for r in runners)
