@@ -85,9 +85,19 @@ def evaluate_run(
     agent = load_agent(RunDir(run_dir).weights)
     agent.eval()
     num_actions = make_env(task).action_space.n
+    sources = list(run.get("sources", []))
+    # task i of the chain (PathNet's readout i, DEN's head i): the sources in order, then
+    # the run's own task
+    index = sources.index(task) if task in sources else len(sources)
+
+    def check_actions(what: str) -> None:
+        if agent.task_actions[index] != num_actions:
+            raise ValueError(
+                f"{what} {index} has {agent.task_actions[index]} actions, {task} has {num_actions}"
+            )
+
     if isinstance(agent, ProgressiveNet):
         if column is None:
-            sources = list(run.get("sources", []))
             offset = agent.num_columns - 1 - len(sources)
             column = offset + sources.index(task) if task in sources and offset >= 0 else -1
         if not -agent.num_columns <= column < agent.num_columns:
@@ -102,28 +112,15 @@ def evaluate_run(
         def policy(x: torch.Tensor) -> Any:
             return agent(x, column=column)
     elif isinstance(agent, PathNet):
-        # readout i belongs to task i of the chain: sources in order, then the run's task
-        sources = list(run.get("sources", []))
-        index = sources.index(task) if task in sources else len(sources)
         if index >= len(agent.fixed_paths):
             raise ValueError(f"{run_dir}: no fixed path for {task}")
         path = torch.as_tensor(agent.fixed_paths[index])
-        if agent.task_actions[index] != num_actions:
-            raise ValueError(
-                f"readout {index} has {agent.task_actions[index]} actions, {task} has {num_actions}"
-            )
+        check_actions("readout")
 
         def policy(x: torch.Tensor) -> Any:
             return agent(x, path, task=index)
-    elif isinstance(agent, DENNet):
-        # head i belongs to task i of the chain: sources in order, then the run's task;
-        # it computes with the units of tasks <= i only (DEN's timestamps)
-        sources = list(run.get("sources", []))
-        index = sources.index(task) if task in sources else agent.num_tasks - 1
-        if agent.task_actions[index] != num_actions:
-            raise ValueError(
-                f"head {index} has {agent.task_actions[index]} actions, {task} has {num_actions}"
-            )
+    elif isinstance(agent, DENNet):  # head i computes with the units of tasks <= i only
+        check_actions("head")
 
         def policy(x: torch.Tensor) -> Any:
             return agent(x, task=index)

@@ -130,25 +130,8 @@ def test_killed_den_run_resumes_in_its_phase(tmp_path):
     ]  # fmt: skip
     run_dir = tmp_path / "results" / "catch_soup-hflip" / "den_from_catch_soup-pong" / "seed0"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen(
-        cmd,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-        cwd=tmp_path,
-        env=env,
-    )
-    deadline = time.time() + 240
-    while time.time() < deadline:  # expansion starts at 30% + 10% of 8000 steps
-        progress = run_dir / "checkpoint" / "xfer_progress.json"
-        if progress.is_file() and json.loads(progress.read_text())["window"]["env_steps"] >= 4000:
-            break
-        time.sleep(0.5)
-    else:
-        os.killpg(proc.pid, signal.SIGKILL)
-        pytest.fail("no checkpoint past the expansion within 240 s")
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    # the expansion starts at 10% + 30% of 8000 steps
+    _kill_after_checkpoint(cmd, run_dir, 4000, cwd=tmp_path, env=env)
     saved = latest_checkpoint(run_dir)[1]["den"]["transitions"]
     assert [t["phase"] for t in saved] == ["selective", "expand"]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=tmp_path, env=env)
@@ -236,6 +219,30 @@ def test_gpu_asked_for_and_absent_fails_fast(root):
     assert json.loads((run_dir_for(root, cpu) / "status.json").read_text())["state"] == "done"
 
 
+def _kill_after_checkpoint(cmd, run_dir, steps, cwd, env, timeout=240.0):
+    """Start ``cmd`` and SIGKILL its process group once ``run_dir`` holds a checkpoint
+    past ``steps`` env steps (fails the test if none comes within ``timeout``)."""
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        cwd=cwd,
+        env=env,
+    )
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        progress = run_dir / "checkpoint" / "xfer_progress.json"
+        if progress.is_file() and json.loads(progress.read_text())["window"]["env_steps"] >= steps:
+            break
+        time.sleep(0.5)
+    else:
+        os.killpg(proc.pid, signal.SIGKILL)
+        pytest.fail(f"no checkpoint past {steps} env steps within {timeout:.0f} s")
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
 def _train_cli(options: str) -> list[str]:
     """``xfer train`` on catch_soup/pong without wandb, as a subprocess command line."""
     base = [sys.executable, "-m", "benchmarks.cli", "train", "--task", "catch_soup/pong"]
@@ -248,25 +255,7 @@ def test_killed_run_resumes_without_gaps_and_may_be_extended(tmp_path):
     cmd += ["--checkpoint-every", "1"]
     run_dir = tmp_path / "results" / "catch_soup-pong" / "scratch" / "seed0"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen(
-        cmd,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-        cwd=tmp_path,
-        env=env,
-    )
-    deadline = time.time() + 240
-    while time.time() < deadline:
-        progress = run_dir / "checkpoint" / "xfer_progress.json"
-        if progress.is_file() and json.loads(progress.read_text())["window"]["env_steps"] >= 3000:
-            break
-        time.sleep(0.5)
-    else:
-        os.killpg(proc.pid, signal.SIGKILL)
-        pytest.fail("no checkpoint within 240 s")
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    _kill_after_checkpoint(cmd, run_dir, 3000, cwd=tmp_path, env=env)
     # the newest complete checkpoint, wherever the kill stopped its swap
     killed_at = latest_checkpoint(run_dir)[1]["window"]["env_steps"]
     before = [r for r in read_curve(run_dir) if r["env_steps"] <= killed_at]
