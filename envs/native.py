@@ -240,5 +240,7 @@ class NativeAtariVectorEnv(gym.vector.VectorEnv):
         return out
 
     def close(self, **kwargs: Any) -> None:
-        """Stop the emulator threads."""
-        self.ale.close()
+        """Stop the emulator threads (none were started if the constructor refused)."""
+        ale = getattr(self, "ale", None)
+        if ale is not None:
+            ale.close()

@@ -125,8 +125,12 @@ def test_state_dict_round_trip_and_column_file(tmp_path):
     chain_path = prog.save(tmp_path / "prog.pt")
     chain = build_agent("progressive", num_actions=18, sources=[path, chain_path])
     assert chain.num_columns == 3 and chain.num_actions == 18
-    # column 1 of the chain runs layer by layer, the newest column of prog the fast way
-    torch.testing.assert_close(chain(OBS, column=1).logits, prog(OBS).logits, rtol=1e-5, atol=1e-5)
+    # column 1 of the chain runs layer by layer, the newest column of prog the fast way:
+    # the two sum in different orders, so float32 rounding (relative ~1e-7 per add, the
+    # logits here are in the thousands) is allowed, a wrong weight or lateral is not
+    with torch.no_grad():
+        layered, fast = chain(OBS, column=1).logits, prog(OBS).logits
+    torch.testing.assert_close(layered, fast, rtol=1e-4, atol=1e-4 * float(fast.abs().max()))
 
 
 def test_finetune_baselines(tmp_path):
