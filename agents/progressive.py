@@ -8,7 +8,9 @@ Lateral adapter (paper, eq. 2): column k at layer i gets
 Choices where the paper is open:
 
 - ``alpha``: one learned scalar per (layer, earlier column), initial value
-  ``ColumnConfig.alpha_init`` (the paper samples {1, 0.1, 0.01}).
+  ``ColumnConfig.alpha_init`` (the paper samples {1, 0.1, 0.01}; default 1: at 0.1 a
+  trained column's laterals were about 3% of a layer's own input, see
+  ``analysis.laterals`` and docs/pong_learning.md section 6).
 - ``V``'s width is ``n_{i-1}``, the width of *one* column's layer i-1 (12 maps for conv
   inputs, 256 units for the dense input of the heads), whatever the number of earlier
   columns. For conv inputs V is a 1x1 convolution (also for the conv->fc step, whose
@@ -67,7 +69,7 @@ class ColumnConfig:
     conv_channels: tuple[int, int, int] = (12, 12, 12)
     kernels: tuple[tuple[int, int], ...] = ((8, 4), (4, 2), (3, 1))
     hidden: int = 256
-    alpha_init: float = 0.1
+    alpha_init: float = 1.0
     input_mean: float = INPUT_MEAN
     input_std: float = INPUT_STD
 

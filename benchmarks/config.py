@@ -27,6 +27,7 @@ from benchmarks.rundir import RunDir
 
 __all__ = [
     "RunConfig",
+    "AGENT_FIELDS",
     "EXECUTION_FIELDS",
     "identity",
     "run_dir_for",
@@ -54,11 +55,37 @@ EXECUTION_FIELDS = frozenset(
 )
 
 
+# RunConfig fields that only some agents use, and those agents. For any other agent the
+# field cannot change the result, so it is not part of the run's identity: a scratch
+# column stays the same run (and the zoo's columns keep matching) whatever alpha_init is.
+AGENT_FIELDS: dict[str, frozenset[str]] = {
+    "alpha_init": frozenset({"progressive", "random-column"}),  # the lateral adapters
+    "pathnet_population": frozenset({"pathnet"}),
+    "pathnet_episodes": frozenset({"pathnet"}),
+}
+
+
+def _unused_fields(run: dict[str, Any]) -> set[str]:
+    """The agent-specific fields (:data:`AGENT_FIELDS`, ``den_*``) ``run``'s agent ignores."""
+    agent = run.get("agent", "scratch")
+    unused = {k for k, agents in AGENT_FIELDS.items() if agent not in agents}
+    if agent != "den":
+        unused |= {k for k in run if k.startswith("den_")}
+    return unused
+
+
 def identity(run: dict[str, Any]) -> dict[str, Any]:
     """The fields of a run config (``RunConfig.to_dict()``) that define its result: all
     but the execution settings (and the step count: a zoo column trained longer
-    matches)."""
-    out = {k: v for k, v in run.items() if k not in EXECUTION_FIELDS}
+    matches) and the fields its agent does not use (:data:`AGENT_FIELDS`).
+
+    Example:
+        >>> a = RunConfig("pong_soup/pong", alpha_init=0.1).to_dict()
+        >>> identity(a) == identity({**a, "alpha_init": 1.0, "steps": 5})
+        True
+    """
+    skip = EXECUTION_FIELDS | _unused_fields(run)
+    out = {k: v for k, v in run.items() if k not in skip}
     out["sources"] = list(out.get("sources", []))
     return out
 
@@ -77,7 +104,9 @@ class RunConfig:
         lr: learning rate (paper space: 1e-3, 5e-4, 1e-4).
         entropy_coeff: entropy cost (paper space: 1e-2, 1e-3, 1e-4).
         grad_clip: global gradient-norm clip (paper space: 20, 40).
-        alpha_init: initial lateral scale alpha (paper space: 1, 0.1, 0.01).
+        alpha_init: initial lateral scale alpha (paper space: 1, 0.1, 0.01; 1 by default,
+            see docs/pong_learning.md section 6: at 0.1 the laterals are 3% of a
+            layer's input).
         gamma: discount (A3C: 0.99).
         reward_clip: rewards are clipped to ``[-reward_clip, reward_clip]`` for learning
             (the A3C/DQN Atari protocol; None or 0 learns from raw rewards). Curves,
@@ -141,7 +170,7 @@ class RunConfig:
     lr: float = 7e-4
     entropy_coeff: float = 1e-2
     grad_clip: float = 40.0
-    alpha_init: float = 0.1
+    alpha_init: float = 1.0
     gamma: float = 0.99
     reward_clip: float | None = 1.0
     rollout_length: int = 20
@@ -315,9 +344,10 @@ def source_config(cfg: RunConfig) -> RunConfig | None:
 def finished_run_clash(run_dir: str | Path, cfg: RunConfig) -> list[str]:
     """The fields in which the run stored in ``run_dir`` differs from ``cfg`` ([]: same).
 
-    Execution settings (env runners, devices, timeouts, wandb...) do not count; the step
-    count does, except for a shipped zoo column (it matches on everything but its own,
-    longer, step count: ``benchmarks.zoo``).
+    Execution settings (env runners, devices, timeouts, wandb...) and fields the agent
+    does not use (:data:`AGENT_FIELDS`) do not count; the step count does, except for a
+    shipped zoo column (it matches on everything but its own, longer, step count:
+    ``benchmarks.zoo``).
     """
     run = RunDir(run_dir)
     try:
@@ -328,7 +358,7 @@ def finished_run_clash(run_dir: str | Path, cfg: RunConfig) -> list[str]:
     if run.zoo_marker.is_file():
         a, b = identity(saved), identity(mine)
     else:
-        ignore = EXECUTION_FIELDS - {"steps"}
+        ignore = (EXECUTION_FIELDS - {"steps"}) | _unused_fields(saved) | _unused_fields(mine)
         a = {k: v for k, v in saved.items() if k not in ignore}
         b = {k: v for k, v in mine.items() if k not in ignore}
     return sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))

@@ -52,6 +52,15 @@ def zoo_root() -> Path:
     return Path(__file__).resolve().parent.parent / "zoo"
 
 
+def _shape(structure: Any) -> Any:
+    """A saved agent's structure without ``alpha_init``: an initial value for lateral
+    adapters added later (their alphas, once made, are weights), never a shape."""
+    if not isinstance(structure, dict) or not isinstance(structure.get("config"), dict):
+        return structure
+    config = {k: v for k, v in structure["config"].items() if k != "alpha_init"}
+    return {**structure, "config": config}
+
+
 def _network_matches(cfg: Any, agent_file: Path) -> str:
     """'' if ``agent_file`` holds the network ``cfg`` builds now, else why not."""
     from agents import build_agent
@@ -71,7 +80,9 @@ def _network_matches(cfg: Any, agent_file: Path) -> str:
         input_size=int(env.observation_space.shape[0]),
     )
     env.close()
-    if payload.get("kind") != fresh.kind or payload.get("structure") != fresh.structure():
+    if payload.get("kind") != fresh.kind or _shape(payload.get("structure")) != _shape(
+        fresh.structure()
+    ):
         return "its network has another shape than the one the suite builds now"
     state = payload["state_dict"]
     mine = fresh.state_dict()

@@ -50,7 +50,7 @@ class XferModule(TorchRLModule, ValueFunctionAPI):
                 in_channels=int(shape[-1]),
                 sources=list(cfg.get("sources", [])),
                 num_columns=int(cfg.get("num_columns", 2)),
-                alpha_init=float(cfg.get("alpha_init", 0.1)),
+                alpha_init=float(cfg.get("alpha_init", 1.0)),
                 seed=cfg.get("seed"),
                 input_size=int(shape[0]),
                 den=DENConfig.from_dict(cfg["den"]) if cfg.get("den") else None,

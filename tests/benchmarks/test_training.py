@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -192,6 +193,10 @@ def test_finished_run_is_left_alone_and_config_clash_is_refused(root):
     )
     messages = []
     train(same_but_executed_differently, root, log=messages.append)
+    assert "already done" in messages[-1]
+    # nor a field scratch does not use (a default alpha_init that changed since)
+    messages = []
+    train(replace(cfg, alpha_init=0.01), root, log=messages.append)
     assert "already done" in messages[-1]
 
 

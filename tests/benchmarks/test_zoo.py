@@ -23,7 +23,9 @@ def _ship(zoo, cfg, fingerprint=None, actions=3):
         )
     )
     (run_dir / "status.json").write_text(json.dumps({"state": "done"}))
-    build_agent("scratch", actions, in_channels=4, seed=cfg.seed).save(run_dir / "agent.pt")
+    build_agent("scratch", actions, in_channels=4, seed=cfg.seed, alpha_init=cfg.alpha_init).save(
+        run_dir / "agent.pt"
+    )
     return run_dir
 
 
@@ -72,6 +74,14 @@ def test_a_zoo_run_with_another_identity_network_or_pixels_is_not_used(zoo):
     assert find_zoo_run(RunConfig(task="catch_soup/black"), log=lines.append) is None  # none
 
 
+def test_a_zoo_column_made_under_another_alpha_init_still_matches(zoo):
+    """alpha_init (default 0.1 when the zoo was trained, 1 now) is not part of a scratch
+    column's identity, and not a shape: the file records it but nothing in it depends on it."""
+    old = _ship(zoo, RunConfig(task="catch_soup/pong", alpha_init=0.1))
+    assert RunConfig(task="catch_soup/pong").alpha_init != 0.1
+    assert find_zoo_run(RunConfig(task="catch_soup/pong")) == old
+
+
 @pytest.mark.ray
 def test_train_uses_a_shipped_source_column(zoo, tmp_path):
     from benchmarks.runner import train_with_sources
@@ -105,8 +115,28 @@ def test_identity_and_execution_split_every_field():
     cfg = RunConfig(task="pong_soup/hflip", agent="progressive", sources=("pong_soup/pong",))
     ident, execution = cfg.identity(), cfg.execution()
     assert set(ident).isdisjoint(execution)
-    assert set(ident) | set(execution) == set(cfg.to_dict())
+    # the rest are the fields only other agents use (DEN's and PathNet's)
+    unused = set(cfg.to_dict()) - set(ident) - set(execution)
+    assert unused == {"pathnet_population", "pathnet_episodes"} | {
+        k for k in cfg.to_dict() if k.startswith("den_")
+    }
+    assert "alpha_init" in ident and replace(cfg, alpha_init=0.01).identity() != ident
     # execution settings never change what a run is; hyperparameters do
     faster = replace(cfg, env_runners=7, native_env=False, wandb=False, steps=9)
     assert faster.identity() == ident and faster.execution() != execution
     assert replace(cfg, lr=1e-4).identity() != ident
+
+
+def test_fields_an_agent_does_not_use_are_not_part_of_its_identity():
+    """alpha_init only shapes the lateral adapters: a scratch column (the zoo's) is the
+    same run whatever it is, so changing its default does not orphan the zoo."""
+    scratch = RunConfig(task="pong_soup/pong")
+    assert replace(scratch, alpha_init=0.01).identity() == scratch.identity()
+    for agent in ("random-column",):
+        net = RunConfig(task="pong_soup/pong", agent=agent)
+        assert replace(net, alpha_init=0.01).identity() != net.identity()
+    pathnet = RunConfig(task="pong_soup/pong", agent="pathnet")
+    assert replace(pathnet, pathnet_population=4).identity() != pathnet.identity()
+    assert replace(scratch, pathnet_population=4).identity() == scratch.identity()
+    den = RunConfig(task="pong_soup/pong", agent="den")
+    assert replace(den, den_k=3).identity() != den.identity()
