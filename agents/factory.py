@@ -44,7 +44,7 @@ def build_agent(
     in_channels: int = 4,
     sources: Sequence[str | Path] = (),
     num_columns: int = 2,
-    alpha_init: float = 1.0,
+    alpha_init: float = ColumnConfig.alpha_init,
     seed: int | None = None,
     input_size: int = 84,
     den: DENConfig | None = None,

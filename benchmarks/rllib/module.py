@@ -27,7 +27,7 @@ from ray.rllib.core.columns import Columns
 from ray.rllib.core.rl_module.apis.value_function_api import ValueFunctionAPI
 from ray.rllib.core.rl_module.torch.torch_rl_module import TorchRLModule
 
-from agents import DENConfig, PathNet, build_agent, load_agent, random_path
+from agents import ColumnConfig, DENConfig, PathNet, build_agent, load_agent, random_path
 
 PATH_COLUMN = "pathnet_path"
 
@@ -50,7 +50,7 @@ class XferModule(TorchRLModule, ValueFunctionAPI):
                 in_channels=int(shape[-1]),
                 sources=list(cfg.get("sources", [])),
                 num_columns=int(cfg.get("num_columns", 2)),
-                alpha_init=float(cfg.get("alpha_init", 1.0)),
+                alpha_init=float(cfg.get("alpha_init", ColumnConfig.alpha_init)),
                 seed=cfg.get("seed"),
                 input_size=int(shape[0]),
                 den=DENConfig.from_dict(cfg["den"]) if cfg.get("den") else None,
