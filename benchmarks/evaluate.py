@@ -143,14 +143,36 @@ def evaluate_run(
 
 # A curve point and an independent evaluation of the final weights disagree when their
 # difference exceeds CHECK_Z combined standard errors, plus CHECK_REL of their size, plus
-# how far the pooled points themselves moved (max - min of their means): the episodes
-# pooled at the end of the curve come from a policy that was still learning, and a run
-# that learns fast within them (long episodes, few per window) plays better at its final
-# weights than their mean. A curve that measures something else (a fragment, clipped
-# rewards) is off by far more than it moves, and a flat one gets no slack at all.
+# how far the curve moved while the pooled episodes were being played (max - min of the
+# means of the points whose windows overlap that time): the episodes pooled at the end of
+# the curve come from a policy that was still learning, and a run that learns fast plays
+# better at its final weights than their mean. An episode is played over its whole
+# length, not only inside the window where it ends: with E envs sampling side by side,
+# an episode of L agent steps spans about E * L agent steps of training, and L is the
+# pooled windows' agent steps per finished episode. (A long Pong rally at 600k steps:
+# L about 2,300, so with 16 envs an episode spans 37k steps, 2-3 windows before the
+# pooled ones.) A curve that measures something else (a fragment, clipped rewards) is
+# off by far more than it moves, and a flat one gets no slack at all.
 CHECK_Z = 4.0
 CHECK_REL = 0.1
 CHECK_MIN_EPISODES = 3
+
+
+def _played_from(run: dict[str, Any], rows: list[dict], first_step: float, n: float) -> float:
+    """The agent step at which the earliest pooled episode started (about).
+
+    ``first_step`` is where the pooled windows begin and ``n`` their episodes; an episode
+    spans ``E * L`` agent steps of training, ``E`` the run's envs sampling side by side
+    and ``L`` the pooled windows' agent steps per finished episode.
+
+    Example:
+        >>> rows = [{"env_steps": 1000.0}, {"env_steps": 3000.0}]
+        >>> _played_from({"env_runners": 2, "envs_per_runner": 8}, rows, 1000.0, 16.0)
+        -1000.0
+    """
+    envs = max(int(run.get("env_runners", 1) or 0), 1) * max(int(run.get("envs_per_runner", 1)), 1)
+    steps = float(rows[-1]["env_steps"]) - first_step
+    return first_step - envs * steps / max(n, 1.0)
 
 
 def check_curve(
@@ -207,7 +229,10 @@ def check_curve(
         ev = evaluate_run(run_dir, episodes=episodes, seed=seed)
         eval_mean, eval_std = float(ev["mean"]), float(ev["std"])
         se = curve_std**2 / n + eval_std**2 / episodes
-        moved = float(max(pooled_means) - min(pooled_means))
+        played_from = _played_from(run, rows, float(first_step or 0.0), n)
+        played = [r["episode_return_mean"] for r in rows if r["env_steps"] > played_from]
+        played = [float(m) for m in played if np.isfinite(float(m))] or pooled_means
+        moved = float(max(played) - min(played))
         tol = (
             CHECK_Z * float(np.sqrt(se))
             + CHECK_REL * 0.5 * (abs(curve_mean) + abs(eval_mean))
@@ -225,6 +250,7 @@ def check_curve(
             eval_std=eval_std,
             eval_episodes=episodes,
             curve_moved=moved,
+            curve_played_from_env_steps=played_from,
             tolerance=tol,
             reason=(
                 "agree"

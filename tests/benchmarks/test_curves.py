@@ -55,13 +55,13 @@ def test_curve_is_the_known_whole_episode_score_through_rllib(tmp_path):
 CURVE_HEADER = "env_steps,frames,episodes,episode_return_mean,episode_return_std,wall_time\n"
 
 
-def _finished_debug_run(tmp_path):
+def _finished_debug_run(tmp_path, **overrides):
     """A run directory on debug/reward_track with untrained weights (curve written by tests)."""
     from agents import build_agent
 
     run_dir = tmp_path / "run"
     run_dir.mkdir()
-    cfg = RunConfig(task="debug/reward_track", wandb=False)
+    cfg = RunConfig(task="debug/reward_track", wandb=False, **overrides)
     (run_dir / "config.json").write_text(json.dumps({"run": cfg.to_dict()}))
     build_agent("scratch", 3, in_channels=4, seed=0).save(run_dir / "agent.pt")
     return run_dir
@@ -118,3 +118,29 @@ def test_check_curve_allows_for_a_curve_still_rising_but_not_for_a_flat_wrong_on
     (run_dir / "curve.csv").write_text(CURVE_HEADER + flat)
     out = check_curve(run_dir, episodes=12)
     assert out["curve_moved"] == 0.0 and out["ok"] is False
+
+
+@pytest.mark.parametrize(("runners", "envs", "ok"), [(2, 8, True), (1, 1, False)])
+def test_check_curve_allows_for_how_long_the_pooled_episodes_were_played(
+    tmp_path, runners, envs, ok
+):
+    """The pooled episodes started before their windows: the slack covers that time.
+
+    The last window (1000 agent steps) holds 12 episodes, so an episode is about 83 agent
+    steps of one env. With 16 envs sampling side by side it spans 16 * 83 = 1333 agent
+    steps of training, back to step 667: the points at 1000 (-30) and 2000 (-12) were
+    being played too, and the curve moved 19 over that time. With 1 env an episode spans
+    83 steps (back to 1917): only the point at 2000 overlaps, and the curve moved 1.
+    """
+    run_dir = _finished_debug_run(tmp_path, env_runners=runners, envs_per_runner=envs)
+    raw = RewardTrackEnv().raw_score  # what the final weights score: -6
+    rows = "1000,1000,20,-30,1,1\n2000,2000,22,-12,1,2\n3000,3000,34,-11,1,3\n"
+    (run_dir / "curve.csv").write_text(CURVE_HEADER + rows)
+    out = check_curve(run_dir, episodes=12)
+    assert out["curve_episodes"] == 12 and out["curve_mean"] == pytest.approx(-11.0)
+    assert out["eval_mean"] == pytest.approx(raw)
+    span = runners * envs * 1000 / 12
+    assert out["curve_played_from_env_steps"] == pytest.approx(2000 - span)
+    assert out["curve_moved"] == pytest.approx(19.0 if ok else 1.0)
+    # |-11 - -6| = 5: within 4 * sqrt(1/12) + 0.85 + 19, beyond 4 * sqrt(1/12) + 0.85 + 1
+    assert out["ok"] is ok
