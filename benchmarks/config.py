@@ -258,6 +258,17 @@ class RunConfig:
         return DENConfig(**{k.removeprefix("den_"): v for k, v in self.den_settings().items()})
 
     @property
+    def parallel_envs(self) -> int:
+        """Envs sampling side by side: ``envs_per_runner`` in each env runner (in the
+        driver when ``env_runners`` is 0).
+
+        Example:
+            >>> RunConfig("pong_soup/pong", env_runners=0, envs_per_runner=8).parallel_envs
+            8
+        """
+        return max(self.env_runners, 1) * self.envs_per_runner
+
+    @property
     def window(self) -> int:
         if self.curve_window:
             return int(self.curve_window)

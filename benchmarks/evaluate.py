@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from benchmarks.atomic import write_json
+from benchmarks.config import RunConfig
 from benchmarks.rundir import RunDir, eval_file
 
 __all__ = ["evaluate_run", "play_episodes"]
@@ -158,19 +159,18 @@ CHECK_REL = 0.1
 CHECK_MIN_EPISODES = 3
 
 
-def _played_from(run: dict[str, Any], rows: list[dict], first_step: float, n: float) -> float:
+def _played_from(envs: int, rows: list[dict], first_step: float, n: float) -> float:
     """The agent step at which the earliest pooled episode started (about).
 
     ``first_step`` is where the pooled windows begin and ``n`` their episodes; an episode
-    spans ``E * L`` agent steps of training, ``E`` the run's envs sampling side by side
-    and ``L`` the pooled windows' agent steps per finished episode.
+    spans ``envs * L`` agent steps of training, ``envs`` the run's envs sampling side by
+    side (``RunConfig.parallel_envs``) and ``L`` the pooled windows' agent steps per
+    finished episode.
 
     Example:
-        >>> rows = [{"env_steps": 1000.0}, {"env_steps": 3000.0}]
-        >>> _played_from({"env_runners": 2, "envs_per_runner": 8}, rows, 1000.0, 16.0)
+        >>> _played_from(16, [{"env_steps": 1000.0}, {"env_steps": 3000.0}], 1000.0, 16.0)
         -1000.0
     """
-    envs = max(int(run.get("env_runners", 1) or 0), 1) * max(int(run.get("envs_per_runner", 1)), 1)
     steps = float(rows[-1]["env_steps"]) - first_step
     return first_step - envs * steps / max(n, 1.0)
 
@@ -203,7 +203,6 @@ def check_curve(
     # the newest points, pooled back from the end until they hold as many episodes as
     # the evaluation plays (a run's last window is often a short one)
     pooled_n, pooled_sum, pooled_sq, first_step = 0.0, 0.0, 0.0, None
-    pooled_means: list[float] = []
     for prev, row in reversed(list(zip([None, *rows[:-1]], rows, strict=True))):
         n = row["episodes"] - (prev["episodes"] if prev else 0.0)
         if n <= 0:
@@ -212,7 +211,6 @@ def check_curve(
         std = float(row.get("episode_return_std", float("nan")))
         std = std if np.isfinite(std) else 0.0
         pooled_n += n
-        pooled_means.append(mean)
         pooled_sum += n * mean
         pooled_sq += n * (std * std + mean * mean)
         first_step = prev["env_steps"] if prev else 0.0
@@ -229,10 +227,12 @@ def check_curve(
         ev = evaluate_run(run_dir, episodes=episodes, seed=seed)
         eval_mean, eval_std = float(ev["mean"]), float(ev["std"])
         se = curve_std**2 / n + eval_std**2 / episodes
-        played_from = _played_from(run, rows, float(first_step or 0.0), n)
-        played = [r["episode_return_mean"] for r in rows if r["env_steps"] > played_from]
-        played = [float(m) for m in played if np.isfinite(float(m))] or pooled_means
-        moved = float(max(played) - min(played))
+        envs = RunConfig.from_dict(run).parallel_envs
+        played_from = _played_from(envs, rows, float(first_step or 0.0), n)
+        # every pooled point is in it (finite: each holds episodes); earlier points
+        # without episodes may hold no mean
+        played = [float(r["episode_return_mean"]) for r in rows if r["env_steps"] > played_from]
+        moved = float(np.nanmax(played) - np.nanmin(played))
         tol = (
             CHECK_Z * float(np.sqrt(se))
             + CHECK_REL * 0.5 * (abs(curve_mean) + abs(eval_mean))

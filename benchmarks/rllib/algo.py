@@ -258,15 +258,15 @@ def env_vectorize_mode(s: RunConfig) -> str:
 def ppo_train_batch(s: RunConfig) -> int:
     """``s.train_batch`` rounded up to a multiple of one PPO sampling round.
 
-    A round is ``max(env_runners, 1) * envs_per_runner * rollout_length`` agent steps
-    (RLlib refuses a PPO batch that is not within 10% of a multiple of it).
+    A round is ``parallel_envs * rollout_length`` agent steps (RLlib refuses a PPO batch
+    that is not within 10% of a multiple of it).
 
     Example:
         >>> from benchmarks.training import RunConfig
         >>> ppo_train_batch(RunConfig(task="catch_soup/pong", algo="ppo"))
         320
     """
-    round_ = max(s.env_runners, 1) * s.envs_per_runner * s.rollout_length
+    round_ = s.parallel_envs * s.rollout_length
     per_learner = max(s.num_learners, 1)
     rounds = -(-s.train_batch // round_)
     return max(1, rounds) * round_ // per_learner
