@@ -43,6 +43,9 @@ EXECUTION_FIELDS = frozenset(
         "env_runners",
         "envs_per_runner",
         "native_env",
+        "lean_connectors",
+        "requests_in_flight",
+        "state_server",
         "num_learners",
         "gpus_per_learner",
         "curve_window",
@@ -122,6 +125,20 @@ class RunConfig:
             frames (:mod:`envs.native`): the same observations as the Python envs, which
             ``tests/envs/test_native.py`` checks step by step. False: gymnasium's
             SyncVectorEnv over the Python envs. Other domains always use the latter.
+        lean_connectors: the env runners pass observations to the module and actions
+            to the env through two one-pass connectors
+            (:mod:`benchmarks.rllib.connectors`) instead of RLlib's default pipelines
+            (eleven pieces); same data, tested against the defaults. False: RLlib's.
+        requests_in_flight: sample requests queued at each env runner (IMPALA). With 2
+            a runner starts its next rollout as soon as it returns one instead of idling
+            until the driver asks again: on 2 cores 1.1-1.2x the steps/s, and the
+            behaviour policy lags the learner by about 2 more updates (V-trace corrects
+            for it; docs/performance.md).
+        state_server: weights reach the env runners through RLlib's
+            ``EnvRunnerStateServer`` (an extra actor the runners pull from before every
+            rollout; RLlib's default for IMPALA, meant for many runners) instead of
+            being pushed by the driver after each update. On 2 cores the extra process
+            costs about 13% of the steps/s, so it is off by default.
         num_learners: remote learners (0 = learn in the driver; needed on 2 cores).
         gpus_per_learner: GPUs per learner (``--device gpu`` sets 1).
         curve_window: env steps per curve point (None: steps / 40, within [1k, 250k]).
@@ -178,6 +195,9 @@ class RunConfig:
     env_runners: int = 2
     envs_per_runner: int = 8
     native_env: bool = True
+    lean_connectors: bool = True
+    requests_in_flight: int = 2
+    state_server: bool = False
     num_learners: int = 0
     gpus_per_learner: float = 0.0
     curve_window: int | None = None
@@ -226,6 +246,8 @@ class RunConfig:
             )
         if self.check_episodes < 0:
             raise ValueError(f"check_episodes must be >= 0, got {self.check_episodes}")
+        if self.requests_in_flight < 1:
+            raise ValueError(f"requests_in_flight must be >= 1, got {self.requests_in_flight}")
         if self.algo not in ("impala", "ppo"):
             raise ValueError(f"unknown algo {self.algo!r}; choose impala or ppo")
         if self.pathnet_population < 2:

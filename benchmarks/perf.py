@@ -188,20 +188,32 @@ PIPELINE_AGENTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 )
 
 
+PIPELINES: tuple[tuple[str, dict[str, bool]], ...] = (
+    ("python", {"native_env": False, "lean_connectors": False}),
+    ("native", {"native_env": True, "lean_connectors": False}),
+    ("lean", {"native_env": True, "lean_connectors": True}),
+)
+"""The sampling pipelines :func:`pipeline_comparison` times, oldest first: Python envs
+with RLlib's default connectors (as issue 16 found it), ale-py's C++ vector env with
+RLlib's connectors, and the C++ env with the lean connectors (the default now)."""
+
+
 def pipeline_comparison(
     steps: int = 20_000,
     agents: tuple[tuple[str, str, tuple[str, ...]], ...] = PIPELINE_AGENTS,
     root: str | None = None,
     log: Callable[[str], None] = print,
+    pipelines: tuple[tuple[str, dict[str, bool]], ...] = PIPELINES,
     **overrides: Any,
 ) -> dict[str, dict[str, float]]:
-    """Old (Python envs) and new (ale-py C++ vector env) sampling, back to back.
+    """The sampling pipelines of :data:`PIPELINES`, back to back, per agent.
 
-    For each agent, raw ALE Pong is timed on one core, then the run trains once with
-    ``native_env=False`` and once with ``native_env=True`` (same seed, same steps), then
-    raw ALE is timed again. Reported per pipeline: training (sampled) agent steps/s,
-    its ratio to the mean raw-ALE speed, and the learner's trained / sampled steps.
-    Progressive sources are trained first (outside the timing).
+    For each agent, raw ALE Pong is timed on one core, then the run trains once per
+    pipeline (same seed, same steps), then raw ALE is timed again. Reported per
+    pipeline: training (sampled) agent steps/s, its ratio to the mean raw-ALE speed,
+    and the learner's trained / sampled steps; ``speedup`` is the last pipeline's
+    sampled steps/s over the first's. Progressive sources are trained first (outside
+    the timing).
     """
     from benchmarks.config import source_config
     from benchmarks.runner import train_with_sources
@@ -215,21 +227,14 @@ def pipeline_comparison(
             train_with_sources(source, root, log=lambda *_: None, use_zoo=False)
         raw_before = raw_ale_throughput()
         runs = {}
-        for native in (False, True):
-            runs[native] = training_throughput(
-                task,
-                agent,
-                steps,
-                sources,
-                root=root,
-                native_env=native,
-                tag="native" if native else "python",
-                **overrides,
+        for name, settings in pipelines:
+            runs[name] = training_throughput(
+                task, agent, steps, sources, root=root, tag=name, **settings, **overrides
             )
         raw = (raw_before + raw_ale_throughput()) / 2
         row = {"raw_ale_steps_per_s": raw}
-        for native, name in ((False, "python"), (True, "native")):
-            t = runs[native]
+        for name, _ in pipelines:
+            t = runs[name]
             trained = t["steps_per_s"] * t["trained_per_sampled"]
             row[f"{name}_steps_per_s"] = t["steps_per_s"]
             row[f"{name}_ratio_to_raw"] = t["steps_per_s"] / raw
@@ -241,14 +246,15 @@ def pipeline_comparison(
                 f"{t['steps_per_s']:>9.0f}{t['steps_per_s'] / raw:>7.2f}"
                 f"{trained:>9.0f}{trained / raw:>7.2f}{t['trained_per_sampled']:>7.3f}"
             )
-        row["speedup"] = row["native_steps_per_s"] / row["python_steps_per_s"]
+        first, last = pipelines[0][0], pipelines[-1][0]
+        row["speedup"] = row[f"{last}_steps_per_s"] / row[f"{first}_steps_per_s"]
         out[label] = row
-        log(f"{'':<34}native / python sampled: {row['speedup']:.2f}")
+        log(f"{'':<34}{last} / {first} sampled: {row['speedup']:.2f}")
     return out
 
 
 PIPELINE_HEADER = (
-    f"{'agent (task)':<34}{'envs':<8}{'raw ALE':>9}{'sampled':>9}{'ratio':>7}"
+    f"{'agent (task)':<34}{'pipeline':<8}{'raw ALE':>9}{'sampled':>9}{'ratio':>7}"
     f"{'trained':>9}{'ratio':>7}{'tr/sa':>7}"
 )
 

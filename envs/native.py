@@ -170,7 +170,10 @@ class NativeAtariVectorEnv(gym.vector.VectorEnv):
             self.single_observation_space, num_envs
         )
         self.action_space = gym.vector.utils.batch_space(self.single_action_space, num_envs)
-        self._stack = np.zeros((num_envs, *self.single_observation_space.shape), np.uint8)
+        # the last frame_stack frames of every env, oldest first, each (num_envs, H, W, d):
+        # an observation is their concatenation along channels (one vectorised copy per
+        # step instead of a strided channel shift per env)
+        self._frames: list[np.ndarray] = []
         self._score = np.zeros(num_envs, np.float64)
         self._done = np.zeros(num_envs, bool)
 
@@ -179,17 +182,18 @@ class NativeAtariVectorEnv(gym.vector.VectorEnv):
             raw = transform(raw)
         return raw
 
-    def _restart(self, i: int, raw: np.ndarray) -> None:
-        frame = self._frame(raw)
-        depth = frame.shape[-1]
-        for k in range(self.frame_stack):
-            self._stack[i, ..., k * depth : (k + 1) * depth] = frame
+    def _batch(self, raw: np.ndarray) -> np.ndarray:
+        """The task's frames of every env's raw frame: (num_envs, H, W, d)."""
+        first = self._frame(raw[0, 0])
+        batch = np.empty((self.num_envs, *first.shape), np.uint8)
+        batch[0] = first
+        for i in range(1, self.num_envs):
+            batch[i] = self._frame(raw[i, 0])
+        return batch
 
-    def _push(self, i: int, raw: np.ndarray) -> None:
-        frame = self._frame(raw)
-        depth = frame.shape[-1]
-        self._stack[i, ..., :-depth] = self._stack[i, ..., depth:]
-        self._stack[i, ..., -depth:] = frame
+    def _observation(self) -> np.ndarray:
+        """A fresh (num_envs, H, W, d * frame_stack) array, newest frame last."""
+        return np.concatenate(self._frames, axis=-1)
 
     def reset(
         self, *, seed: int | None = None, options: dict | None = None
@@ -198,23 +202,25 @@ class NativeAtariVectorEnv(gym.vector.VectorEnv):
         if options:
             raise ValueError(f"NativeAtariVectorEnv.reset takes no options, got {options!r}")
         raw, info = self.ale.reset(seed=seed)
-        for i in range(self.num_envs):
-            self._restart(i, raw[i, 0])
+        batch = self._batch(raw)
+        self._frames = [batch.copy() for _ in range(self.frame_stack)]
         self._score[:] = 0.0
         self._done[:] = False
-        return self._stack.copy(), self._info(info)
+        return self._observation(), self._info(info)
 
     def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
         actions = np.asarray(actions)
         raw, reward, terminated, truncated, info = self.ale.step(actions)
         reward = np.asarray(reward, np.float64)
-        for i in range(self.num_envs):
-            if self._done[i]:  # NEXT_STEP autoreset: this step restarted env i
-                self._restart(i, raw[i, 0])
-                self._score[i] = 0.0
-            else:
-                self._push(i, raw[i, 0])
-                self._score[i] += reward[i]
+        batch = self._batch(raw)
+        self._frames = [*self._frames[1:], batch]
+        # NEXT_STEP autoreset: this step restarted the envs that ended last step; their
+        # stacks start over with the first frame repeated
+        restarted = self._done
+        if restarted.any():
+            for frames in self._frames[:-1]:
+                frames[restarted] = batch[restarted]
+        self._score = np.where(restarted, 0.0, self._score + reward)
         ended = np.logical_or(terminated, truncated)
         out = self._info(info)
         if ended.any():
@@ -224,7 +230,7 @@ class NativeAtariVectorEnv(gym.vector.VectorEnv):
         if self.reward_clip is not None:
             reward = np.clip(reward, -self.reward_clip, self.reward_clip)
         return (
-            self._stack.copy(),
+            self._observation(),
             reward.astype(np.float32),
             np.asarray(terminated, bool),
             np.asarray(truncated, bool),

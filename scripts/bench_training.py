@@ -29,8 +29,9 @@ def main() -> None:
     parser.add_argument(
         "--compare-pipelines",
         action="store_true",
-        help="issue 16's benchmark: raw ALE on one core, then Python-env and C++-vector-env "
-        "sampling back to back for 1-, 2- and 4-column nets and PathNet (see "
+        help="issue 16's benchmark: raw ALE on one core, then the sampling pipelines "
+        "(Python envs, C++ vector env, C++ env + lean connectors) back to back for 1-, 2- "
+        "and 4-column nets and PathNet (see "
         "benchmarks.perf.pipeline_comparison); --task and --agent are ignored",
     )
     args = parser.parse_args()
@@ -46,9 +47,10 @@ def main() -> None:
 
         print(f"{args.steps} agent steps per run, overrides {overrides or 'none'}; agent steps/s")
         print(
-            "envs: python = SyncVectorEnv of Python envs, native = ale-py's C++ vector env; "
-            "ratio: to raw ALE Pong on one core; tr/sa: learner-trained / sampled steps "
-            "(RLlib's bootstrap step removed)"
+            "pipelines: python = SyncVectorEnv of Python envs + RLlib's connectors, "
+            "native = ale-py's C++ vector env + RLlib's connectors, lean = the C++ env + "
+            "the suite's one-pass connectors (the default); ratio: to raw ALE Pong on one "
+            "core; tr/sa: learner-trained / sampled steps (RLlib's bootstrap step removed)"
         )
         print(PIPELINE_HEADER)
         rows = pipeline_comparison(args.steps, **overrides)

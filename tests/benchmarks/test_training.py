@@ -311,6 +311,8 @@ def test_bad_reward_clip_and_check_episodes_fail_at_once(capsys):
         RunConfig(task="catch_soup/pong", reward_clip=-1.0)
     with pytest.raises(ValueError, match="check_episodes"):
         RunConfig(task="catch_soup/pong", check_episodes=-3)
+    with pytest.raises(ValueError, match="requests_in_flight must be >= 1"):
+        RunConfig(task="catch_soup/pong", requests_in_flight=0)
     from benchmarks.cli import main
 
     code = main(["train", "--task", "catch_soup/pong", "--steps", "10", "--reward-clip", "-2"])
@@ -406,6 +408,34 @@ def test_ctrl_c_leaves_a_resumable_run_and_exits_within_seconds(tmp_path):
     assert status["state"] == "failed" and "interrupted" in status["reason"]
     assert latest_checkpoint(run_dir) is not None  # resumable
     assert not (run_dir / ".lock").exists()
+
+
+def test_sampler_settings_reach_rllibs_config():
+    """The lean connectors, queued sample requests and push weight sync are what RLlib
+    builds by default; each can be set back to RLlib's own behaviour."""
+    from benchmarks.rllib.algo import algorithm_config
+    from benchmarks.rllib.connectors import ObservationsToModule, SampleActionsToEnv
+
+    def pieces(pipeline):
+        return [type(c) for c in pipeline.connectors]
+
+    ours = algorithm_config(RunConfig(task="catch_soup/pong"), {"agent": "scratch"})
+    assert ours.max_requests_in_flight_per_env_runner == 2
+    assert ours.use_env_runner_state_server is False
+    assert pieces(ours.build_env_to_module_connector(env=None)) == [ObservationsToModule]
+    assert pieces(ours.build_module_to_env_connector(env=None)) == [SampleActionsToEnv]
+    rllib = algorithm_config(
+        RunConfig(
+            task="catch_soup/pong", lean_connectors=False, requests_in_flight=1, state_server=True
+        ),
+        {"agent": "scratch"},
+    )
+    assert rllib.max_requests_in_flight_per_env_runner == 1
+    assert rllib.use_env_runner_state_server is True
+    default_in = pieces(rllib.build_env_to_module_connector(env=None))
+    default_out = pieces(rllib.build_module_to_env_connector(env=None))
+    assert ObservationsToModule not in default_in and len(default_in) >= 4
+    assert SampleActionsToEnv not in default_out and len(default_out) >= 5
 
 
 def test_env_runners_build_the_native_vector_env_for_ale_tasks():
