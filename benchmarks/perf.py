@@ -188,14 +188,18 @@ PIPELINE_AGENTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 )
 
 
-PIPELINES: tuple[tuple[str, dict[str, bool]], ...] = (
-    ("python", {"native_env": False, "lean_connectors": False}),
-    ("native", {"native_env": True, "lean_connectors": False}),
-    ("lean", {"native_env": True, "lean_connectors": True}),
+_RLLIB_SAMPLER = {"lean_connectors": False, "state_server": True, "requests_in_flight": 1}
+PIPELINES: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("python", {"native_env": False, **_RLLIB_SAMPLER}),
+    ("native", {"native_env": True, **_RLLIB_SAMPLER}),
+    ("lean", {"native_env": True, **_RLLIB_SAMPLER, "lean_connectors": True}),
+    ("default", {"native_env": True}),
 )
 """The sampling pipelines :func:`pipeline_comparison` times, oldest first: Python envs
-with RLlib's default connectors (as issue 16 found it), ale-py's C++ vector env with
-RLlib's connectors, and the C++ env with the lean connectors (the default now)."""
+with RLlib's connectors and sampler settings (as issue 16 found it); ale-py's C++
+vector env, still with RLlib's; the C++ env with the lean connectors; and the suite's
+defaults (the C++ env, lean connectors, two sample requests in flight per runner, weights
+pushed by the driver)."""
 
 
 def pipeline_comparison(
@@ -203,7 +207,7 @@ def pipeline_comparison(
     agents: tuple[tuple[str, str, tuple[str, ...]], ...] = PIPELINE_AGENTS,
     root: str | None = None,
     log: Callable[[str], None] = print,
-    pipelines: tuple[tuple[str, dict[str, bool]], ...] = PIPELINES,
+    pipelines: tuple[tuple[str, dict[str, Any]], ...] = PIPELINES,
     **overrides: Any,
 ) -> dict[str, dict[str, float]]:
     """The sampling pipelines of :data:`PIPELINES`, back to back, per agent.
