@@ -131,9 +131,10 @@ class RunConfig:
             (eleven pieces); same data, tested against the defaults. False: RLlib's.
         requests_in_flight: sample requests queued at each env runner (IMPALA). With 2
             a runner starts its next rollout as soon as it returns one instead of idling
-            until the driver asks again: on 2 cores 1.1-1.2x the steps/s, and the
-            behaviour policy lags the learner by about 2 more updates (V-trace corrects
-            for it; docs/performance.md).
+            until the driver asks again: on 2 cores 1.05-1.25x the steps/s, but the
+            behaviour policy lags the learner by about 2 more updates, and the one Pong
+            and three Catch runs with it learnt more slowly (docs/performance.md). 1
+            (RLlib's default) keeps the lag every learning figure was measured with.
         state_server: weights reach the env runners through RLlib's
             ``EnvRunnerStateServer`` (an extra actor the runners pull from before every
             rollout; RLlib's default for IMPALA, meant for many runners) instead of
@@ -196,7 +197,7 @@ class RunConfig:
     envs_per_runner: int = 8
     native_env: bool = True
     lean_connectors: bool = True
-    requests_in_flight: int = 2
+    requests_in_flight: int = 1
     state_server: bool = False
     num_learners: int = 0
     gpus_per_learner: float = 0.0

@@ -209,6 +209,8 @@ class NativeAtariVectorEnv(gym.vector.VectorEnv):
         return self._observation(), self._info(info)
 
     def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
+        if not self._frames:
+            raise RuntimeError("NativeAtariVectorEnv.step was called before reset()")
         actions = np.asarray(actions)
         raw, reward, terminated, truncated, info = self.ale.step(actions)
         reward = np.asarray(reward, np.float64)

@@ -30,7 +30,7 @@ def main() -> None:
         "--compare-pipelines",
         action="store_true",
         help="issue 16's benchmark: raw ALE on one core, then the sampling pipelines "
-        "(Python envs, C++ vector env, + lean connectors, + the suite's sampler settings) "
+        "(Python envs, C++ vector env, + lean connectors, the defaults, + queued requests) "
         "back to back for 1-, 2- and 4-column nets and PathNet (see "
         "benchmarks.perf.pipeline_comparison); --task and --agent are ignored",
     )
@@ -49,10 +49,10 @@ def main() -> None:
         print(
             "pipelines: python = SyncVectorEnv of Python envs with RLlib's connectors and "
             "sampler settings, native = ale-py's C++ vector env with RLlib's, lean = the "
-            "C++ env + the suite's one-pass connectors, default = lean + 2 requests in "
-            "flight per runner + weights pushed by the driver; ratio: to raw ALE Pong on "
-            "one core; tr/sa: learner-trained / sampled steps (RLlib's bootstrap step "
-            "removed)"
+            "C++ env + the suite's one-pass connectors, default = lean + weights pushed "
+            "by the driver, queued = default + 2 requests in flight per runner; ratio: to "
+            "raw ALE Pong on one core; tr/sa: learner-trained / sampled steps (RLlib's "
+            "bootstrap step removed)"
         )
         print(PIPELINE_HEADER)
         rows = pipeline_comparison(args.steps, **overrides)

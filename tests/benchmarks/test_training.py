@@ -411,8 +411,8 @@ def test_ctrl_c_leaves_a_resumable_run_and_exits_within_seconds(tmp_path):
 
 
 def test_sampler_settings_reach_rllibs_config():
-    """The lean connectors, queued sample requests and push weight sync are what RLlib
-    builds by default; each can be set back to RLlib's own behaviour."""
+    """The lean connectors and push weight sync are what RLlib builds by default, one
+    sample request in flight unless asked; each can be set back to RLlib's behaviour."""
     from benchmarks.rllib.algo import algorithm_config
     from benchmarks.rllib.connectors import ObservationsToModule, SampleActionsToEnv
 
@@ -420,14 +420,14 @@ def test_sampler_settings_reach_rllibs_config():
         return [type(c) for c in pipeline.connectors]
 
     ours = algorithm_config(RunConfig(task="catch_soup/pong"), {"agent": "scratch"})
-    assert ours.max_requests_in_flight_per_env_runner == 2
+    assert ours.max_requests_in_flight_per_env_runner == 1
+    queued = RunConfig(task="catch_soup/pong", requests_in_flight=2)
+    assert algorithm_config(queued, {}).max_requests_in_flight_per_env_runner == 2
     assert ours.use_env_runner_state_server is False
     assert pieces(ours.build_env_to_module_connector(env=None)) == [ObservationsToModule]
     assert pieces(ours.build_module_to_env_connector(env=None)) == [SampleActionsToEnv]
     rllib = algorithm_config(
-        RunConfig(
-            task="catch_soup/pong", lean_connectors=False, requests_in_flight=1, state_server=True
-        ),
+        RunConfig(task="catch_soup/pong", lean_connectors=False, state_server=True),
         {"agent": "scratch"},
     )
     assert rllib.max_requests_in_flight_per_env_runner == 1

@@ -120,6 +120,8 @@ def test_native_env_refuses_what_it_cannot_do():
         make_native_vector_env("pong_soup/pong", 0)
     env = make_native_vector_env("pong_soup/pong", 1)
     assert isinstance(env, NativeAtariVectorEnv)
+    with pytest.raises(RuntimeError, match="before reset"):
+        env.step(np.array([0]))
     with pytest.raises(ValueError, match="options"):
         env.reset(options={"reset_mask": np.array([True])})
     env.close()
