@@ -133,7 +133,7 @@ class RunConfig:
             a runner starts its next rollout as soon as it returns one instead of idling
             until the driver asks again: on 2 cores 1.05-1.25x the steps/s, but the
             behaviour policy lags the learner by about 2 more updates, and the one Pong
-            and three Catch runs with it learnt more slowly (docs/performance.md). 1
+            run with it reached 0 later than the zoo's column (docs/performance.md). 1
             (RLlib's default) keeps the lag every learning figure was measured with.
         state_server: weights reach the env runners through RLlib's
             ``EnvRunnerStateServer`` (an extra actor the runners pull from before every
