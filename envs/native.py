@@ -184,10 +184,9 @@ class NativeAtariVectorEnv(gym.vector.VectorEnv):
 
     def _batch(self, raw: np.ndarray) -> np.ndarray:
         """The task's frames of every env's raw frame: (num_envs, H, W, d)."""
-        first = self._frame(raw[0, 0])
-        batch = np.empty((self.num_envs, *first.shape), np.uint8)
-        batch[0] = first
-        for i in range(1, self.num_envs):
+        h, w, c = self.single_observation_space.shape
+        batch = np.empty((self.num_envs, h, w, c // self.frame_stack), np.uint8)
+        for i in range(self.num_envs):
             batch[i] = self._frame(raw[i, 0])
         return batch
 

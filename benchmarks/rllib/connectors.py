@@ -56,8 +56,6 @@ class ObservationsToModule(ConnectorV2):
         **kwargs: Any,
     ) -> Any:
         batch = {} if batch is None else batch
-        if Columns.OBS in batch:  # an earlier (custom) piece provided them
-            return batch
         # the env runner passes the observations it just added to the episodes as a
         # keyword (one per env, in episode order); reading them back from the episodes'
         # buffers gives the same arrays, slower
