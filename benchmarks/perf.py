@@ -166,12 +166,14 @@ def training_throughput(
     # Pong). Undo that so about 1.0 means every sampled step was trained.
     trained = float(status.get("rllib_env_steps_trained_lifetime") or 0.0)
     trained *= cfg.rollout_length / (cfg.rollout_length + 1)
+    lag = status.get("policy_lag_updates")
     return {
         "steps_per_s": rate,
         "frames_per_s": rate * last["frames"] / last["env_steps"],
         "total_s": time.time() - start,
         "startup_s": first["wall_time"] - first["env_steps"] / rate,
         "trained_per_sampled": trained / sampled if sampled else float("nan"),
+        "policy_lag_updates": float("nan") if lag is None else float(lag),
     }
 
 
@@ -216,8 +218,11 @@ def pipeline_comparison(
     For each agent, raw ALE Pong is timed on one core, then the run trains once per
     pipeline (same seed, same steps), then raw ALE is timed again. Reported per
     pipeline: training (sampled) agent steps/s, its ratio to the mean raw-ALE speed,
-    and the learner's trained / sampled steps; ``speedup`` is the ``default`` pipeline's
-    sampled steps/s over the first's (the last's when there is no ``default``).
+    the learner's trained / sampled steps, and the policy lag in learner updates
+    (RLlib's ``diff_num_grad_updates_vs_sampler_policy``, mean over the run's
+    iterations: what a faster pipeline may cost in staleness). ``speedup`` is the
+    ``default`` pipeline's sampled steps/s over the first's (the last's when there is
+    no ``default``).
     Progressive sources are trained first (outside the timing).
     """
     from benchmarks.config import source_config
@@ -246,10 +251,12 @@ def pipeline_comparison(
             row[f"{name}_trained_steps_per_s"] = trained
             row[f"{name}_trained_ratio_to_raw"] = trained / raw
             row[f"{name}_trained_per_sampled"] = t["trained_per_sampled"]
+            row[f"{name}_policy_lag_updates"] = t["policy_lag_updates"]
             log(
                 f"{label + ' (' + task + ')':<34}{name:<8}{raw:>9.0f}"
                 f"{t['steps_per_s']:>9.0f}{t['steps_per_s'] / raw:>7.2f}"
                 f"{trained:>9.0f}{trained / raw:>7.2f}{t['trained_per_sampled']:>7.3f}"
+                f"{t['policy_lag_updates']:>6.1f}"
             )
         names = [name for name, _ in pipelines]
         first, last = names[0], "default" if "default" in names else names[-1]
@@ -261,7 +268,7 @@ def pipeline_comparison(
 
 PIPELINE_HEADER = (
     f"{'agent (task)':<34}{'pipeline':<8}{'raw ALE':>9}{'sampled':>9}{'ratio':>7}"
-    f"{'trained':>9}{'ratio':>7}{'tr/sa':>7}"
+    f"{'trained':>9}{'ratio':>7}{'tr/sa':>7}{'lag':>6}"
 )
 
 

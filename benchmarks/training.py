@@ -413,6 +413,9 @@ def _train_loop(
     # the runners, as last reported: on a fresh run their ratio says whether every
     # sampled step was trained (the throughput benchmark reads them)
     trained = sampled = 0.0
+    # RLlib's policy lag (learner updates between the weights that sampled a batch and
+    # those that train on it), summed over this process's iterations that report it
+    lag_sum, lag_n = 0.0, 0
     bar = Progress(
         cfg.steps,
         f"{cfg.task} {cfg.agent}",
@@ -437,6 +440,9 @@ def _train_loop(
                 .get("num_env_steps_trained_lifetime", trained)
             )
             sampled = float(runners.get("num_env_steps_sampled_lifetime", sampled))
+            lag = rl.policy_lag(result)
+            if lag is not None:
+                lag_sum, lag_n = lag_sum + lag, lag_n + 1
             window.update(
                 steps=float(runners.get("num_env_steps_sampled_lifetime", 0.0)),
                 ret=float(runners.get(rl.RETURN_SUM, 0.0)),
@@ -512,6 +518,7 @@ def _train_loop(
             env_steps=window.s["env_steps"],
             rllib_env_steps_trained_lifetime=trained,
             rllib_env_steps_sampled_lifetime=sampled,
+            policy_lag_updates=lag_sum / lag_n if lag_n else None,
             wall_time=wall,
             episodes=episodes,
             score_mean=window.s["ret_sum"] / episodes if episodes else None,

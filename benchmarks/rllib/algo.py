@@ -35,6 +35,8 @@ RETURN_SUM = "xfer_return_sum"
 RETURN_SQ_SUM = "xfer_return_sq_sum"
 LEARN_RETURN_SUM = "xfer_learn_return_sum"
 EPISODES = "xfer_episodes"
+# RLlib learner metric: updates between the sampling and the training weights of a batch
+LAG_KEY = "diff_num_grad_updates_vs_sampler_policy"
 
 
 def _make_env(env_config: Any) -> Any:
@@ -147,6 +149,28 @@ def played_paths(chunks: list[Any]) -> np.ndarray:
         recorded = chunk.get_extra_model_outputs(PATH_COLUMN)
         rows.append(np.asarray(recorded, dtype=np.int64).reshape(len(chunk), -1))
     return np.concatenate(rows) if rows else np.zeros((0, 0), dtype=np.int64)
+
+
+def policy_lag(result: dict[str, Any]) -> float | None:
+    """The policy lag of one ``algo.train()`` result, in learner updates (None if unreported).
+
+    RLlib's ``diff_num_grad_updates_vs_sampler_policy``: how many learner updates the
+    weights that sampled a train batch are behind the weights that train on it, per
+    module, as RLlib's metrics logger smooths it. The mean over modules is returned.
+
+    Example:
+        >>> policy_lag({"learners": {"default_policy": {
+        ...     "diff_num_grad_updates_vs_sampler_policy": 4.5}, "__all_modules__": {}}})
+        4.5
+        >>> policy_lag({"learners": {}}) is None
+        True
+    """
+    values = [
+        float(module[LAG_KEY])
+        for mid, module in result.get("learners", {}).items()
+        if mid != "__all_modules__" and isinstance(module, dict) and LAG_KEY in module
+    ]
+    return sum(values) / len(values) if values else None
 
 
 def ensure_ray(address: str | None, num_cpus: int | None = None) -> dict:

@@ -438,6 +438,22 @@ def test_sampler_settings_reach_rllibs_config():
     assert SampleActionsToEnv not in default_out and len(default_out) >= 5
 
 
+def test_policy_lag_is_the_mean_over_modules_of_rllibs_learner_metric():
+    from benchmarks.rllib.algo import LAG_KEY, policy_lag
+
+    result = {
+        "learners": {
+            "__all_modules__": {LAG_KEY: 99.0},  # not a module: ignored
+            "a": {LAG_KEY: 4.0, "total_loss": 1.0},
+            "b": {LAG_KEY: 7.0},
+            "c": {"total_loss": 1.0},  # a module that did not report it
+        }
+    }
+    assert policy_lag(result) == 5.5
+    assert policy_lag({"learners": {"a": {"total_loss": 1.0}}}) is None
+    assert policy_lag({}) is None
+
+
 def test_env_runners_build_the_native_vector_env_for_ale_tasks():
     from benchmarks.rllib.algo import _make_env, env_vectorize_mode
     from envs.native import NativeAtariVectorEnv
