@@ -26,6 +26,7 @@ __all__ = [
     "training_throughput",
     "raw_ale_throughput",
     "pipeline_comparison",
+    "compute_bound",
     "bracketed_training_throughput",
     "afs_timing",
     "run_perf",
@@ -270,6 +271,140 @@ PIPELINE_HEADER = (
     f"{'agent (task)':<34}{'pipeline':<8}{'raw ALE':>9}{'sampled':>9}{'ratio':>7}"
     f"{'trained':>9}{'ratio':>7}{'tr/sa':>7}{'lag':>6}"
 )
+
+
+COMPUTE_BOUND_AGENTS: tuple[str, ...] = ("1 column", "2 columns", "4 columns", "PathNet")
+
+
+def _bound_net(label: str) -> tuple[Any, Callable[[Any], Any]]:
+    """(network, forward(obs)) of a :data:`COMPUTE_BOUND_AGENTS` label, 6 actions."""
+    import torch
+
+    from agents import PathNet, PathNetConfig, build_agent, random_path
+
+    if label == "PathNet":
+        net = PathNet(PathNetConfig(), 6)
+        # a runner plays one path; the learner trains each runner's rows on its path
+        path = torch.as_tensor(random_path(np.random.default_rng(0), net.config))
+        return net, lambda obs: net(obs, path)
+    columns = int(label.split()[0])
+    net = (
+        build_agent("scratch", 6)
+        if columns == 1
+        else build_agent("progressive", 6, num_columns=columns)
+    )
+    return net, net
+
+
+def compute_bound(
+    agents: tuple[str, ...] = COMPUTE_BOUND_AGENTS,
+    cores: int = 2,
+    num_envs: int = 8,
+    train_batch: int = 160,
+    rollout_length: int = 20,
+    rounds: int = 5,
+    seconds: float = 0.25,
+) -> dict[str, dict[str, float]]:
+    """The fastest training any sampler could reach: the work every agent step needs.
+
+    Times, alternating in one process on one core, per agent step: raw ALE Pong (frame
+    skip 4, RGB, no preprocessing); the suite's env (ale-py's C++ vector env of
+    ``num_envs`` plus the task's pixels and frame stack; the task
+    :func:`pipeline_comparison` trains the agent on); the runner's forward pass of
+    ``num_envs`` observations; and one learner update (forward, backward and RMSProp
+    step of a batch of ``train_batch`` rows plus one bootstrap row per fragment) shared
+    by its ``train_batch`` agent steps. With no other cost (no RLlib bookkeeping, no
+    transfers, no idle core) ``cores`` cores train at ``cores / (env + forward +
+    learn)`` agent steps/s; ``ideal_ratio_to_raw`` is that over raw ALE on one core,
+    the ceiling for the pipeline benchmark's ratio. Each figure is the median over
+    rounds of its ratio to raw ALE in the same round.
+
+    Returns:
+        Per agent label: ``raw_s``, ``env_s``, ``forward_s``, ``learn_s`` (seconds per
+        agent step, medians), the same as ``*_x_raw`` ratios, ``total_x_raw`` and
+        ``ideal_ratio_to_raw``.
+    """
+    import torch
+    from ale_py.env import AtariEnv
+
+    from envs.tasks import make_native_vector_env
+
+    if cores < 1 or num_envs < 1 or train_batch < 1 or rollout_length < 1 or rounds < 1:
+        raise ValueError("cores, num_envs, train_batch, rollout_length and rounds must be >= 1")
+    torch.set_num_threads(1)
+    rng = np.random.default_rng(0)
+    raws = [
+        AtariEnv(game="pong", obs_type="rgb", frameskip=4, repeat_action_probability=0.0)
+        for _ in range(num_envs)
+    ]
+    for e in raws:
+        e.reset(seed=0)
+    envs: dict[str, Any] = {}
+
+    def raw() -> None:
+        for e, a in zip(raws, rng.integers(0, 6, num_envs), strict=True):
+            _, _, term, trunc, _ = e.step(int(a))
+            if term or trunc:
+                e.reset()
+
+    def per_step(fn: Callable[[], Any], steps: int) -> float:
+        fn()  # warm
+        n, start = 0, time.perf_counter()
+        while n == 0 or time.perf_counter() - start < seconds:
+            fn()
+            n += 1
+        return (time.perf_counter() - start) / n / steps
+
+    rows = train_batch + -(-train_batch // rollout_length)
+    obs_runner = torch.randint(0, 256, (num_envs, 4, 84, 84), dtype=torch.uint8)
+    obs_learner = torch.randint(0, 256, (rows, 4, 84, 84), dtype=torch.uint8)
+    out: dict[str, dict[str, float]] = {}
+    try:
+        for label in agents:
+            # the task pipeline_comparison trains this agent on (progressive: a target)
+            task = "pong_soup/pong" if label in ("1 column", "PathNet") else "pong_soup/white"
+            if task not in envs:
+                envs[task] = make_native_vector_env(task, num_envs=num_envs)
+                envs[task].reset(seed=0)
+            env = envs[task]
+            net, forward = _bound_net(label)
+            params = [p for p in net.parameters() if p.requires_grad]
+            opt = torch.optim.RMSprop(params, lr=7e-4, alpha=0.99, eps=1e-5)
+
+            def act(forward: Callable[[Any], Any] = forward) -> None:
+                with torch.no_grad():
+                    forward(obs_runner)
+
+            def learn(forward: Callable[[Any], Any] = forward, opt: Any = opt) -> None:
+                res = forward(obs_learner)
+                opt.zero_grad()
+                (res.logits.sum() + res.value.sum()).backward()
+                opt.step()
+
+            parts = {
+                "raw": (raw, num_envs),
+                "env": (lambda env=env: env.step(rng.integers(0, 6, num_envs)), num_envs),
+                "forward": (act, num_envs),
+                "learn": (learn, train_batch),
+            }
+            times: dict[str, list[float]] = {k: [] for k in parts}
+            for _ in range(rounds):
+                for name, (fn, steps) in parts.items():
+                    times[name].append(per_step(fn, steps))
+            raw_t = np.array(times["raw"])
+            total = sum(np.array(times[k]) for k in ("env", "forward", "learn"))
+            row = {f"{k}_s": float(np.median(v)) for k, v in times.items()}
+            for k in ("env", "forward", "learn"):
+                row[f"{k}_x_raw"] = float(np.median(np.array(times[k]) / raw_t))
+            row["total_x_raw"] = float(np.median(total / raw_t))
+            row["ideal_ratio_to_raw"] = float(np.median(cores * raw_t / total))
+            out[label] = row
+    finally:
+        for env in envs.values():
+            env.close()
+        for e in raws:
+            e.close()
+    return out
 
 
 def bracketed_training_throughput(

@@ -43,3 +43,30 @@ def test_pipelines_are_run_configs_and_end_with_the_defaults():
     assert first.state_server and first.requests_in_flight == 1
     assert asdict(last) == asdict(RunConfig(task="pong_soup/pong"))
     assert len({tuple(sorted(s.items())) for _, s in PIPELINES}) == len(PIPELINES)
+
+
+@pytest.mark.atari
+def test_compute_bound_is_the_sum_of_its_timed_parts():
+    """The ceiling's arithmetic, from the parts it reports: with one round every median is
+    that round's figure, so total and ideal ratio follow by hand."""
+    from benchmarks.perf import compute_bound
+
+    out = compute_bound(
+        agents=("1 column", "2 columns", "PathNet"),
+        cores=3,
+        num_envs=2,
+        train_batch=4,
+        rollout_length=2,
+        rounds=1,
+        seconds=0.01,
+    )
+    assert list(out) == ["1 column", "2 columns", "PathNet"]
+    for b in out.values():
+        parts = b["env_s"] + b["forward_s"] + b["learn_s"]
+        assert min(b["raw_s"], b["env_s"], b["forward_s"], b["learn_s"]) > 0
+        assert b["env_x_raw"] == pytest.approx(b["env_s"] / b["raw_s"])
+        assert b["learn_x_raw"] == pytest.approx(b["learn_s"] / b["raw_s"])
+        assert b["total_x_raw"] == pytest.approx(parts / b["raw_s"])
+        assert b["ideal_ratio_to_raw"] == pytest.approx(3 * b["raw_s"] / parts)
+    with pytest.raises(ValueError, match="cores"):
+        compute_bound(cores=0)
