@@ -56,6 +56,10 @@ class XferModule(TorchRLModule, ValueFunctionAPI):
                 den=DENConfig.from_dict(cfg["den"]) if cfg.get("den") else None,
             )
         self.is_pathnet = isinstance(self.net, PathNet)
+        # an env runner's copy only samples: keep it in eval mode, so that RLlib's
+        # per-forward switch to eval (and back) costs nothing (see ``train``)
+        nn_train = torch.nn.Module.train
+        nn_train(self, not self.inference_only)
         self.row_paths: torch.Tensor | None = None
         if self.is_pathnet:
             rng = np.random.default_rng(cfg.get("seed"))
@@ -110,17 +114,35 @@ class XferModule(TorchRLModule, ValueFunctionAPI):
             out = self.net(obs)
         return {Columns.ACTION_DIST_INPUTS: out.logits, Columns.EMBEDDINGS: out.value}
 
+    def train(self, mode: bool = True) -> XferModule:
+        """Set train or eval mode; a no-op when the module is in that mode already.
+
+        RLlib switches a module to eval mode around every sampling forward and to train
+        mode before every update; ``torch.nn.Module.train`` walks every submodule each
+        time (about 10-15% of an env runner's forward of 8 observations). The networks of
+        ``agents`` have no layer that behaves differently in the two modes
+        (``tests/agents/test_device.py`` checks their outputs agree), and only this
+        method switches the mode of ``self.net``, so the walk is needed only when the
+        mode changes.
+        """
+        if mode == self.training:
+            return self
+        return super().train(mode)
+
     def _forward(self, batch: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         return self._run(batch)
 
     def _forward_exploration(self, batch: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-        if not self.is_pathnet:
-            return self._run(batch)
-        n = batch[Columns.OBS].shape[0]
-        paths = self._exploration_paths(n)
-        out = self._run(batch, paths)
-        out[PATH_COLUMN] = paths.reshape(n, -1).clone()  # the learner routes rows by it
-        return out
+        # sampling needs no gradients; RLlib's env runner does not switch autograd off,
+        # its default _forward_exploration does (overridden here)
+        with torch.no_grad():
+            if not self.is_pathnet:
+                return self._run(batch)
+            n = batch[Columns.OBS].shape[0]
+            paths = self._exploration_paths(n)
+            out = self._run(batch, paths)
+            out[PATH_COLUMN] = paths.reshape(n, -1).clone()  # the learner routes rows by it
+            return out
 
     def _forward_train(self, batch: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         return self._run(batch, self._batch_paths(batch))

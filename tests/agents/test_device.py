@@ -116,6 +116,28 @@ def test_every_network_runs_on_the_meta_device(sources, label):
         assert p.grad is None, label
 
 
+@pytest.mark.parametrize("label", CASES)
+def test_every_network_computes_the_same_in_train_and_eval_mode(sources, label):
+    """No layer depends on the mode (no dropout, no batch norm): the RLModule adapter
+    skips RLlib's per-forward mode switches on that ground (benchmarks/rllib/module.py)."""
+    net = _build(label, sources)
+    obs = torch.randint(
+        0, 256, (4, 4, 84, 84), dtype=torch.uint8, generator=torch.Generator().manual_seed(0)
+    )
+    paths = _paths(net, 4) if isinstance(net, PathNet) else None
+
+    def forward():
+        with torch.no_grad():
+            return net(obs, paths) if paths is not None else net(obs)
+
+    train = forward()
+    net.eval()
+    assert not any(m.training for m in net.modules())
+    evaluated = forward()
+    torch.testing.assert_close(evaluated.logits, train.logits, rtol=0, atol=0)
+    torch.testing.assert_close(evaluated.value, train.value, rtol=0, atol=0)
+
+
 def test_fused_frozen_weights_follow_the_device(sources):
     # the 3-column fused path built its block-triangular V with torch.zeros on the CPU
     net = build_agent("progressive", 3, sources=[sources[2]])
