@@ -46,6 +46,7 @@ EXECUTION_FIELDS = frozenset(
         "lean_connectors",
         "requests_in_flight",
         "state_server",
+        "sampler_wait_s",
         "num_learners",
         "gpus_per_learner",
         "curve_window",
@@ -140,6 +141,11 @@ class RunConfig:
             rollout; RLlib's default for IMPALA, meant for many runners) instead of
             being pushed by the driver after each update. On 2 cores the extra process
             costs about 13% of the steps/s, so it is off by default.
+        sampler_wait_s: how long the driver waits for sample results before it goes on
+            with its loop (IMPALA; RLlib's ``timeout_s_sampler_manager``). RLlib waits
+            for *every* in-flight request up to this long, so a runner that finished
+            first idles meanwhile; RLlib's default 0 makes the driver poll in a busy loop
+            instead (about 85% of a core on 2 cores).
         num_learners: remote learners (0 = learn in the driver; needed on 2 cores).
         gpus_per_learner: GPUs per learner (``--device gpu`` sets 1).
         curve_window: env steps per curve point (None: steps / 40, within [1k, 250k]).
@@ -199,6 +205,7 @@ class RunConfig:
     lean_connectors: bool = True
     requests_in_flight: int = 1
     state_server: bool = False
+    sampler_wait_s: float = 0.02
     num_learners: int = 0
     gpus_per_learner: float = 0.0
     curve_window: int | None = None
@@ -249,6 +256,8 @@ class RunConfig:
             raise ValueError(f"check_episodes must be >= 0, got {self.check_episodes}")
         if self.requests_in_flight < 1:
             raise ValueError(f"requests_in_flight must be >= 1, got {self.requests_in_flight}")
+        if not self.sampler_wait_s >= 0:
+            raise ValueError(f"sampler_wait_s must be >= 0, got {self.sampler_wait_s}")
         if self.algo not in ("impala", "ppo"):
             raise ValueError(f"unknown algo {self.algo!r}; choose impala or ppo")
         if self.pathnet_population < 2:

@@ -313,6 +313,8 @@ def test_bad_reward_clip_and_check_episodes_fail_at_once(capsys):
         RunConfig(task="catch_soup/pong", check_episodes=-3)
     with pytest.raises(ValueError, match="requests_in_flight must be >= 1"):
         RunConfig(task="catch_soup/pong", requests_in_flight=0)
+    with pytest.raises(ValueError, match="sampler_wait_s must be >= 0"):
+        RunConfig(task="catch_soup/pong", sampler_wait_s=-0.01)
     from benchmarks.cli import main
 
     code = main(["train", "--task", "catch_soup/pong", "--steps", "10", "--reward-clip", "-2"])
@@ -421,6 +423,9 @@ def test_sampler_settings_reach_rllibs_config():
 
     ours = algorithm_config(RunConfig(task="catch_soup/pong"), {"agent": "scratch"})
     assert ours.max_requests_in_flight_per_env_runner == 1
+    assert ours.timeout_s_sampler_manager == 0.02
+    waits = RunConfig(task="catch_soup/pong", sampler_wait_s=0.005)
+    assert algorithm_config(waits, {}).timeout_s_sampler_manager == 0.005
     queued = RunConfig(task="catch_soup/pong", requests_in_flight=2)
     assert algorithm_config(queued, {}).max_requests_in_flight_per_env_runner == 2
     assert ours.use_env_runner_state_server is False
