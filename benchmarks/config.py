@@ -145,7 +145,9 @@ class RunConfig:
             with its loop (IMPALA; RLlib's ``timeout_s_sampler_manager``). RLlib waits
             for *every* in-flight request up to this long, so a runner that finished
             first idles meanwhile; RLlib's default 0 makes the driver poll in a busy loop
-            instead (about 85% of a core on 2 cores).
+            instead (about 85% of a core on 2 cores). 10 ms trained 1.02-1.08x faster
+            than 20 ms in alternating 1-column runs, at the same policy lag
+            (docs/performance.md).
         num_learners: remote learners (0 = learn in the driver; needed on 2 cores).
         gpus_per_learner: GPUs per learner (``--device gpu`` sets 1).
         curve_window: env steps per curve point (None: steps / 40, within [1k, 250k]).
@@ -205,7 +207,7 @@ class RunConfig:
     lean_connectors: bool = True
     requests_in_flight: int = 1
     state_server: bool = False
-    sampler_wait_s: float = 0.02
+    sampler_wait_s: float = 0.01
     num_learners: int = 0
     gpus_per_learner: float = 0.0
     curve_window: int | None = None

@@ -191,7 +191,14 @@ PIPELINE_AGENTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 )
 
 
-_RLLIB_SAMPLER = {"lean_connectors": False, "state_server": True, "requests_in_flight": 1}
+# the sampler as issue 16 found it: RLlib's connectors, weight sync and requests in
+# flight, and the suite's 20 ms sampler wait of that time
+_RLLIB_SAMPLER = {
+    "lean_connectors": False,
+    "state_server": True,
+    "requests_in_flight": 1,
+    "sampler_wait_s": 0.02,
+}
 PIPELINES: tuple[tuple[str, dict[str, Any]], ...] = (
     ("python", {"native_env": False, **_RLLIB_SAMPLER}),
     ("native", {"native_env": True, **_RLLIB_SAMPLER}),
@@ -202,8 +209,8 @@ PIPELINES: tuple[tuple[str, dict[str, Any]], ...] = (
 """The sampling pipelines :func:`pipeline_comparison` times: Python envs with RLlib's
 connectors and sampler settings (as issue 16 found it); ale-py's C++ vector env, still
 with RLlib's; the C++ env with the lean connectors; the suite's defaults (the C++ env,
-lean connectors, weights pushed by the driver); and the defaults with two sample
-requests in flight per runner (``--requests-in-flight 2``)."""
+lean connectors, weights pushed by the driver, a 10 ms sampler wait); and the defaults
+with two sample requests in flight per runner (``--requests-in-flight 2``)."""
 
 
 def pipeline_comparison(
@@ -303,7 +310,7 @@ def compute_bound(
     train_batch: int = 160,
     rollout_length: int = 20,
     rounds: int = 5,
-    seconds: float = 0.25,
+    seconds: float = 1.0,
 ) -> dict[str, dict[str, float]]:
     """The fastest training any sampler could reach: the work every agent step needs.
 
@@ -316,8 +323,9 @@ def compute_bound(
     by its ``train_batch`` agent steps. With no other cost (no RLlib bookkeeping, no
     transfers, no idle core) ``cores`` cores train at ``cores / (env + forward +
     learn)`` agent steps/s; ``ideal_ratio_to_raw`` is that over raw ALE on one core,
-    the ceiling for the pipeline benchmark's ratio. Each figure is the median over
-    rounds of its ratio to raw ALE in the same round.
+    the ceiling for the pipeline benchmark's ratio. Each part runs for about
+    ``seconds`` per round; each figure is the median over ``rounds`` of its ratio to
+    raw ALE in the same round.
 
     Returns:
         Per agent label: ``raw_s``, ``env_s``, ``forward_s``, ``learn_s`` (seconds per

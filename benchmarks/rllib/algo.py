@@ -225,8 +225,9 @@ def algorithm_config(s: RunConfig, model_config: dict[str, Any]) -> Any:
             .training(
                 **common,
                 # RLlib's default 0.0 makes the driver poll its env runners in a busy loop
-                # (~85% of a core); waiting (20 ms by default) frees that core for
-                # sampling. Measured on 2 cores: 1.4x training steps/s with 2 env runners.
+                # (~85% of a core); waiting (10 ms by default) frees that core for
+                # sampling. Measured on 2 cores: 1.4x training steps/s with 2 env runners
+                # for 20 ms against 0; 1.02-1.08x more for 10 ms against 20 ms.
                 timeout_s_sampler_manager=s.sampler_wait_s,
             )
             .learners(learner_class=RMSPropIMPALALearner)

@@ -423,7 +423,7 @@ def test_sampler_settings_reach_rllibs_config():
 
     ours = algorithm_config(RunConfig(task="catch_soup/pong"), {"agent": "scratch"})
     assert ours.max_requests_in_flight_per_env_runner == 1
-    assert ours.timeout_s_sampler_manager == 0.02
+    assert ours.timeout_s_sampler_manager == 0.01
     waits = RunConfig(task="catch_soup/pong", sampler_wait_s=0.005)
     assert algorithm_config(waits, {}).timeout_s_sampler_manager == 0.005
     queued = RunConfig(task="catch_soup/pong", requests_in_flight=2)
