@@ -132,10 +132,11 @@ class RunConfig:
             (eleven pieces); same data, tested against the defaults. False: RLlib's.
         requests_in_flight: sample requests queued at each env runner (IMPALA). With 2
             a runner starts its next rollout as soon as it returns one instead of idling
-            until the driver asks again: on 2 cores 1.05-1.25x the steps/s, but the
-            behaviour policy lags the learner by about 2 more updates, and the one Pong
-            run with it reached 0 later than the zoo's column (docs/performance.md). 1
-            (RLlib's default) keeps the lag every learning figure was measured with.
+            until the driver asks again: on 2 cores 1.05-1.25x the steps/s in short
+            runs (1.03x in a 1.6M-step one), and the behaviour policy lags the learner
+            by about 2 more updates. Pong learnt no slower with it over seeds 1 and 2
+            (docs/performance.md). 1 (RLlib's default) keeps the lag every learning
+            figure and shipped column was measured with.
         state_server: weights reach the env runners through RLlib's
             ``EnvRunnerStateServer`` (an extra actor the runners pull from before every
             rollout; RLlib's default for IMPALA, meant for many runners) instead of
