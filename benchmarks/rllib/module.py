@@ -57,9 +57,10 @@ class XferModule(TorchRLModule, ValueFunctionAPI):
             )
         self.is_pathnet = isinstance(self.net, PathNet)
         # an env runner's copy only samples: keep it in eval mode, so that RLlib's
-        # per-forward switch to eval (and back) costs nothing (see ``train``)
-        nn_train = torch.nn.Module.train
-        nn_train(self, not self.inference_only)
+        # per-forward switch to eval (and back) costs nothing (see ``train``). torch's
+        # own train() walks the whole tree once here, whatever mode a loaded net was in
+        # (our ``train`` would skip the walk when this module's flag already matches)
+        torch.nn.Module.train(self, not self.inference_only)
         self.row_paths: torch.Tensor | None = None
         if self.is_pathnet:
             rng = np.random.default_rng(cfg.get("seed"))
