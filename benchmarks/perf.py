@@ -44,6 +44,13 @@ def _steps_per_second(env: Any, seconds: float, rng: np.random.Generator) -> tup
     return n, time.perf_counter() - start
 
 
+def _raw_ale_pong() -> Any:
+    """ALE Pong, frame skip 4, RGB, no sticky actions, no preprocessing: the emulator alone."""
+    from ale_py.env import AtariEnv
+
+    return AtariEnv(game="pong", obs_type="rgb", frameskip=4, repeat_action_probability=0.0)
+
+
 def env_throughput(
     tasks: list[str], seconds: float = 3.0, rounds: int = 3, include_raw_ale: bool = True
 ) -> dict[str, float]:
@@ -55,11 +62,7 @@ def env_throughput(
 
     envs: dict[str, Any] = {t: make_env(t, seed=0) for t in tasks}
     if include_raw_ale:
-        from ale_py.env import AtariEnv
-
-        envs["raw_ale/pong"] = AtariEnv(
-            game="pong", obs_type="rgb", frameskip=4, repeat_action_probability=0.0
-        )
+        envs["raw_ale/pong"] = _raw_ale_pong()
     for env in envs.values():
         env.reset(seed=0)
     totals = {k: [0, 0.0] for k in envs}
@@ -193,6 +196,11 @@ PIPELINE_AGENTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 
 # the sampler as issue 16 found it: RLlib's connectors, weight sync and requests in
 # flight, and the suite's 20 ms sampler wait of that time
+def _pipeline_task(sources: tuple[str, ...]) -> str:
+    """The task a :data:`PIPELINE_AGENTS` agent trains on: progressive nets a target."""
+    return "pong_soup/white" if sources else "pong_soup/pong"
+
+
 _RLLIB_SAMPLER = {
     "lean_connectors": False,
     "state_server": True,
@@ -239,7 +247,7 @@ def pipeline_comparison(
     root = root or tempfile.mkdtemp(prefix="xfer-pipelines-")
     out: dict[str, dict[str, float]] = {}
     for label, agent, sources in agents:
-        task = "pong_soup/white" if sources else "pong_soup/pong"
+        task = _pipeline_task(sources)
         if sources:
             source = source_config(_throughput_config(task, agent, steps, sources, **overrides))
             train_with_sources(source, root, log=lambda *_: None, use_zoo=False)
@@ -280,26 +288,28 @@ PIPELINE_HEADER = (
 )
 
 
-COMPUTE_BOUND_AGENTS: tuple[str, ...] = ("1 column", "2 columns", "4 columns", "PathNet")
+COMPUTE_BOUND_AGENTS: tuple[str, ...] = tuple(label for label, _, _ in PIPELINE_AGENTS)
 
 
-def _bound_net(label: str) -> tuple[Any, Callable[[Any], Any]]:
-    """(network, forward(obs)) of a :data:`COMPUTE_BOUND_AGENTS` label, 6 actions."""
+def _bound_net(agent: str, sources: tuple[str, ...]) -> tuple[Any, Callable[[Any], Any]]:
+    """(network, forward(obs)) of a :data:`PIPELINE_AGENTS` agent, 6 actions.
+
+    Progressive nets get one random frozen column per source (the cost does not depend
+    on the weights).
+    """
     import torch
 
     from agents import PathNet, PathNetConfig, build_agent, random_path
 
-    if label == "PathNet":
+    if agent == "pathnet":
         net = PathNet(PathNetConfig(), 6)
         # a runner plays one path; the learner trains each runner's rows on its path
         path = torch.as_tensor(random_path(np.random.default_rng(0), net.config))
         return net, lambda obs: net(obs, path)
-    columns = int(label.split()[0])
-    net = (
-        build_agent("scratch", 6)
-        if columns == 1
-        else build_agent("progressive", 6, num_columns=columns)
-    )
+    if sources:
+        net = build_agent(agent, 6, num_columns=len(sources) + 1)
+    else:
+        net = build_agent(agent, 6)
     return net, net
 
 
@@ -333,18 +343,18 @@ def compute_bound(
         ``ideal_ratio_to_raw``.
     """
     import torch
-    from ale_py.env import AtariEnv
 
     from envs.tasks import make_native_vector_env
 
+    specs = {label: (agent, sources) for label, agent, sources in PIPELINE_AGENTS}
+    unknown = [label for label in agents if label not in specs]
+    if unknown:
+        raise ValueError(f"unknown agents {unknown}; choose from {list(specs)}")
     if cores < 1 or num_envs < 1 or train_batch < 1 or rollout_length < 1 or rounds < 1:
         raise ValueError("cores, num_envs, train_batch, rollout_length and rounds must be >= 1")
     torch.set_num_threads(1)
     rng = np.random.default_rng(0)
-    raws = [
-        AtariEnv(game="pong", obs_type="rgb", frameskip=4, repeat_action_probability=0.0)
-        for _ in range(num_envs)
-    ]
+    raws = [_raw_ale_pong() for _ in range(num_envs)]
     for e in raws:
         e.reset(seed=0)
     envs: dict[str, Any] = {}
@@ -369,13 +379,13 @@ def compute_bound(
     out: dict[str, dict[str, float]] = {}
     try:
         for label in agents:
-            # the task pipeline_comparison trains this agent on (progressive: a target)
-            task = "pong_soup/pong" if label in ("1 column", "PathNet") else "pong_soup/white"
+            agent, sources = specs[label]
+            task = _pipeline_task(sources)
             if task not in envs:
                 envs[task] = make_native_vector_env(task, num_envs=num_envs)
                 envs[task].reset(seed=0)
             env = envs[task]
-            net, forward = _bound_net(label)
+            net, forward = _bound_net(agent, sources)
             params = [p for p in net.parameters() if p.requires_grad]
             opt = torch.optim.RMSprop(params, lr=7e-4, alpha=0.99, eps=1e-5)
 

@@ -83,7 +83,7 @@ def main() -> None:
             write_json(args.json, {"args": vars(args), "compute_bound": bound})
         return
     if args.compare_pipelines:
-        from benchmarks.perf import PIPELINE_HEADER, pipeline_comparison
+        from benchmarks.perf import PIPELINE_HEADER, PIPELINES, pipeline_comparison
 
         print(f"{args.steps} agent steps per run, overrides {overrides or 'none'}; agent steps/s")
         print(
@@ -104,11 +104,7 @@ def main() -> None:
             if label not in bound:
                 continue
             ideal = bound[label]["ideal_ratio_to_raw"]
-            shares = {
-                k[: -len("_ratio_to_raw")]: v / ideal
-                for k, v in row.items()
-                if k.endswith("_ratio_to_raw") and not k.endswith("_trained_ratio_to_raw")
-            }
+            shares = {name: row[f"{name}_ratio_to_raw"] / ideal for name, _ in PIPELINES}
             print(f"{label:<12}" + "".join(f"{k:>9} {v:4.2f}" for k, v in shares.items()))
             if max(shares.values()) > 1.05:
                 print(f"  WARNING: {label} ran above its compute bound: a timing is wrong")

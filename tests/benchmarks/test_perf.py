@@ -70,3 +70,5 @@ def test_compute_bound_is_the_sum_of_its_timed_parts():
         assert b["ideal_ratio_to_raw"] == pytest.approx(3 * b["raw_s"] / parts)
     with pytest.raises(ValueError, match="cores"):
         compute_bound(cores=0)
+    with pytest.raises(ValueError, match="unknown agents"):
+        compute_bound(agents=("3 columns",))
