@@ -94,8 +94,10 @@ def add_config_options(
     """Add one option per field of ``cls`` (except ``skip``) to ``parser``.
 
     Types: ``int``, ``float``, ``str`` take a value; ``bool`` gives ``--x/--no-x``;
-    ``X | None`` takes a value of type X, or ``none``; ``tuple[T, ...]`` (T int, float or
-    str) is repeated (``aliases`` may name it in the singular). Help texts are the docstring's.
+    ``X | None`` takes a value of type X, or ``none``; ``tuple[str, ...]`` is repeated, one
+    value each time (``aliases`` may name it in the singular); ``tuple[int | float, ...]``
+    takes its values after one option (``--x 0.1 0.3 0.3``; repeating it adds more). Help
+    texts are the docstring's.
 
     Raises:
         TypeError: for a field type this cannot express.
@@ -111,7 +113,12 @@ def add_config_options(
         names = aliases.get(f.name, [option_name(f.name)])
         default = f.default if f.default is not dataclasses.MISSING else None
         text = docs.get(f.name, "")
-        shown = "none" if default is None else default
+        if default is None:
+            shown: Any = "none"
+        elif isinstance(default, tuple):
+            shown = " ".join(map(str, default))
+        else:
+            shown = default
         if f.default is not dataclasses.MISSING and f.name not in required:
             text = f"{text} (default {shown})" if text else f"default {shown}"
         kwargs: dict[str, Any] = {
@@ -127,9 +134,15 @@ def add_config_options(
             item = typing.get_args(tp)[0]
             if item not in (int, float, str):
                 raise TypeError(f"{cls.__name__}.{f.name}: no command-line form for {tp!r}")
-            parser.add_argument(
-                *names, action="append", type=item, metavar=f.name.upper(), **kwargs
-            )
+            if item is str:  # one value per occurrence: --source a --source b
+                parser.add_argument(
+                    *names, action="append", type=item, metavar=f.name.upper(), **kwargs
+                )
+            else:  # numbers: one or more values, --x 0.1 0.3 0.3 (repeating also adds)
+                parser.add_argument(
+                    *names, action="extend", nargs="+", type=item, metavar=item.__name__.upper(),
+                    **kwargs,
+                )  # fmt: skip
         elif tp in (int, float, str):
             conv = _optional(tp) if optional else tp
             parser.add_argument(*names, type=conv, metavar=tp.__name__.upper(), **kwargs)

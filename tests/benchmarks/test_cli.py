@@ -48,9 +48,8 @@ def test_every_run_config_field_round_trips_through_xfer_train():
         if f.name == "sources":
             for s in value:
                 argv += ["--source", s]
-        elif f.name == "den_phases":
-            for x in value:
-                argv += [option_name(f.name), str(x)]
+        elif f.name == "den_phases":  # a number tuple: its values after one option
+            argv += [option_name(f.name), *map(str, value)]
         elif isinstance(value, bool):
             argv.append(option_name(f.name) if value else "--no-" + f.name.replace("_", "-"))
         else:
@@ -64,6 +63,24 @@ def test_every_run_config_field_round_trips_through_xfer_train():
     assert all(
         getattr(cfg, f.name) != getattr(defaults, f.name) for f in dataclasses.fields(RunConfig)
     )
+
+
+def test_number_tuples_take_their_values_after_one_option_as_the_docs_write_them():
+    """docs/den.md writes ``--den-phases 0.1 0.3 0.3``; repeating the option adds values."""
+    base = ["train", "--task", "catch_soup/hflip", "--agent", "den", "--steps", "9"]
+    base += ["--source", "catch_soup/pong"]
+    for form in (
+        ["--den-phases", "0.2", "0.25", "0.3"],
+        ["--den-phases", "0.2", "--den-phases", "0.25", "0.3"],
+    ):
+        cfg = _run_config_from_args(build_parser().parse_args([*base, *form]))
+        assert cfg.den_phases == (0.2, 0.25, 0.3)
+        assert cfg.den_config().phases == (0.2, 0.25, 0.3)
+    # sources stay one value per --source: a target after them is not swallowed
+    args = build_parser().parse_args([*base, "--source", "catch_soup/noisy"])
+    assert _run_config_from_args(args).sources == ("catch_soup/pong", "catch_soup/noisy")
+    helptext = build_parser()._subparsers._group_actions[0].choices["train"].format_help()
+    assert "default 0.1 0.3 0.3" in " ".join(helptext.split())
 
 
 def test_options_not_given_keep_the_dataclass_defaults():
