@@ -144,6 +144,43 @@ def test_killed_den_run_resumes_in_its_phase(tmp_path):
     assert record["transitions"][:2] == saved
 
 
+def test_den_on_pong_tests_expansion_on_whole_episode_scores_and_does_not_forget(tmp_path):
+    """DEN on Pong, where rewards come throughout long episodes and scores are negative:
+    the expansion test reads the curve's whole-episode score (a random policy's is about
+    -20; one rollout chunk's is about -1) and decides against tau on it, and the source
+    task's outputs and evaluation scores are exactly the source run's."""
+    from benchmarks.analyze import collect_states
+    from benchmarks.evaluate import evaluate_run
+
+    # one env: a random Pong episode is about 800 agent steps, so the curve point before
+    # the expansion test (40% of the steps) holds whole episodes
+    settings = {**SMOKE, "steps": 6_000, "envs_per_runner": 1, "curve_window": 2_000}
+    cfg = RunConfig(
+        task="pong_soup/hflip", agent="den", sources=("pong_soup/pong",), den_tau=-10.0,
+        check_episodes=0, **settings,
+    )  # fmt: skip
+    run_dir = train_with_sources(cfg, tmp_path, log=lambda *_: None, use_zoo=False)
+    src_dir = run_dir_for(tmp_path, RunConfig(task="pong_soup/pong", agent="den", **settings))
+    record = json.loads((run_dir / "den.json").read_text())
+    test = next(t for t in record["transitions"] if t["phase"] == "expand")
+    rows = read_curve(run_dir)
+    before_test = [r for r in rows if r["env_steps"] < test["env_steps"]]
+    assert before_test, "no curve point before the expansion test"
+    assert test["score"] == pytest.approx(before_test[-1]["episode_return_mean"])
+    assert test["score"] < -15  # whole episodes of a near-random policy, not one chunk
+    assert test["expanded"] is True  # below tau -10
+    net = load_agent(run_dir / "agent.pt")
+    assert net.growth()[1]["score_at_test"] == pytest.approx(test["score"])
+    source = load_agent(src_dir / "agent.pt")
+    obs, _ = collect_states(source, "pong_soup/pong", 64, episodes=1)  # one whole game
+    with torch.no_grad():
+        a, b = source(obs), net(obs, task=0)
+    assert torch.equal(a.logits, b.logits) and torch.equal(a.value, b.value)
+    a = evaluate_run(src_dir, episodes=2, task="pong_soup/pong")
+    b = evaluate_run(run_dir, episodes=2, task="pong_soup/pong")
+    assert a["scores"] == b["scores"] and max(a["scores"]) < 0
+
+
 def test_pong_soup_smoke_with_offline_wandb(root, monkeypatch):
     monkeypatch.setenv("WANDB_MODE", "offline")
     cfg = RunConfig(
