@@ -76,6 +76,8 @@ def build_agent(
     if seed is not None:
         torch.manual_seed(seed)
     sources = [str(s) for s in sources]
+    # a gymnasium action count is a numpy integer, which a weights_only load refuses
+    num_actions = int(num_actions)
     config = ColumnConfig(in_channels=in_channels, input_size=input_size, alpha_init=alpha_init)
     needs_source = name in ("finetune-head", "finetune-all")
     if needs_source and len(sources) != 1:

@@ -135,11 +135,19 @@ def forgetting(source_score: float, score_after: float, floor: float = 0.0) -> d
 
     Returns:
         ``absolute`` = source_score - score_after (positive = forgotten), and
-        ``relative`` = absolute / (source_score - floor) (NaN if that is ~0).
+        ``relative`` = absolute / (source_score - floor): the share of what the source
+        run had gained over a random policy. NaN where it gained nothing (source_score at
+        or below the floor): a share of nothing is undefined.
+
+    Example:
+        >>> forgetting(17.0, 5.0, floor=-21.0)["relative"]
+        0.3157894736842105
+        >>> forgetting(-0.9, -0.76, floor=-0.756)["relative"]
+        nan
     """
     absolute = source_score - score_after
     span = source_score - floor
-    relative = absolute / span if abs(span) > 1e-9 else math.nan
+    relative = absolute / span if span > 1e-9 else math.nan
     return {"absolute": float(absolute), "relative": float(relative)}
 
 

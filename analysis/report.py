@@ -38,7 +38,6 @@ from benchmarks.config import source_agent
 from benchmarks.rundir import (
     DamagedFileError,
     RunDir,
-    eval_file,
     read_curve_file,
     run_liveness,
 )
@@ -57,6 +56,14 @@ DEN_NOTE = (
     "at that task and group sparsity kept. Split: units whose incoming weights drifted more "
     "than sigma while retraining, duplicated for that task (the earlier tasks keep the "
     "originals, so they do not forget). See docs/den.md."
+)
+FORGETTING_NOTE = (
+    "Before: the source run's score on the source task; after: the target run's, played by "
+    "the part of its network trained on the source (the source column, path or head). Both "
+    "play the same episodes (same count, same seed), so a network that still computes what "
+    "the source computed scores the same in every episode: progressive nets and DEN must "
+    "show 0 episodes scored differently. Relative: lost / (before - the source's floor), "
+    "not shown where the source run never rose above its floor."
 )
 MATRIX_FIELDS = (
     "agent",
@@ -519,7 +526,7 @@ def _forgetting_rows(cells: list[CellResult], runs: list[Run], floors: dict[str,
             continue
         for r in c.finished:
             source = c.sources[-1]
-            after = _read_json(eval_file(r.path, source))
+            after = _read_json(RunDir(r.path).forgetting_eval(source))
             src_run = next(
                 (
                     s
@@ -531,10 +538,14 @@ def _forgetting_rows(cells: list[CellResult], runs: list[Run], floors: dict[str,
                 ),
                 None,
             )
-            before = _read_json(eval_file(src_run.path, source)) if src_run else None
-            if not after or not before or "mean" not in after or "mean" not in before:
+            before = _read_json(RunDir(src_run.path).forgetting_eval(source)) if src_run else None
+            if not after or not before or "scores" not in after or "scores" not in before:
                 continue
+            protocol = ("episodes", "seed", "greedy")
+            if any(before.get(k) != after.get(k) for k in protocol):
+                continue  # not the same episodes: their difference is not forgetting
             f = forgetting(before["mean"], after["mean"], floors.get(source, 0.0))
+            changed = sum(a != b for a, b in zip(before["scores"], after["scores"], strict=True))
             out.append(
                 {
                     "label": c.label,
@@ -542,6 +553,8 @@ def _forgetting_rows(cells: list[CellResult], runs: list[Run], floors: dict[str,
                     "target": c.target,
                     "before": before["mean"],
                     "after": after["mean"],
+                    "episodes": len(after["scores"]),
+                    "changed": changed,
                     **f,
                 }
             )
@@ -781,7 +794,16 @@ def build_report(root: str | Path, top_k: int | None = None, allow_damaged: bool
     ]
     den_rows = _den_growth_rows(runs)
     forget_rows = [
-        ["agent", "source", "target", "source score before", "after", "lost", "lost (relative)"]
+        [
+            "agent",
+            "source",
+            "target",
+            "source score before",
+            "after",
+            "lost",
+            "lost (relative)",
+            "episodes scored differently",
+        ]
     ] + [
         [
             f["label"],
@@ -791,6 +813,7 @@ def build_report(root: str | Path, top_k: int | None = None, allow_damaged: bool
             _fmt(f["after"], 3),
             _fmt(f["absolute"], 3),
             _fmt(f["relative"], 2),
+            f"{f['changed']} of {f['episodes']}",
         ]
         for f in forget
     ]
@@ -848,7 +871,7 @@ def build_report(root: str | Path, top_k: int | None = None, allow_damaged: bool
     for name in figures["heatmaps"] + figures["curves"] + figures["afs"] + figures["forgetting"]:
         md += [f"![{name}]({name})", ""]
     if forget:
-        md += ["## Forgetting", "", _md_table(forget_rows), ""]
+        md += ["## Forgetting", "", FORGETTING_NOTE, "", _md_table(forget_rows), ""]
     if den_rows:
         md += ["## DEN growth", "", DEN_NOTE, "", _md_table(den_rows), ""]
     md += ["## Floors", "", _md_table(floor_rows), "", "## Runs", "", _md_table(run_rows), ""]
@@ -877,7 +900,12 @@ def build_report(root: str | Path, top_k: int | None = None, allow_damaged: bool
     if figures["afs"]:
         parts += ["<h2>Average Fisher sensitivity</h2>", *map(img, figures["afs"])]
     if forget:
-        parts += ["<h2>Forgetting</h2>", *map(img, figures["forgetting"]), _html_table(forget_rows)]
+        parts += [
+            "<h2>Forgetting</h2>",
+            f"<p>{html.escape(FORGETTING_NOTE)}</p>",
+            *map(img, figures["forgetting"]),
+            _html_table(forget_rows),
+        ]
     if den_rows:
         parts += ["<h2>DEN growth</h2>", f"<p>{html.escape(DEN_NOTE)}</p>", _html_table(den_rows)]
     parts += ["<h2>Floors</h2>", _html_table(floor_rows), "<h2>Runs</h2>", _html_table(run_rows)]

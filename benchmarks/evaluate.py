@@ -12,7 +12,11 @@ from benchmarks.atomic import write_json
 from benchmarks.config import RunConfig
 from benchmarks.rundir import RunDir, eval_file
 
-__all__ = ["evaluate_run", "play_episodes"]
+__all__ = ["FORGETTING_SEED", "evaluate_forgetting", "evaluate_run", "play_episodes"]
+
+# the forgetting protocol's episodes: the same for a source run and every target run on
+# it, so a network that computes what the source computed plays the very same episodes
+FORGETTING_SEED = 4242
 
 
 def play_episodes(
@@ -66,16 +70,25 @@ def evaluate_run(
     column: int | None = None,
     greedy: bool = False,
     seed: int = 12345,
+    source: bool = False,
+    out: str | Path | None = None,
 ) -> dict[str, Any]:
     """Score the agent of ``run_dir`` on ``task`` (default: the run's own task).
 
-    For a progressive net evaluated on one of its source tasks, the column trained on
-    that task is used (sources are in column order), unless ``column`` is given: that is
-    how forgetting is measured (progressive nets cannot forget). PathNet and DEN use the
-    source task's own readout or head (and DEN the units of that task). A fine-tuned column is
-    evaluated as it is; if the task's action count differs from its heads', that is an
-    error. Writes ``eval_<task>.json`` in the run directory (``eval_greedy_<task>.json``
-    with ``greedy``, so the two protocols never overwrite each other).
+    The run's own task is played by its newest part (the last column, path or head),
+    even where the task is also one of its sources (the matrices' diagonal, pong after
+    pong), unless ``source`` is set. Another of its source tasks is played by the part
+    trained on it: for a progressive net the column trained on that task (sources are in
+    column order), unless ``column`` is given; PathNet and DEN use that task's own
+    readout or head (and DEN the units of that task). That is how forgetting is measured
+    (progressive nets cannot forget). A fine-tuned column is evaluated as it is; if the
+    task's action count differs from its heads', that is an error. Writes ``out``
+    (default ``eval_<task>.json`` in the run directory, ``eval_greedy_<task>.json`` with
+    ``greedy``, so the two protocols never overwrite each other).
+
+    Raises:
+        ValueError: ``source`` with a task that is not one of the run's sources, or a
+            part whose action count is not the task's.
     """
     from agents import DENNet, PathNet, ProgressiveNet, load_agent
     from envs import make_env
@@ -83,13 +96,16 @@ def evaluate_run(
     run_dir = Path(run_dir)
     run = RunDir(run_dir).require_weights()
     task = task or run["task"]
+    sources = list(run.get("sources", []))
+    if source and task not in sources:
+        raise ValueError(f"{task} is not a source of {run_dir} (sources: {sources or 'none'})")
     agent = load_agent(RunDir(run_dir).weights)
     agent.eval()
     num_actions = make_env(task).action_space.n
-    sources = list(run.get("sources", []))
     # task i of the chain (PathNet's readout i, DEN's head i): the sources in order, then
-    # the run's own task
-    index = sources.index(task) if task in sources else len(sources)
+    # the run's own task, which its newest part plays unless ``source`` asks otherwise
+    as_source = task in sources and (source or task != run["task"])
+    index = sources.index(task) if as_source else len(sources)
 
     def check_actions(what: str) -> None:
         if agent.task_actions[index] != num_actions:
@@ -100,7 +116,7 @@ def evaluate_run(
     if isinstance(agent, ProgressiveNet):
         if column is None:
             offset = agent.num_columns - 1 - len(sources)
-            column = offset + sources.index(task) if task in sources and offset >= 0 else -1
+            column = offset + index if as_source and offset >= 0 else -1
         if not -agent.num_columns <= column < agent.num_columns:
             raise ValueError(
                 f"--column {column}: this net has {agent.num_columns} column(s) "
@@ -133,13 +149,37 @@ def evaluate_run(
         "task": task,
         "episodes": episodes,
         "greedy": greedy,
+        "seed": seed,
+        "part": "source" if as_source else "newest",
         "column": column if isinstance(agent, ProgressiveNet) else None,
         "scores": scores,
         "mean": float(np.mean(scores)),
         "std": float(np.std(scores)),
     }
-    write_json(eval_file(run_dir, task, greedy), result)
+    write_json(Path(out) if out is not None else eval_file(run_dir, task, greedy), result)
     return result
+
+
+def evaluate_forgetting(run_dir: str | Path, task: str, episodes: int) -> dict[str, Any]:
+    """The forgetting protocol: ``episodes`` episodes of ``task`` with seed
+    :data:`FORGETTING_SEED`, written to ``forgetting_<task>.json``.
+
+    For a run whose own task is ``task`` (the source run: the "before") its newest part
+    plays; for a run with ``task`` among its sources (a target run: the "after") the
+    part trained on ``task`` plays, also on the diagonal (pong after pong). Both sides
+    play the same episodes, so a network that still computes what the source run
+    computed scores exactly the same, episode for episode, and every difference is
+    forgetting, not the luck of other episodes.
+    """
+    run = RunDir(run_dir).read_run_config()
+    return evaluate_run(
+        run_dir,
+        episodes=episodes,
+        task=task,
+        seed=FORGETTING_SEED,
+        source=task in run.get("sources", []),
+        out=RunDir(run_dir).forgetting_eval(task),
+    )
 
 
 # A curve point and an independent evaluation of the final weights disagree when their

@@ -201,6 +201,12 @@ class RunDir:
         kind = "eval_greedy" if greedy else "eval"
         return self.path / f"{kind}_{_slug(task)}.json"
 
+    def forgetting_eval(self, task: str) -> Path:
+        """``forgetting_<task>.json``: the forgetting protocol's evaluation on ``task``
+        (``benchmarks.evaluate.evaluate_forgetting``), apart from every other evaluation so
+        a run whose own task is also its source keeps both."""
+        return self.path / f"forgetting_{_slug(task)}.json"
+
     # readers
     def read_json(self, path: Path) -> dict[str, Any]:
         """A JSON file of this run.

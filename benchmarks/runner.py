@@ -27,7 +27,7 @@ import numpy as np
 from benchmarks.atomic import write_json
 from benchmarks.budgets import PAPER_SPACE, Budget, get_budget
 from benchmarks.progress import Progress
-from benchmarks.rundir import eval_file
+from benchmarks.rundir import RunDir, eval_file
 from benchmarks.suites import Cell, Suite, get_suite
 from benchmarks.training import (
     RunConfig,
@@ -147,21 +147,26 @@ def measure_floors(tasks: list[str], root: Path, log: Any = print) -> dict[str, 
 
 
 def _after_run(cfg: RunConfig, root: Path, eval_episodes: int, log: Any) -> None:
-    """Forgetting evaluations (target runs on their last source) and AFS for progressive."""
+    """The run's evaluation on its own task, forgetting evaluations (a target run and
+    its source run on the last source, one protocol for both) and AFS for progressive."""
     run_dir = run_dir_for(root, cfg)
     if read_status(run_dir).get("state") != "done":
         return
-    from benchmarks.evaluate import evaluate_run
+    from benchmarks.evaluate import evaluate_forgetting, evaluate_run
 
-    tasks = [cfg.task] + ([cfg.sources[-1]] if cfg.sources else [])
-    for task in tasks:
-        out = eval_file(run_dir, task)
-        if out.is_file():
-            continue
-        try:
-            evaluate_run(run_dir, episodes=eval_episodes, task=task)
-        except ValueError as err:  # e.g. heads replaced for another action count
-            write_json(out, {"task": task, "error": str(err)})
+    if not eval_file(run_dir, cfg.task).is_file():
+        evaluate_run(run_dir, episodes=eval_episodes, task=cfg.task)
+    if cfg.sources:
+        source = cfg.sources[-1]
+        src_dir = run_dir_for(root, source_config(cfg))
+        for side in (src_dir, run_dir):  # before, after
+            out = RunDir(side).forgetting_eval(source)
+            if out.is_file() or read_status(side).get("state") != "done":
+                continue
+            try:
+                evaluate_forgetting(side, source, eval_episodes)
+            except ValueError as err:  # e.g. heads replaced for another action count
+                write_json(out, {"task": source, "error": str(err)})
     if cfg.agent == "progressive" and not (run_dir / "afs.json").is_file():
         from benchmarks.analyze import afs_for_run
 

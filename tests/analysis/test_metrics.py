@@ -53,6 +53,11 @@ def test_forgetting_and_forward_transfer():
     f = forgetting(source_score=15.0, score_after=5.0, floor=-21.0)
     assert f["absolute"] == 10.0 and f["relative"] == pytest.approx(10 / 36)
     assert forgetting(1.0, 1.0)["absolute"] == 0.0
+    # a source that never rose above its floor gained nothing to lose: no share of it
+    # (-0.9 against a floor of -0.756 gave "0.97" of it lost for a net that had gained 0.14)
+    below = forgetting(source_score=-0.9, score_after=-0.76, floor=-0.756)
+    assert below["absolute"] == pytest.approx(-0.14) and math.isnan(below["relative"])
+    assert math.isnan(forgetting(-21.0, -21.0, floor=-21.0)["relative"])
     assert forward_transfer(0.8, 0.6) == pytest.approx(0.5)
     with pytest.raises(ValueError):
         forward_transfer(1.5, 0.2)

@@ -153,3 +153,37 @@ def test_a_running_run_that_no_process_trains_is_shown_dead(tree):
     write_run(tree, "pong_soup/white", "scratch", [], [(0, -21)], state="running", tag="x")
     md = (build_report(tree) / "report.md").read_text()
     assert "dead (status says running, but no live process holds it" in md
+
+
+def _forgetting_file(run_dir, task, scores, seed=4242, name="forgetting"):
+    data = {"task": task, "episodes": len(scores), "seed": seed, "greedy": False}
+    data.update(scores=scores, mean=sum(scores) / len(scores))
+    (run_dir / f"{name}_{task.replace('/', '-')}.json").write_text(json.dumps(data))
+
+
+def test_forgetting_compares_the_same_episodes_only(tree):
+    """Before and after come from one protocol (same episodes, same seed): the table's
+    numbers are those files' means, and an evaluation of other episodes is not paired."""
+    src = tree / "pong_soup-pong" / "scratch" / "seed0"
+    white = tree / "pong_soup-white" / "progressive_from_pong_soup-pong" / "seed0"
+    noisy = tree / "pong_soup-noisy" / "progressive_from_pong_soup-pong" / "seed0"
+    before = [15.0, 17.0, 19.0, 13.0]
+    _forgetting_file(src, "pong_soup/pong", before)
+    _forgetting_file(white, "pong_soup/pong", before)  # the same network: the same scores
+    _forgetting_file(noisy, "pong_soup/pong", [21.0, 21.0, 21.0, 21.0], seed=1)  # other episodes
+    # the old protocol's files: 20 curve-check episodes before, 3 others after
+    _forgetting_file(src, "pong_soup/pong", [17.25] * 20, seed=777, name="eval")
+    _forgetting_file(white, "pong_soup/pong", [18.0] * 3, seed=12345, name="eval")
+    out = build_report(tree)
+    md = (out / "report.md").read_text()
+    section = md.split("## Forgetting", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| progressive")]
+    # mean 16.0 before and after, over the floor of -21: nothing lost, every episode alike
+    assert rows == [
+        "| progressive-2col | pong_soup/pong | pong_soup/white | 16.000 | 16.000 | 0.000 | 0.00 "
+        "| 0 of 4 |"
+    ]
+    _forgetting_file(white, "pong_soup/pong", [15.0, 17.0, -21.0, 13.0])  # one game lost
+    section = (build_report(tree) / "report.md").read_text().split("## Forgetting", 1)[1]
+    # mean 24 / 4 = 6: lost 10 of the 37 gained over the floor
+    assert "| 16.000 | 6.000 | 10.000 | 0.27 | 1 of 4 |" in section

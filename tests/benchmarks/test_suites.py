@@ -124,6 +124,13 @@ def test_bench_catch_smoke_killed_midway_resumes_and_reports(tmp_path):
     growth = report.split("## DEN growth", 1)[1].split("## Floors", 1)[0]
     # the DEN source (1 task) and 2 targets x (the source task + their own)
     assert growth.count("| catch_soup/") == 5
+    # forgetting: before and after play the same 50 episodes, so the two agents that
+    # cannot forget (progressive, DEN) score the same in every one of them, on both
+    # targets, the diagonal (pong after pong) included
+    forget = report.split("## Forgetting", 1)[1].split("\n## ", 1)[0]
+    kept = [r for r in forget.splitlines() if r.startswith(("| progressive-2col", "| den "))]
+    assert len(kept) == 4, forget
+    assert all("| 0.000 |" in r and r.endswith("| 0 of 50 |") for r in kept), kept
     assert "Table 1" in out.stdout
 
 

@@ -1,0 +1,75 @@
+"""Which part of a transferred network plays a task, and the forgetting protocol's files:
+no Ray, no training (hand-built run directories on Catch Soup)."""
+
+import json
+
+import pytest
+import torch
+
+from agents import build_agent
+from benchmarks.evaluate import (
+    FORGETTING_SEED,
+    evaluate_forgetting,
+    evaluate_run,
+    play_episodes,
+)
+from benchmarks.rundir import RunDir, eval_file
+from envs import make_env
+
+TASK = "catch_soup/pong"
+
+
+def _prefer(net, action: int) -> None:
+    """Make the newest part's policy pick ``action`` almost always."""
+    head = net.heads[-1] if hasattr(net, "heads") else net.columns[-1].policy
+    with torch.no_grad():
+        head.bias[action] += 10.0
+
+
+def _run_dir(tmp_path, agent: str, sources: list[str]):
+    """A finished run of ``agent`` on TASK whose (last) source is TASK itself: the
+    matrices' diagonal cell (pong after pong)."""
+    n = make_env(TASK).action_space.n
+    torch.manual_seed(0)
+    src = build_agent("den" if agent == "den" else "scratch", n, seed=1)
+    _prefer(src, 0)  # the source part keeps moving left, the newest part right
+    src.save(tmp_path / "src.pt")
+    net = build_agent(agent, n, sources=[tmp_path / "src.pt"], seed=2)
+    _prefer(net, n - 1)
+    run = tmp_path / "run"
+    run.mkdir()
+    net.save(run / "agent.pt")
+    config = {"run": {"task": TASK, "agent": agent, "sources": sources, "seed": 0}}
+    (run / "config.json").write_text(json.dumps(config))
+    return run, net
+
+
+@pytest.mark.parametrize("agent", ["progressive", "den"])
+def test_a_diagonal_run_plays_its_own_task_with_its_newest_part_and_forgetting_with_the_source(
+    tmp_path, agent
+):
+    run, net = _run_dir(tmp_path, agent, [TASK])
+    net.eval()
+
+    def part(newest: bool):
+        if agent == "progressive":
+            return lambda x: net(x, column=-1 if newest else 0)
+        return lambda x: net(x, task=-1 if newest else 0)
+
+    own = evaluate_run(run, episodes=30, seed=5)  # what the curve check plays
+    assert own["part"] == "newest" and own["column"] == (-1 if agent == "progressive" else None)
+    assert own["scores"] == play_episodes(part(True), TASK, 30, seed=5)
+    before_fix = play_episodes(part(False), TASK, 30, seed=5)
+    assert own["scores"] != before_fix  # the two parts play differently: the test can fail
+    after = evaluate_forgetting(run, TASK, episodes=30)
+    assert after["part"] == "source" and after["seed"] == FORGETTING_SEED
+    assert after["scores"] == play_episodes(part(False), TASK, 30, seed=FORGETTING_SEED)
+    # two files: the forgetting evaluation never overwrites the run's own one
+    assert json.loads(eval_file(run, TASK).read_text())["part"] == "newest"
+    assert json.loads(RunDir(run).forgetting_eval(TASK).read_text())["part"] == "source"
+
+
+def test_source_part_of_a_task_that_is_not_a_source_is_refused(tmp_path):
+    run, _ = _run_dir(tmp_path, "progressive", [TASK])
+    with pytest.raises(ValueError, match="not a source"):
+        evaluate_run(run, episodes=1, task="catch_soup/hflip", source=True)
