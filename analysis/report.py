@@ -482,7 +482,7 @@ def _den_growth_rows(runs: list[Run]) -> list[list[str]]:
     the units per layer it computes with, the units added and split at that task, and the
     expansion test's decision. Empty when the results hold no DEN run."""
     header = [
-        "run target",
+        "run (tasks in order)",
         "task",
         *(f"units {n}" for n in DEN_LAYERS),
         "added (conv1/conv2/conv3/fc)",
@@ -504,7 +504,7 @@ def _den_growth_rows(runs: list[Run]) -> list[list[str]]:
             score = g.get("score_at_test")
             rows.append(
                 [
-                    r.config.get("task", ""),
+                    " > ".join(map(str, tasks)),  # a first-task run is its task alone
                     f"{t}: {tasks[t] if t < len(tasks) else '?'}",
                     *(str(g["units"][n]) for n in DEN_LAYERS),
                     "/".join(str(g["added"][n]) for n in DEN_LAYERS),

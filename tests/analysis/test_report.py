@@ -187,3 +187,38 @@ def test_forgetting_compares_the_same_episodes_only(tree):
     section = (build_report(tree) / "report.md").read_text().split("## Forgetting", 1)[1]
     # mean 24 / 4 = 6: lost 10 of the 37 gained over the floor
     assert "| 16.000 | 6.000 | 10.000 | 0.27 | 1 of 4 |" in section
+
+
+def _growth(task, units, added, split, expanded=None, score=None):
+    layers = ("conv1", "conv2", "conv3", "fc")
+    return {
+        "task": task,
+        "units": dict(zip(layers, units, strict=True)),
+        "added": dict(zip(layers, added, strict=True)),
+        "split": dict(zip(layers, split, strict=True)),
+        "expanded": expanded,
+        "score_at_test": score,
+    }
+
+
+def test_den_growth_table_names_each_run_by_its_tasks(tree):
+    """One line per task of each DEN run's network, numbers as den.json has them; the
+    first-task run and a target on the same task (the diagonal) are told apart."""
+    from conftest import write_run
+
+    first = _growth(0, (12, 12, 12, 256), (0, 0, 0, 0), (0, 0, 0, 0))
+    src = write_run(tree, "pong_soup/pong", "den", (), [(0, -21), (100, -5)])
+    (src / "den.json").write_text(json.dumps({"growth": [first]}))
+    diag = write_run(tree, "pong_soup/pong", "den", ("pong_soup/pong",), [(0, -5), (100, 3)])
+    second = _growth(1, (13, 12, 15, 259), (1, 0, 3, 3), (0, 2, 0, 41), True, -7.25)
+    (diag / "den.json").write_text(json.dumps({"growth": [first, second]}))
+    md = (build_report(tree) / "report.md").read_text()
+    table = md.split("## DEN growth", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in table.splitlines() if line.startswith("| pong_soup/")]
+    assert rows == [
+        "| pong_soup/pong | 0: pong_soup/pong | 12 | 12 | 12 | 256 | 0/0/0/0 | 0/0/0/0 | - | - |",
+        "| pong_soup/pong > pong_soup/pong | 0: pong_soup/pong | 12 | 12 | 12 | 256 | 0/0/0/0 "
+        "| 0/0/0/0 | - | - |",
+        "| pong_soup/pong > pong_soup/pong | 1: pong_soup/pong | 13 | 12 | 15 | 259 | 1/0/3/3 "
+        "| 0/2/0/41 | yes | -7.250 |",
+    ]
