@@ -118,6 +118,13 @@ def _train_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--greedy", action="store_true", help="argmax actions instead of sampling")
     p.add_argument("--seed", type=int, default=12345, help="env seed (default 12345)")
+    p.add_argument(
+        "--as-source",
+        action="store_true",
+        help="play TASK with the part trained on it as a source (forgetting), also where "
+        "TASK is the run's own task (pong after pong); default: the run's own task is played "
+        "by its newest part",
+    )
     p.set_defaults(func=_cmd_evaluate)
 
 
@@ -188,6 +195,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         column=args.column,
         greedy=args.greedy,
         seed=args.seed,
+        source=args.as_source,
     )
     print(
         f"{result['task']}: mean {result['mean']:.3f} +- {result['std']:.3f} "

@@ -73,3 +73,15 @@ def test_source_part_of_a_task_that_is_not_a_source_is_refused(tmp_path):
     run, _ = _run_dir(tmp_path, "progressive", [TASK])
     with pytest.raises(ValueError, match="not a source"):
         evaluate_run(run, episodes=1, task="catch_soup/hflip", source=True)
+
+
+def test_xfer_evaluate_as_source_plays_the_source_part_and_refuses_other_tasks(tmp_path, capsys):
+    from benchmarks.cli import main
+
+    run, net = _run_dir(tmp_path, "den", [TASK])
+    assert main(["evaluate", str(run), "--episodes", "5", "--seed", "3", "--as-source"]) == 0
+    saved = json.loads(eval_file(run, TASK).read_text())
+    assert saved["part"] == "source"
+    assert saved["scores"] == play_episodes(lambda x: net(x, task=0), TASK, 5, seed=3)
+    code = main(["evaluate", str(run), "--task", "catch_soup/hflip", "--as-source"])
+    assert code != 0 and "not a source" in capsys.readouterr().err
