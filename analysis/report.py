@@ -516,14 +516,18 @@ def _den_growth_rows(runs: list[Run]) -> list[list[str]]:
     return [header, *rows] if rows else []
 
 
-def _forgetting_rows(cells: list[CellResult], runs: list[Run], floors: dict[str, float]) -> list:
-    by_dir = {}
-    for r in runs:
-        by_dir[(r.config["agent"], tuple(r.config["sources"]), r.config["task"])] = r
-    out = []
+def _forgetting_rows(
+    cells: list[CellResult], runs: list[Run], floors: dict[str, float]
+) -> tuple[list[dict], int]:
+    """Forgetting per transferred cell (its best finished job), from the same-episode
+    evaluations of the source run and the target run (``forgetting_<task>.json``), and
+    the number of cells left out because they have only evaluations of other episodes
+    (an ``eval_<source>.json`` of results made before that protocol)."""
+    out, omitted = [], 0
     for c in cells:
         if not c.sources:
             continue
+        other_episodes = False
         for r in c.finished:
             source = c.sources[-1]
             after = _read_json(RunDir(r.path).forgetting_eval(source))
@@ -540,10 +544,12 @@ def _forgetting_rows(cells: list[CellResult], runs: list[Run], floors: dict[str,
             )
             before = _read_json(RunDir(src_run.path).forgetting_eval(source)) if src_run else None
             if not after or not before or "scores" not in after or "scores" not in before:
+                other_episodes |= RunDir(r.path).eval(source).is_file()
                 continue
             protocol = ("episodes", "seed", "greedy")
             if any(before.get(k) != after.get(k) for k in protocol):
-                continue  # not the same episodes: their difference is not forgetting
+                other_episodes = True  # their difference is not forgetting
+                continue
             f = forgetting(before["mean"], after["mean"], floors.get(source, 0.0))
             changed = sum(a != b for a, b in zip(before["scores"], after["scores"], strict=True))
             out.append(
@@ -559,7 +565,9 @@ def _forgetting_rows(cells: list[CellResult], runs: list[Run], floors: dict[str,
                 }
             )
             break
-    return out
+        else:  # no job of the cell has a same-episode pair
+            omitted += int(other_episodes)
+    return out, omitted
 
 
 def _forgetting_figure(rows: list[dict], out_dir: Path) -> list[str]:
@@ -730,7 +738,14 @@ def build_report(root: str | Path, top_k: int | None = None, allow_damaged: bool
     }
     afs_names, _ = _afs_figures(cells, out_dir)
     figures["afs"] = afs_names
-    forget = _forgetting_rows(cells, runs, floors)
+    forget, forget_omitted = _forgetting_rows(cells, runs, floors)
+    forget_note = FORGETTING_NOTE + (
+        f" {forget_omitted} transferred cell(s) not shown: their source and target runs were "
+        "not evaluated on the same episodes (results made before this protocol); `xfer "
+        "bench` on the same results evaluates them, where the runs' weights are kept."
+        if forget_omitted
+        else ""
+    )
     figures["forgetting"] = _forgetting_figure(forget, out_dir)
 
     matrix_rows = [
@@ -870,8 +885,9 @@ def build_report(root: str | Path, top_k: int | None = None, allow_damaged: bool
     ]
     for name in figures["heatmaps"] + figures["curves"] + figures["afs"] + figures["forgetting"]:
         md += [f"![{name}]({name})", ""]
-    if forget:
-        md += ["## Forgetting", "", FORGETTING_NOTE, "", _md_table(forget_rows), ""]
+    if forget or forget_omitted:
+        md += ["## Forgetting", "", forget_note, ""]
+        md += [_md_table(forget_rows), ""] if forget else []
     if den_rows:
         md += ["## DEN growth", "", DEN_NOTE, "", _md_table(den_rows), ""]
     md += ["## Floors", "", _md_table(floor_rows), "", "## Runs", "", _md_table(run_rows), ""]
@@ -899,13 +915,10 @@ def build_report(root: str | Path, top_k: int | None = None, allow_damaged: bool
     ]
     if figures["afs"]:
         parts += ["<h2>Average Fisher sensitivity</h2>", *map(img, figures["afs"])]
-    if forget:
-        parts += [
-            "<h2>Forgetting</h2>",
-            f"<p>{html.escape(FORGETTING_NOTE)}</p>",
-            *map(img, figures["forgetting"]),
-            _html_table(forget_rows),
-        ]
+    if forget or forget_omitted:
+        parts += ["<h2>Forgetting</h2>", f"<p>{html.escape(forget_note)}</p>"]
+        if forget:
+            parts += [*map(img, figures["forgetting"]), _html_table(forget_rows)]
     if den_rows:
         parts += ["<h2>DEN growth</h2>", f"<p>{html.escape(DEN_NOTE)}</p>", _html_table(den_rows)]
     parts += ["<h2>Floors</h2>", _html_table(floor_rows), "<h2>Runs</h2>", _html_table(run_rows)]

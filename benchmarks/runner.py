@@ -152,7 +152,7 @@ def _after_run(cfg: RunConfig, root: Path, eval_episodes: int, log: Any) -> None
     run_dir = run_dir_for(root, cfg)
     if read_status(run_dir).get("state") != "done":
         return
-    from benchmarks.evaluate import evaluate_forgetting, evaluate_run
+    from benchmarks.evaluate import FORGETTING_SEED, evaluate_forgetting, evaluate_run
 
     if not eval_file(run_dir, cfg.task).is_file():
         evaluate_run(run_dir, episodes=eval_episodes, task=cfg.task)
@@ -161,8 +161,17 @@ def _after_run(cfg: RunConfig, root: Path, eval_episodes: int, log: Any) -> None
         src_dir = run_dir_for(root, source_config(cfg))
         for side in (src_dir, run_dir):  # before, after
             out = RunDir(side).forgetting_eval(source)
-            if out.is_file() or read_status(side).get("state") != "done":
+            if read_status(side).get("state") != "done":
                 continue
+            if out.is_file():  # kept if it is this protocol's (a shared source's, say)
+                try:
+                    old = json.loads(out.read_text())
+                except ValueError:
+                    old = {}
+                if "error" in old or (
+                    old.get("episodes") == eval_episodes and old.get("seed") == FORGETTING_SEED
+                ):
+                    continue
             try:
                 evaluate_forgetting(side, source, eval_episodes)
             except ValueError as err:  # e.g. heads replaced for another action count

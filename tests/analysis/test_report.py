@@ -178,6 +178,8 @@ def test_forgetting_compares_the_same_episodes_only(tree):
     md = (out / "report.md").read_text()
     section = md.split("## Forgetting", 1)[1].split("\n## ", 1)[0]
     rows = [line for line in section.splitlines() if line.startswith("| progressive")]
+    # noisy's pair played other episodes: left out, and the report says so
+    assert "1 transferred cell(s) not shown" in section
     # mean 16.0 before and after, over the floor of -21: nothing lost, every episode alike
     assert rows == [
         "| progressive-2col | pong_soup/pong | pong_soup/white | 16.000 | 16.000 | 0.000 | 0.00 "

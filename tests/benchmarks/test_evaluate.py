@@ -85,3 +85,46 @@ def test_xfer_evaluate_as_source_plays_the_source_part_and_refuses_other_tasks(t
     assert saved["scores"] == play_episodes(lambda x: net(x, task=0), TASK, 5, seed=3)
     code = main(["evaluate", str(run), "--task", "catch_soup/hflip", "--as-source"])
     assert code != 0 and "not a source" in capsys.readouterr().err
+
+
+def _finished(root, cfg, net) -> None:
+    from benchmarks.config import run_dir_for
+
+    run = run_dir_for(root, cfg)
+    run.mkdir(parents=True)
+    net.save(run / "agent.pt")
+    (run / "config.json").write_text(json.dumps({"run": cfg.to_dict()}))
+    (run / "status.json").write_text(json.dumps({"state": "done"}))
+
+
+@pytest.mark.parametrize("target", ["catch_soup/hflip", TASK])
+def test_a_suite_evaluates_source_and_target_runs_on_the_same_episodes(tmp_path, target):
+    """The runner's forgetting evaluations: one protocol for the source run and the
+    target run, so a progressive net (its source column frozen) scores the same in every
+    episode, on another target and on the diagonal; a file of another protocol is redone."""
+    from benchmarks.config import RunConfig, run_dir_for, source_config
+    from benchmarks.runner import _after_run
+
+    n = make_env(TASK).action_space.n
+    cfg = RunConfig(task=target, agent="progressive", sources=(TASK,), wandb=False)
+    src_cfg = source_config(cfg)
+    src = build_agent("scratch", n, seed=1)
+    _prefer(src, 0)
+    _finished(tmp_path, src_cfg, src)
+    src_file = tmp_path / "src.pt"
+    src.save(src_file)
+    net = build_agent("progressive", n, sources=[src_file], seed=2)
+    _prefer(net, n - 1)  # the new column plays otherwise: a wrong part shows
+    _finished(tmp_path, cfg, net)
+    (run_dir_for(tmp_path, cfg) / "afs.json").write_text("{}")  # AFS is not under test
+    _after_run(cfg, tmp_path, 12, log=lambda *_: None)
+    files = [RunDir(run_dir_for(tmp_path, c)).forgetting_eval(TASK) for c in (src_cfg, cfg)]
+    before, after = (json.loads(f.read_text()) for f in files)
+    assert before["part"] == "newest" and after["part"] == "source" and after["column"] == 0
+    assert before["episodes"] == after["episodes"] == 12
+    assert before["seed"] == after["seed"] == FORGETTING_SEED
+    assert after["scores"] == before["scores"]
+    own = json.loads(eval_file(run_dir_for(tmp_path, cfg), target).read_text())
+    assert own["part"] == "newest" and own["column"] == -1
+    _after_run(cfg, tmp_path, 5, log=lambda *_: None)  # a suite with another protocol
+    assert all(json.loads(f.read_text())["episodes"] == 5 for f in files)
