@@ -612,12 +612,31 @@ class DENNet(Agent):
         return total
 
     # -- growth, compaction, save/load ---------------------------------------------------
+    def near_zero(self, name: str, task: int) -> float:
+        """The share of the incoming weights of the units ``task`` computes with (the
+        connections their timestamps allow) whose magnitude is below ``zero_eps``: how
+        sparse L1 left the layer, and how little of it the breadth-first search reaches."""
+        i = LAYERS.index(name)
+        rows = self._slot_row(name)[task]
+        rows = rows[rows >= 0]
+        w = self.weights[name].detach()[rows]
+        if i > 0:
+            m = self._prefix(i - 1, task)
+            conn = self._weight_mask(name, self._allowed(i)[rows, :m])
+            w = w[:, : conn.shape[1]]
+            w = w[conn.expand_as(w)]
+        if w.numel() == 0:
+            return 0.0
+        return float((w.abs() < self.den.zero_eps).double().mean())
+
     def growth(self) -> list[dict[str, Any]]:
-        """Per task: units per layer, units added and units split at that task, and the
-        expansion test's decision."""
+        """Per task: units per layer, units added and units split at that task, the
+        expansion test's decision, and the share of near-zero weights per layer
+        (:meth:`near_zero`)."""
         out = []
         for t in range(self.num_tasks):
             row: dict[str, Any] = {"task": t, "units": {}, "added": {}, "split": {}}
+            row["near_zero"] = {name: self.near_zero(name, t) for name in LAYERS}
             for i, name in enumerate(LAYERS):
                 rows = self._slot_row(name)[t].tolist()
                 used = [(s, r) for s, r in enumerate(rows) if r >= 0]

@@ -55,7 +55,10 @@ DEN_NOTE = (
     "computes with (task 0 is the first source). Added: units that dynamic expansion added "
     "at that task and group sparsity kept. Split: units whose incoming weights drifted more "
     "than sigma while retraining, duplicated for that task (the earlier tasks keep the "
-    "originals, so they do not forget). See docs/den.md."
+    "originals, so they do not forget). Near-zero weights: the share of the incoming "
+    "weights of the task's units below zero_eps; the L1 of the first task drives it up, and "
+    "where it nears 100% a layer has been pruned away (on Pong the first task's fc layer, "
+    "docs/den.md). See docs/den.md."
 )
 FORGETTING_NOTE = (
     "Before: the source run's score on the source task; after: the target run's, played by "
@@ -487,6 +490,7 @@ def _den_growth_rows(runs: list[Run]) -> list[list[str]]:
         *(f"units {n}" for n in DEN_LAYERS),
         "added (conv1/conv2/conv3/fc)",
         "split (conv1/conv2/conv3/fc)",
+        "near-zero weights % (conv1/conv2/conv3/fc)",
         "expanded",
         "score at test",
     ]
@@ -509,6 +513,9 @@ def _den_growth_rows(runs: list[Run]) -> list[list[str]]:
                     *(str(g["units"][n]) for n in DEN_LAYERS),
                     "/".join(str(g["added"][n]) for n in DEN_LAYERS),
                     "/".join(str(g["split"][n]) for n in DEN_LAYERS),
+                    "/".join(f"{100 * g['near_zero'][n]:.0f}" for n in DEN_LAYERS)
+                    if "near_zero" in g
+                    else "-",
                     "-" if expanded is None else ("yes" if expanded else "no"),
                     "-" if score is None else _fmt(score, 3),
                 ]

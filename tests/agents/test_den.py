@@ -275,3 +275,19 @@ def test_config_is_validated_and_phases_split_the_budget():
     # a first task trains everything in one phase; advancing it does nothing
     net = DENNet(SMALL, 2, cfg)
     assert net.phase_index == SOURCE and net.advance(FINAL) == []
+
+
+def test_near_zero_counts_only_the_connections_each_task_uses():
+    net = _zeroed_second_task()
+    net.advance(EXPAND)  # task 1 uses the new conv2 unit (row 2), reading 3 conv1 maps
+    with torch.no_grad():
+        net.weights["conv2"][0] = 0.5  # old unit: its 8 allowed weights, and the 4 from
+        # the new conv1 map, which its timestamp forbids (never counted)
+        net.weights["conv2"][2] = 0.5  # new unit: 12 allowed weights
+        net.weights["conv1"][0, 0, :, 0] = 0.02  # small, but not zero
+    # task 0: conv2 rows 0, 1 over 2 maps x 2x2 = 16 weights, row 1's 8 are zero
+    assert net.near_zero("conv2", 0) == 0.5
+    # task 1: rows 0, 1 (8 + 8 allowed) and the new row 2 (12): row 1's 8 of 28 are zero
+    assert net.near_zero("conv2", 1) == pytest.approx(8 / 28)
+    assert net.near_zero("conv1", 0) == 1.0  # 0.02 is below zero_eps 0.1
+    assert net.growth()[1]["near_zero"]["conv2"] == pytest.approx(8 / 28)

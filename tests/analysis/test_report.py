@@ -213,14 +213,16 @@ def test_den_growth_table_names_each_run_by_its_tasks(tree):
     (src / "den.json").write_text(json.dumps({"growth": [first]}))
     diag = write_run(tree, "pong_soup/pong", "den", ("pong_soup/pong",), [(0, -5), (100, 3)])
     second = _growth(1, (13, 12, 15, 259), (1, 0, 3, 3), (0, 2, 0, 41), True, -7.25)
+    second["near_zero"] = {"conv1": 0.1, "conv2": 0.25, "conv3": 0.424, "fc": 0.982}
     (diag / "den.json").write_text(json.dumps({"growth": [first, second]}))
     md = (build_report(tree) / "report.md").read_text()
     table = md.split("## DEN growth", 1)[1].split("\n## ", 1)[0]
     rows = [line for line in table.splitlines() if line.startswith("| pong_soup/")]
     assert rows == [
-        "| pong_soup/pong | 0: pong_soup/pong | 12 | 12 | 12 | 256 | 0/0/0/0 | 0/0/0/0 | - | - |",
+        "| pong_soup/pong | 0: pong_soup/pong | 12 | 12 | 12 | 256 | 0/0/0/0 | 0/0/0/0 | - | - "
+        "| - |",
         "| pong_soup/pong > pong_soup/pong | 0: pong_soup/pong | 12 | 12 | 12 | 256 | 0/0/0/0 "
-        "| 0/0/0/0 | - | - |",
+        "| 0/0/0/0 | - | - | - |",
         "| pong_soup/pong > pong_soup/pong | 1: pong_soup/pong | 13 | 12 | 15 | 259 | 1/0/3/3 "
-        "| 0/2/0/41 | yes | -7.250 |",
+        "| 0/2/0/41 | 10/25/42/98 | yes | -7.250 |",
     ]
