@@ -27,7 +27,7 @@ import numpy as np
 from benchmarks.atomic import write_json
 from benchmarks.budgets import PAPER_SPACE, Budget, get_budget
 from benchmarks.progress import Progress
-from benchmarks.rundir import RunDir, eval_file
+from benchmarks.rundir import DamagedFileError, RunDir, eval_file
 from benchmarks.suites import Cell, Suite, get_suite
 from benchmarks.training import (
     RunConfig,
@@ -165,9 +165,9 @@ def _after_run(cfg: RunConfig, root: Path, eval_episodes: int, log: Any) -> None
                 continue
             if out.is_file():  # kept if it is this protocol's (a shared source's, say)
                 try:
-                    old = json.loads(out.read_text())
-                except ValueError:
-                    old = {}
+                    old = RunDir(side).read_json(out)
+                except DamagedFileError:
+                    old = {}  # evaluated again, replacing the damaged file
                 if "error" in old or (
                     old.get("episodes") == eval_episodes and old.get("seed") == FORGETTING_SEED
                 ):
