@@ -1,0 +1,34 @@
+"""The committed reports are what the code builds from the committed results.
+
+``docs/results/<suite>/`` holds a results root (run directories, floors, plan) and its
+``report/``. Rebuilding the report from a copy of that root must give the committed
+``transfer_matrix.csv`` and ``table1.txt`` byte for byte: a refactor of the report (or
+of the run store it reads) that changes a number, a rounding or a row order fails here.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from analysis.report import build_report
+
+REPO = Path(__file__).resolve().parents[2]
+COMMITTED = sorted(p for p in (REPO / "docs" / "results").iterdir() if (p / "report").is_dir())
+
+
+def test_there_are_committed_reports_to_check():
+    assert {p.name for p in COMMITTED} >= {"catch-soup", "pong-soup"}
+
+
+@pytest.mark.parametrize("results", COMMITTED, ids=lambda p: p.name)
+def test_committed_report_rebuilds_the_same_tables(results: Path, tmp_path: Path):
+    root = tmp_path / results.name
+    shutil.copytree(results, root, ignore=shutil.ignore_patterns("report"))
+    out = build_report(root)
+    for name in ("transfer_matrix.csv", "table1.txt"):
+        rebuilt = (out / name).read_text()
+        committed = (results / "report" / name).read_text()
+        assert rebuilt == committed, f"{results.name}/report/{name} differs when rebuilt"
