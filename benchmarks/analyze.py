@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from benchmarks.atomic import write_json
-from benchmarks.rundir import RunDir
+from runstore.atomic import write_json
+from runstore.rundir import RunDir
 
 __all__ = ["collect_states", "afs_for_run", "aps_for_run"]
 

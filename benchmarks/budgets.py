@@ -37,8 +37,9 @@ class Budget:
         top_k: jobs averaged per cell in the report (the paper: 3 of 25).
         reduced: if True the suite runs its reduced matrix (``Suite.reduced``).
         notes: what the budget leaves out and how to scale up.
-        pathnet: RunConfig settings of PathNet runs (the gpu and paper budgets evolve the
-            paper's population of 64 paths; the smaller ones keep the default 8).
+        method_settings: RunConfig settings of methods' own fields (``Method.fields``),
+            applied to the cells of the methods that own them: the gpu and paper budgets
+            evolve PathNet's paper population of 64 paths (the smaller ones keep 8).
     """
 
     name: str
@@ -47,7 +48,7 @@ class Budget:
     top_k: int = 1
     reduced: bool = False
     notes: str = ""
-    pathnet: dict[str, int] = field(default_factory=dict)
+    method_settings: dict[str, int] = field(default_factory=dict)
 
     def steps_for(self, domain: str) -> int:
         if domain not in self.steps:
@@ -92,7 +93,7 @@ BUDGETS: dict[str, Budget] = {
         jobs=3,
         top_k=1,
         notes="full matrices, 3 jobs per cell sampled from the paper's space, 10M steps",
-        pathnet={"pathnet_population": 64},
+        method_settings={"pathnet_population": 64},
     ),
     "paper": Budget(
         "paper",
@@ -105,7 +106,7 @@ BUDGETS: dict[str, Budget] = {
         jobs=25,
         top_k=3,
         notes="the paper's protocol: 40M agent steps per job, 25 jobs per cell, top 3",
-        pathnet={"pathnet_population": 64},
+        method_settings={"pathnet_population": 64},
     ),
 }
 

@@ -58,7 +58,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
 
 
 def _cmd_agents(args: argparse.Namespace) -> int:
-    from agents import build_agent
+    from methods import build_agent
 
     agent = build_agent(
         args.agent, num_actions=args.actions, in_channels=args.channels, num_columns=args.columns
@@ -76,8 +76,8 @@ TRAIN_ALIASES: dict[str, list[str]] = {
 
 
 def _train_parser(sub: argparse._SubParsersAction) -> None:
-    from benchmarks.config import RunConfig
     from benchmarks.config_cli import add_config_options
+    from runstore.config import RunConfig
 
     p = sub.add_parser(
         "train",
@@ -131,9 +131,9 @@ def _train_parser(sub: argparse._SubParsersAction) -> None:
 def _run_config_from_args(args: argparse.Namespace) -> RunConfig:  # noqa: F821
     """The RunConfig of ``xfer train``'s options: fields given, else the dataclass's defaults."""
     from benchmarks.budgets import get_budget
-    from benchmarks.config import RunConfig
     from benchmarks.config_cli import given_fields
     from envs import get_task
+    from runstore.config import RunConfig
 
     fields = given_fields(RunConfig, args)
     if "steps" not in fields:
@@ -286,9 +286,9 @@ def _suite_run_options(p: argparse.ArgumentParser) -> None:
     """xfer bench/plan: the suite, its budget, every RunConfig field a suite does not
     set, and --device."""
     from benchmarks.budgets import BUDGETS
-    from benchmarks.config import RunConfig
     from benchmarks.config_cli import add_config_options
     from benchmarks.suites import SUITES
+    from runstore.config import RunConfig
 
     p.add_argument("suite", choices=list(SUITES), help="which matrix")
     p.add_argument(
@@ -311,8 +311,8 @@ def _suite_base(args: argparse.Namespace, wandb: bool | None = None) -> dict:
     PathNet settings and the paper's sampled hyperparameters for jobs 1..). An
     ``--address`` is also exported as ``RAY_ADDRESS`` for the suite's driver (Tune).
     """
-    from benchmarks.config import RunConfig
     from benchmarks.config_cli import given_fields
+    from runstore.config import RunConfig
 
     base = _resolve(given_fields(RunConfig, args), args.device)
     if wandb is not None:
@@ -323,18 +323,28 @@ def _suite_base(args: argparse.Namespace, wandb: bool | None = None) -> dict:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from benchmarks.runner import run_suite
+    from benchmarks.runner import SuiteIncompleteError, run_suite
 
     base = _suite_base(args)
-    run_suite(
-        args.suite,
-        args.budget,
-        args.out,
-        base=base,
-        eval_episodes=args.eval_episodes,
-        parallel=args.parallel,
-        use_zoo=not args.train_sources,
-    )
+    try:
+        run_suite(
+            args.suite,
+            args.budget,
+            args.out,
+            base=base,
+            eval_episodes=args.eval_episodes,
+            parallel=args.parallel,
+            use_zoo=not args.train_sources,
+        )
+    except SuiteIncompleteError as err:
+        print(
+            f"xfer: {len(err.problems)} run(s) failed or unfinished; the report leaves them "
+            "out. Rerun the same command to retry them:",
+            file=sys.stderr,
+        )
+        for line in err.problems:
+            print(f"  {line}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -435,9 +445,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("agents", help="inspect agents")
     agents_sub = p.add_subparsers(dest="agents_command", required=True, metavar="ACTION")
     d = agents_sub.add_parser("describe", help="parameter counts per column / module")
-    d.add_argument(
-        "agent", help="scratch, finetune-head, finetune-all, random-column, progressive or pathnet"
-    )
+    from methods import method_names
+
+    d.add_argument("agent", help="a method: " + ", ".join(method_names()))
     d.add_argument("--actions", type=int, default=6, help="number of actions (default 6)")
     d.add_argument("--channels", type=int, default=4, help="input channels (default 4)")
     d.add_argument(

@@ -8,9 +8,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from benchmarks.atomic import write_json
-from benchmarks.config import RunConfig
-from benchmarks.rundir import RunDir, eval_file
+from runstore.atomic import write_json
+from runstore.config import RunConfig
+from runstore.rundir import RunDir, eval_file
 
 __all__ = ["FORGETTING_SEED", "evaluate_forgetting", "evaluate_run", "play_episodes"]
 
@@ -90,8 +90,9 @@ def evaluate_run(
         ValueError: ``source`` with a task that is not one of the run's sources, or a
             part whose action count is not the task's.
     """
-    from agents import DENNet, PathNet, ProgressiveNet, load_agent
+    from agents import load_agent
     from envs import make_env
+    from methods import get_method
 
     run_dir = Path(run_dir)
     run = RunDir(run_dir).require_weights()
@@ -101,48 +102,17 @@ def evaluate_run(
         raise ValueError(f"{task} is not a source of {run_dir} (sources: {sources or 'none'})")
     agent = load_agent(RunDir(run_dir).weights)
     agent.eval()
-    num_actions = make_env(task).action_space.n
+    num_actions = int(make_env(task).action_space.n)
     # task i of the chain (PathNet's readout i, DEN's head i): the sources in order, then
     # the run's own task, which its newest part plays unless ``source`` asks otherwise
     as_source = task in sources and (source or task != run["task"])
     index = sources.index(task) if as_source else len(sources)
-
-    def check_actions(what: str) -> None:
-        if agent.task_actions[index] != num_actions:
-            raise ValueError(
-                f"{what} {index} has {agent.task_actions[index]} actions, {task} has {num_actions}"
-            )
-
-    if isinstance(agent, ProgressiveNet):
-        if column is None:
-            offset = agent.num_columns - 1 - len(sources)
-            column = offset + index if as_source and offset >= 0 else -1
-        if not -agent.num_columns <= column < agent.num_columns:
-            raise ValueError(
-                f"--column {column}: this net has {agent.num_columns} column(s) "
-                f"(0..{agent.num_columns - 1})"
-            )
-        col_actions = agent.columns[column].num_actions
-        if col_actions != num_actions:
-            raise ValueError(f"column {column} has {col_actions} actions, {task} has {num_actions}")
-
-        def policy(x: torch.Tensor) -> Any:
-            return agent(x, column=column)
-    elif isinstance(agent, PathNet):
-        if index >= len(agent.fixed_paths):
-            raise ValueError(f"{run_dir}: no fixed path for {task}")
-        path = torch.as_tensor(agent.fixed_paths[index])
-        check_actions("readout")
-
-        def policy(x: torch.Tensor) -> Any:
-            return agent(x, path, task=index)
-    elif isinstance(agent, DENNet):  # head i computes with the units of tasks <= i only
-        check_actions("head")
-
-        def policy(x: torch.Tensor) -> Any:
-            return agent(x, task=index)
-    else:  # pragma: no cover - no other agent kinds
-        raise ValueError(f"cannot evaluate {type(agent).__name__}")
+    try:  # which part plays task i is the method's (methods/)
+        policy, column = get_method(run["agent"]).task_policy(
+            agent, index, as_source, len(sources), column, num_actions
+        )
+    except ValueError as err:
+        raise ValueError(f"{run_dir} on {task}: {err}") from None
     scores = play_episodes(policy, task, episodes, seed=seed, greedy=greedy)
     result = {
         "run": str(run_dir),
@@ -151,7 +121,7 @@ def evaluate_run(
         "greedy": greedy,
         "seed": seed,
         "part": "source" if as_source else "newest",
-        "column": column if isinstance(agent, ProgressiveNet) else None,
+        "column": column,
         "scores": scores,
         "mean": float(np.mean(scores)),
         "std": float(np.std(scores)),
@@ -256,8 +226,13 @@ def check_curve(
         first_step = prev["env_steps"] if prev else 0.0
         if pooled_n >= episodes:
             break
-    if run.get("agent") == "pathnet":
-        result["reason"] = "skipped: a PathNet curve averages the population's paths"
+    from methods import get_method
+
+    if not get_method(run.get("agent", "scratch")).checks_curve:
+        result["reason"] = (
+            f"skipped: a {run['agent']} curve does not measure the saved network "
+            "(PathNet's averages the population's paths)"
+        )
     elif pooled_n < CHECK_MIN_EPISODES:
         result["reason"] = f"skipped: fewer than {CHECK_MIN_EPISODES} episodes in a window"
     else:

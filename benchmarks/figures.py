@@ -9,7 +9,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from benchmarks.atomic import atomic_write  # noqa: E402
+from runstore.atomic import atomic_write  # noqa: E402
 
 __all__ = ["save_contact_sheet"]
 

@@ -95,7 +95,8 @@ def network_rounds(batch: int = 32, repeats: int = 20, threads: int = 1) -> dict
     """Forward+backward seconds per model and round (models interleaved in each round)."""
     import torch
 
-    from agents import PathNet, PathNetConfig, build_agent, random_path
+    from agents import PathNet, PathNetConfig, random_path
+    from methods import build_agent
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
@@ -123,7 +124,7 @@ def network_rounds(batch: int = 32, repeats: int = 20, threads: int = 1) -> dict
 def _throughput_config(
     task: str, agent: str, steps: int, sources: tuple[str, ...] = (), **overrides: Any
 ) -> Any:
-    from benchmarks.config import RunConfig
+    from runstore.config import RunConfig
 
     return RunConfig(
         task=task,
@@ -160,7 +161,7 @@ def training_throughput(
     rate = (last["env_steps"] - first["env_steps"]) / max(
         last["wall_time"] - first["wall_time"], 1e-9
     )
-    from benchmarks.rundir import RunDir
+    from runstore.rundir import RunDir
 
     status = RunDir(run_dir).read_status()
     sampled = float(status.get("rllib_env_steps_sampled_lifetime") or 0.0)
@@ -241,8 +242,8 @@ def pipeline_comparison(
     no ``default``).
     Progressive sources are trained first (outside the timing).
     """
-    from benchmarks.config import source_config
     from benchmarks.runner import train_with_sources
+    from runstore.config import source_config
 
     root = root or tempfile.mkdtemp(prefix="xfer-pipelines-")
     out: dict[str, dict[str, float]] = {}
@@ -299,17 +300,14 @@ def _bound_net(agent: str, sources: tuple[str, ...]) -> tuple[Any, Callable[[Any
     """
     import torch
 
-    from agents import PathNet, PathNetConfig, build_agent, random_path
+    from agents import PathNet, random_path
+    from methods import build_agent
 
-    if agent == "pathnet":
-        net = PathNet(PathNetConfig(), 6)
+    net = build_agent(agent, 6, num_columns=len(sources) + 1) if sources else build_agent(agent, 6)
+    if isinstance(net, PathNet):
         # a runner plays one path; the learner trains each runner's rows on its path
         path = torch.as_tensor(random_path(np.random.default_rng(0), net.config))
         return net, lambda obs: net(obs, path)
-    if sources:
-        net = build_agent(agent, 6, num_columns=len(sources) + 1)
-    else:
-        net = build_agent(agent, 6)
     return net, net
 
 
@@ -457,8 +455,8 @@ def afs_timing(states: int = 10_000, columns: int = 2) -> float:
     """Seconds to compute AFS over ``states`` states for a ``columns``-column net."""
     import torch
 
-    from agents import build_agent
     from analysis.sensitivity import average_fisher_sensitivity
+    from methods import build_agent
 
     torch.manual_seed(0)
     net = build_agent("progressive", 6, num_columns=columns)
@@ -507,19 +505,26 @@ def run_perf(json_path: str | None = None, train_steps: int = 20_000, quick: boo
         f"{'env steps/s':>12}{'train steps/s':>14}{'ratio':>7}"
     )
     root = tempfile.mkdtemp(prefix="xfer-perf-")
-    agents = [("scratch", (), {}), ("progressive", ("pong_soup/pong",), {})]
+    agents = [
+        ("scratch", "scratch", (), {}),
+        ("progressive-2col", "progressive", ("pong_soup/pong",), {}),
+    ]
     if not quick:
         agents += [
-            ("progressive", ("pong_soup/noisy", "pong_soup/pong"), {}),
-            ("progressive", ("pong_soup/hflip", "pong_soup/noisy", "pong_soup/pong"), {}),
-            ("pathnet", (), {}),
+            ("progressive-3col", "progressive", ("pong_soup/noisy", "pong_soup/pong"), {}),
+            (
+                "progressive-4col",
+                "progressive",
+                ("pong_soup/hflip", "pong_soup/noisy", "pong_soup/pong"),
+                {},
+            ),
+            ("pathnet", "pathnet", (), {}),
         ]
-    for agent, sources, extra in agents:
-        label = f"{agent}-{len(sources) + 1}col" if agent == "progressive" else agent
+    for label, agent, sources, extra in agents:
         task = "pong_soup/pong" if not sources else "pong_soup/white"
         if sources:  # train the sources first, so the env bracket holds this run alone
-            from benchmarks.config import source_config
             from benchmarks.runner import train_with_sources
+            from runstore.config import source_config
 
             source = source_config(_throughput_config(task, agent, train_steps, sources, **extra))
             train_with_sources(source, root, log=lambda *_: None, use_zoo=False)
@@ -530,7 +535,7 @@ def run_perf(json_path: str | None = None, train_steps: int = 20_000, quick: boo
             f"{t['steps_per_s']:>14.0f}{t['ratio_to_env']:>7.3f}"
         )
     if json_path:
-        from benchmarks.atomic import write_json
+        from runstore.atomic import write_json
 
         write_json(json_path, result)
         print(f"\nwrote {json_path}")

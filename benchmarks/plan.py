@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.atomic import write_json
+from runstore.atomic import write_json
 
 __all__ = ["SPEED_FACTORS", "RUN_OVERHEAD_S", "estimate", "plan_text", "cache_path"]
 
@@ -44,13 +44,10 @@ def cache_path() -> Path:
 
 
 def _columns(cfg: Any) -> int | str:
-    if cfg.agent == "pathnet":
-        return "pathnet"
-    if cfg.agent == "random-column":
-        return 2
-    if cfg.agent == "progressive":
-        return len(cfg.sources) + 1
-    return 1
+    """The :data:`SPEED_FACTORS` key of a run (its method's ``plan_speed_key``)."""
+    from methods import get_method
+
+    return get_method(cfg.agent).plan_speed_key(cfg)
 
 
 def estimate(
@@ -65,7 +62,7 @@ def estimate(
         frames_per_step: emulator frames per agent step (4 on the ALE domains).
 
     Example:
-        >>> from benchmarks.config import RunConfig
+        >>> from runstore.config import RunConfig
         >>> one = RunConfig(task="catch_soup/pong", steps=1000)
         >>> estimate([[one, one]], 100.0, 1, 1)["wall_s"]  # 2 x (10 s + 60 s)
         140.0
@@ -153,11 +150,11 @@ def plan_text(
 ) -> str:
     """The plan of a sweep, as printed by ``xfer plan`` and the first lines of a sweep."""
     from benchmarks.budgets import get_budget
-    from benchmarks.config import RunConfig, run_dir_for
     from benchmarks.runner import _concurrency, plan_runs
     from benchmarks.suites import get_suite
     from benchmarks.zoo import find_zoo_run
     from envs import get_task
+    from runstore.config import RunConfig, run_dir_for
 
     suite, budget = get_suite(suite_name), get_budget(budget_name)
     base = dict(base or {})

@@ -24,11 +24,10 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.atomic import write_json
 from benchmarks.budgets import PAPER_SPACE, Budget, get_budget
 from benchmarks.progress import Progress
-from benchmarks.rundir import DamagedFileError, RunDir, eval_file
 from benchmarks.suites import Cell, Suite, get_suite
+from benchmarks.trainer import TrainerFactory
 from benchmarks.training import (
     RunConfig,
     finished_run_clash,
@@ -36,8 +35,18 @@ from benchmarks.training import (
     run_dir_for,
     source_config,
 )
+from methods import get_method
+from runstore.atomic import write_json
+from runstore.rundir import DamagedFileError, RunDir, SuiteLock, eval_file
 
-__all__ = ["plan_runs", "run_suite", "train_with_sources", "measure_floors", "FLOOR_EPISODES"]
+__all__ = [
+    "plan_runs",
+    "run_suite",
+    "train_with_sources",
+    "measure_floors",
+    "FLOOR_EPISODES",
+    "SuiteIncompleteError",
+]
 
 # Random-policy episodes per task for the floor (Catch episodes are 9 steps long). The
 # standard error (std / sqrt(episodes)) is stored with each floor and shown in the report:
@@ -47,9 +56,12 @@ FLOOR_EPISODES = {"catch_soup": 500, "pong_soup": 10, "atari": 10, "labyrinth": 
 
 
 def _job_config(
-    cell: Cell, steps: int, job: int, base: dict[str, Any], pathnet: dict[str, Any] | None = None
+    cell: Cell, steps: int, job: int, base: dict[str, Any], method_settings: dict[str, Any]
 ) -> RunConfig:
-    extra = dict(pathnet or {}) if cell.agent == "pathnet" else {}
+    # the budget's settings of a method's own fields (PathNet's population) apply to the
+    # cells of methods that own them
+    own = get_method(cell.agent).fields
+    extra = {k: v for k, v in method_settings.items() if k in own}
     cfg = RunConfig(
         task=cell.target,
         agent=cell.agent,
@@ -81,7 +93,7 @@ def plan_runs(
     manifest: list[dict[str, Any]] = []
     for cell in cells:
         for job in range(budget.jobs):
-            cfg = _job_config(cell, steps, job, base, budget.pathnet)
+            cfg = _job_config(cell, steps, job, base, budget.method_settings)
             targets.append(cfg)
             manifest.append(
                 {
@@ -176,7 +188,7 @@ def _after_run(cfg: RunConfig, root: Path, eval_episodes: int, log: Any) -> None
                 evaluate_forgetting(side, source, eval_episodes)
             except ValueError as err:  # e.g. heads replaced for another action count
                 write_json(out, {"task": source, "error": str(err)})
-    if cfg.agent == "progressive" and not (run_dir / "afs.json").is_file():
+    if "afs" in get_method(cfg.agent).analyses and not (run_dir / "afs.json").is_file():
         from benchmarks.analyze import afs_for_run
 
         afs_for_run(run_dir, states=1_000, episodes=10)
@@ -198,7 +210,11 @@ def _concurrency(parallel: int | None, env_runners: int) -> int:
 
 
 def train_with_sources(
-    cfg: RunConfig, root: str | Path, log: Any = print, use_zoo: bool = True
+    cfg: RunConfig,
+    root: str | Path,
+    log: Any = print,
+    use_zoo: bool = True,
+    trainer_factory: TrainerFactory | None = None,
 ) -> Path:
     """Train ``cfg`` and, first, every unfinished run of its source chain; its run dir.
 
@@ -220,35 +236,66 @@ def train_with_sources(
         if use_zoo and take_from_zoo(src, root, log):
             continue
         log(f"source run {src_dir} is missing or unfinished: training it first")
-        train(src, root, log)
-    return train(cfg, root, log)
+        train(src, root, log, trainer_factory=trainer_factory)
+    return train(cfg, root, log, trainer_factory=trainer_factory)
 
 
-def run_suite(
-    suite_name: str,
-    budget_name: str,
-    root: str | Path,
-    base: dict[str, Any] | None = None,
-    eval_episodes: int | None = None,
-    log: Any = print,
-    report: bool = True,
-    parallel: int | None = None,
-    use_zoo: bool = True,
-) -> Path:
-    """Plan, train (resuming), evaluate and report a suite. Returns the results root.
+class SuiteIncompleteError(RuntimeError):
+    """A suite ended with runs failed or unfinished (the report was still written)."""
 
-    ``parallel``: runs at a time (default: 1 on one machine; with ``RAY_ADDRESS``, what
-    the cluster has room for). More than one goes through Ray Tune.
-    ``use_zoo``: a source run that no target cell needs as a result of its own is copied
-    from the shipped zoo when one has its identity (``--train-sources`` turns it off).
-    """
-    from benchmarks.training import TrainingError, take_from_zoo, train
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__(
+            f"{len(problems)} run(s) failed or unfinished; rerun the same command to retry "
+            "them: " + "; ".join(problems[:5]) + (" ..." if len(problems) > 5 else "")
+        )
 
-    suite, budget = get_suite(suite_name), get_budget(budget_name)
-    root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
-    waves, manifest = plan_runs(suite, budget, base)
-    eval_episodes = eval_episodes or (50 if suite.domain == "catch_soup" else 3)
+
+# how often a suite looks again at a run another process is training (seconds)
+HELD_POLL_S = 10.0
+
+
+def _train_waiting(
+    cfg: RunConfig, root: Path, log: Any, trainer_factory: TrainerFactory | None
+) -> None:
+    """Train ``cfg``; while another live process holds it, wait for that process (it is
+    training the same run), then take it over: its run is then done or resumable."""
+    from benchmarks.training import RunHeldError, train
+
+    told = 0.0
+    while True:
+        try:
+            train(cfg, root, log=lambda *_: None, trainer_factory=trainer_factory)
+            return
+        except RunHeldError as err:
+            if time.time() - told > 60:
+                log(f"waiting: {err}")
+                told = time.time()
+            time.sleep(HELD_POLL_S)
+
+
+def _check_reuse(root: Path, runs: list[RunConfig]) -> int:
+    """How many of ``runs`` are finished under ``root``; an error when a finished one is
+    of another config (the suite would reuse it)."""
+    from benchmarks.training import TrainingError
+
+    done = [c for c in runs if read_status(run_dir_for(root, c)).get("state") == "done"]
+    clashes = [
+        f"{run_dir_for(root, c)} (differs in {', '.join(diff)})"
+        for c in done
+        if (diff := finished_run_clash(run_dir_for(root, c), c))
+    ]
+    if clashes:
+        raise TrainingError(
+            f"{root} holds finished runs of another config, which this suite would reuse: "
+            + "; ".join(clashes[:3])
+            + (f" and {len(clashes) - 3} more" if len(clashes) > 3 else "")
+            + ". Use another --out, or delete them"
+        )
+    return len(done)
+
+
+def _write_plan(root: Path, suite: Suite, budget: Budget, manifest: list[dict]) -> None:
     write_json(
         root / "plan.json",
         {
@@ -262,29 +309,81 @@ def run_suite(
             "cells": manifest,
         },
     )
+
+
+def run_suite(
+    suite_name: str,
+    budget_name: str,
+    root: str | Path,
+    base: dict[str, Any] | None = None,
+    eval_episodes: int | None = None,
+    log: Any = print,
+    report: bool = True,
+    parallel: int | None = None,
+    use_zoo: bool = True,
+    trainer_factory: TrainerFactory | None = None,
+) -> Path:
+    """Plan, train (resuming), evaluate and report a suite. Returns the results root.
+
+    ``parallel``: runs at a time (default: 1 on one machine; with ``RAY_ADDRESS``, what
+    the cluster has room for). More than one goes through Ray Tune.
+    ``use_zoo``: a source run that no target cell needs as a result of its own is copied
+    from the shipped zoo when one has its identity (``--train-sources`` turns it off).
+    ``trainer_factory``: what trains each run (default RLlib; tests pass a fake one).
+
+    One suite at a time uses a results root (:class:`runstore.rundir.SuiteLock`); a run
+    that another process (an ``xfer train``) holds is waited for, never counted failed.
+
+    Raises:
+        SuiteLockedError: another live suite is using ``root``.
+        SuiteIncompleteError: at the end (after the report), when runs failed or are
+            unfinished; it names them.
+    """
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    with SuiteLock(root, log=log):
+        return _run_suite_locked(
+            suite_name,
+            budget_name,
+            root,
+            base,
+            eval_episodes,
+            log,
+            report,
+            parallel,
+            use_zoo,
+            trainer_factory,
+        )
+
+
+def _run_suite_locked(
+    suite_name: str,
+    budget_name: str,
+    root: Path,
+    base: dict[str, Any] | None,
+    eval_episodes: int | None,
+    log: Any,
+    report: bool,
+    parallel: int | None,
+    use_zoo: bool,
+    trainer_factory: TrainerFactory | None,
+) -> Path:
+    from benchmarks.training import TrainingError, take_from_zoo
+
+    suite, budget = get_suite(suite_name), get_budget(budget_name)
+    waves, manifest = plan_runs(suite, budget, base)
+    eval_episodes = eval_episodes or (50 if suite.domain == "catch_soup" else 3)
+    _write_plan(root, suite, budget, manifest)
     targets = sorted({m["target"] for m in manifest} | {c.task for w in waves for c in w})
     measure_floors(targets, root, log)
     all_runs = [c for w in waves for c in w]
     total = len(all_runs)
-    done = [c for c in all_runs if read_status(run_dir_for(root, c)).get("state") == "done"]
-    clashes = [
-        f"{run_dir_for(root, c)} (differs in {', '.join(diff)})"
-        for c in done
-        if (diff := finished_run_clash(run_dir_for(root, c), c))
-    ]
-    if clashes:
-        raise TrainingError(
-            f"{root} holds finished runs of another config, which this suite would reuse: "
-            + "; ".join(clashes[:3])
-            + (f" and {len(clashes) - 3} more" if len(clashes) > 3 else "")
-            + ". Use another --out, or delete them"
-        )
-    done_before = len(done)
+    done_before = _check_reuse(root, all_runs)
     log(
         f"{suite.name} at budget {budget.name}: {total} runs in {len(waves)} wave(s), "
         f"{done_before} already done"
     )
-    finished, failed, started = done_before, [], time.time()
+    finished, started = done_before, time.time()
     bar = Progress(total, suite.name, unit="run", initial=done_before)
     log = bar.writer(log)
     trained = 0
@@ -304,13 +403,7 @@ def run_suite(
             log(f"wave {index}: {len(todo)} runs through Ray Tune, {concurrency} at a time")
             from benchmarks.rllib.sweep import run_wave_with_tune
 
-            run_wave_with_tune(todo, root, concurrency, index)
-            states = [read_status(run_dir_for(root, c)) for c in todo]
-            failed += [
-                f"{run_dir_for(root, c)}: {s.get('reason')}"
-                for c, s in zip(todo, states, strict=True)
-                if s.get("state") != "done"
-            ]
+            run_wave_with_tune(todo, root, concurrency, index, train_for_tune)
             finished += len(todo)
             trained += len(todo)
             bar.update_to(finished)
@@ -319,9 +412,8 @@ def run_suite(
             todo = []
         for cfg in todo:
             try:
-                train(cfg, root, log=lambda *_: None)
+                _train_waiting(cfg, root, log, trainer_factory)
             except TrainingError as err:
-                failed.append(str(err))
                 log(f"FAILED {err}")
             else:
                 trained += 1
@@ -339,17 +431,44 @@ def run_suite(
             _after_run(cfg, root, eval_episodes, log)
     bar.close()
     if report:
-        from analysis.report import build_report, scan_damage
-
-        for damaged in scan_damage(root):
-            log(f"DAMAGED {damaged}: listed in the report, its run shown as missing or empty")
-        out = build_report(root, allow_damaged=True)
-        log(f"report: {out / 'index.html'}")
-        summary = (out / "table1.txt").read_text()
-        log(summary)
-    if failed:
-        log(f"{len(failed)} run(s) failed; rerun the same command to retry them")
+        _report(root, log)
+    problems = _unfinished(root, all_runs)
+    if problems:
+        raise SuiteIncompleteError(problems)
     return root
+
+
+def _unfinished(root: Path, runs: list[RunConfig]) -> list[str]:
+    """``<run dir>: <state> (<reason>)`` for every run of the suite that is not done."""
+    out = []
+    for cfg in runs:
+        status = read_status(run_dir_for(root, cfg))
+        if status.get("state") != "done":
+            why = f" ({status['reason']})" if status.get("reason") else ""
+            out.append(f"{run_dir_for(root, cfg)}: {status.get('state', 'missing')}{why}")
+    return out
+
+
+def _report(root: Path, log: Any) -> None:
+    from analysis.report import build_report, scan_damage
+
+    for damaged in scan_damage(root):
+        log(f"DAMAGED {damaged}: listed in the report, its run shown as missing or empty")
+    out = build_report(root, allow_damaged=True)
+    log(f"report: {out / 'index.html'}")
+    log((out / "table1.txt").read_text())
+
+
+def train_for_tune(run: dict[str, Any], root: str) -> str | None:
+    """One Tune trial's run (``benchmarks.rllib.sweep``): None when it finished, else
+    why not. A run another process holds is waited for, as in the sequential path."""
+    from benchmarks.training import TrainingError
+
+    try:
+        _train_waiting(RunConfig.from_dict(run), Path(root), lambda *_: None, None)
+    except TrainingError as err:
+        return str(err)
+    return None
 
 
 def _hms(seconds: float) -> str:

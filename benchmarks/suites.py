@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from analysis.paper import PAPER_TABLE1, agent_label
 from envs import ATARI_TARGETS, SOUP_VARIANTS
+from methods import get_method
 
 __all__ = ["Cell", "Suite", "SUITES", "get_suite", "agent_label", "PAPER_TABLE1"]
 
@@ -74,28 +75,33 @@ def _soup_cells(
     for t in targets:
         target = f"{domain}/{t}"
         for agent in agents:
-            if agent in ("scratch", "random-column"):
-                cells.append(Cell(agent, target))
-                continue
-            for s in sources:
-                if agent == "progressive-3col":
+            if agent == PROGRESSIVE_3COL:  # a row of Table 1, not a method
+                for s in sources:
                     other = order[(order.index(s) + 1) % len(order)]
-                    if other == s:
-                        continue
-                    chain = (f"{domain}/{other}", f"{domain}/{s}")
-                    cells.append(Cell("progressive", target, chain))
-                else:
-                    cells.append(Cell(agent, target, (f"{domain}/{s}",)))
+                    if other != s:
+                        chain = (f"{domain}/{other}", f"{domain}/{s}")
+                        cells.append(Cell("progressive", target, chain))
+            else:
+                cells += _cells_for(agent, target, tuple(f"{domain}/{s}" for s in sources))
     return tuple(cells)
 
 
+def _cells_for(agent: str, target: str, sources: tuple[str, ...]) -> list[Cell]:
+    """``agent`` on ``target``: once when its method takes no source, else once after
+    each of ``sources``."""
+    if get_method(agent).max_sources == 0:
+        return [Cell(agent, target)]
+    return [Cell(agent, target, (s,)) for s in sources]
+
+
+PROGRESSIVE_3COL = "progressive-3col"
 SOUP_AGENTS = (
     "scratch",
     "finetune-head",
     "finetune-all",
     "random-column",
     "progressive",
-    "progressive-3col",
+    PROGRESSIVE_3COL,
     "pathnet",
     "den",
 )
@@ -140,6 +146,18 @@ def _soup_suite(name: str, domain: str) -> Suite:
     )
 
 
+# the laptop matrices' agents for Atari and Labyrinth (2-column chains only)
+ATARI_REDUCED_AGENTS = ("scratch", "random-column", "finetune-head", "finetune-all", "progressive")
+LABYRINTH_REDUCED_AGENTS = (
+    "scratch",
+    "random-column",
+    "finetune-head",
+    "finetune-all",
+    "progressive",
+    "pathnet",
+)
+
+
 def _atari_suite() -> Suite:
     chain = ("atari/seaquest", "atari/riverraid", "atari/pong")
     cells: list[Cell] = []
@@ -154,15 +172,13 @@ def _atari_suite() -> Suite:
         cells += [Cell("progressive", target, chain[:n]) for n in (1, 2, 3)]
         cells.append(Cell("pathnet", target, chain[:1]))
         cells.append(Cell("den", target, chain[:1]))
-    reduced_targets = ("atari/boxing", "atari/gopher")
     reduced = tuple(
-        c
-        for c in cells
-        if c.target in reduced_targets and c.agent not in ("pathnet", "den") and len(c.sources) <= 1
+        cell
+        for t in ("atari/boxing", "atari/gopher")
+        for agent in ATARI_REDUCED_AGENTS
+        for cell in _cells_for(agent, t, chain[:1])
     )
-    smoke = tuple(
-        c for c in reduced if c.target == "atari/boxing" and c.agent in ("scratch", "progressive")
-    )
+    smoke = (Cell("scratch", "atari/boxing"), Cell("progressive", "atari/boxing", chain[:1]))
     return Suite(
         "atari",
         "atari",
@@ -193,14 +209,16 @@ def _labyrinth_suite() -> Suite:
                 Cell(a, tid, (sid,))
                 for a in ("finetune-head", "finetune-all", "progressive", "pathnet", "den")
             ]
+    source = ("labyrinth/seek_track_1",)
     reduced = tuple(
-        c
-        for c in cells
-        if c.agent != "den"
-        and c.target.endswith(("seek_track_2", "seek_avoid_1"))
-        and c.sources in ((), ("labyrinth/seek_track_1",))
+        cell
+        for t in ("labyrinth/seek_avoid_1", "labyrinth/seek_track_2")
+        if t in TASKS
+        for agent in LABYRINTH_REDUCED_AGENTS
+        for cell in _cells_for(agent, t, source)
     )
-    smoke = tuple(c for c in reduced if c.agent in ("scratch", "progressive"))[:2]
+    first = reduced[0].target if reduced else None
+    smoke = (Cell("scratch", first), Cell("progressive", first, source)) if first else ()
     return Suite(
         "labyrinth",
         "labyrinth",

@@ -17,7 +17,7 @@ A run directory holds:
 - ``checkpoint/``: the RLlib algorithm state for resuming, with the driver's progress
   (``xfer_progress.json``) inside it (module weights travel to later runs through
   ``agent.pt``, never through this checkpoint; resuming executes its pickles);
-- ``.lock``: held while a process trains the run (``benchmarks.rundir``);
+- ``.lock``: held while a process trains the run (``runstore.rundir``);
 - ``pathnet.json`` (PathNet): the population, whole-episode counts and fitness, and the
   fixed best path;
 - ``den.json`` (DEN): the phase transitions (selected, added, pruned and split units,
@@ -40,18 +40,20 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.config import (
+from benchmarks.progress import Progress
+from benchmarks.tracking import Tracker
+from benchmarks.trainer import IterationStats, Trainer, TrainerFactory
+from runstore.config import (
     EXECUTION_FIELDS,
     RunConfig,
     finished_run_clash,
     run_dir_for,
     source_config,
 )
-from benchmarks.progress import Progress
-from benchmarks.rundir import CURVE_FIELDS, RunDir, has_checkpoint
+from runstore.rundir import CURVE_FIELDS, RunDir, has_checkpoint
 
 __all__ = [
-    "RunConfig",  # defined in benchmarks.config, re-exported for existing imports
+    "RunConfig",  # defined in runstore.config, re-exported for existing imports
     "run_dir_for",
     "source_config",
     "finished_run_clash",
@@ -60,12 +62,20 @@ __all__ = [
     "read_curve",
     "CURVE_FIELDS",
     "TrainingError",
+    "RunHeldError",
+    "build_network",
+    "model_config",
+    "rllib_trainer",
     "take_from_zoo",
 ]
 
 
 class TrainingError(RuntimeError):
     """A run failed; its status.json says why."""
+
+
+class RunHeldError(TrainingError):
+    """Another live process holds the run's lock (it is training it): not a failure."""
 
 
 def read_status(run_dir: str | Path) -> dict[str, Any]:
@@ -117,18 +127,40 @@ def _provenance() -> dict[str, Any]:
     return {"git_commit": commit or None, "packages": versions}
 
 
-def _driver_agent(cfg: RunConfig, sources: list[str], task_actions: int, in_channels: int) -> Any:
-    from agents import build_agent
+def build_network(cfg: RunConfig, sources: list[str], num_actions: int, in_channels: int) -> Any:
+    """The network of run ``cfg`` as its method builds it (seeded from ``sources``)."""
+    from methods import build_agent, get_method
 
     return build_agent(
         cfg.agent,
-        task_actions,
+        num_actions,
         in_channels=in_channels,
         sources=sources,
         alpha_init=cfg.alpha_init,
         seed=cfg.seed,
-        den=cfg.den_config() if cfg.agent == "den" else None,
+        **get_method(cfg.agent).network_spec_extras(cfg),
     )
+
+
+def model_config(cfg: RunConfig, sources: list[str]) -> dict[str, Any]:
+    """What the trainer's network needs: method, source files, alpha_init, seed, and the
+    method's own entries (``Method.model_config``)."""
+    from methods import get_method
+
+    return {
+        "agent": cfg.agent,
+        "sources": sources,
+        "alpha_init": cfg.alpha_init,
+        "seed": cfg.seed,
+        **get_method(cfg.agent).model_config(cfg),
+    }
+
+
+def rllib_trainer(cfg: RunConfig, model_config: dict[str, Any]) -> Trainer:
+    """The default :data:`~benchmarks.trainer.TrainerFactory`: RLlib."""
+    from benchmarks.rllib.trainer import build_trainer
+
+    return build_trainer(cfg, model_config)
 
 
 class _Window:
@@ -223,18 +255,26 @@ def take_from_zoo(cfg: RunConfig, root: str | Path, log: Any = print) -> bool:
     return True
 
 
-def train(cfg: RunConfig, root: str | Path, log: Any = print, show_bar: bool | None = None) -> Path:
+def train(
+    cfg: RunConfig,
+    root: str | Path,
+    log: Any = print,
+    show_bar: bool | None = None,
+    trainer_factory: TrainerFactory | None = None,
+) -> Path:
     """Train the one run ``cfg`` under ``root``; return its run directory.
 
     ``show_bar``: draw a progress bar (steps, steps/s, latest return, ETA); default: on
     a terminal only (:mod:`benchmarks.progress`). Curve points are logged as lines when
-    no bar is drawn.
+    no bar is drawn. ``trainer_factory``: what builds the algorithm (default RLlib,
+    :func:`rllib_trainer`; tests pass a fake one).
 
     Its source run (``source_config(cfg)``) must be finished under ``root``: ordering
     sources before targets is the runner's job (``benchmarks.runner.train_with_sources``
     for one run and its chain, ``run_suite`` for a matrix).
 
     Raises:
+        RunHeldError: another live process is training this run directory.
         TrainingError: the run failed (status.json holds the reason), its source run is
             not finished, or its directory holds another run.
     """
@@ -252,20 +292,73 @@ def train(cfg: RunConfig, root: str | Path, log: Any = print, show_bar: bool | N
         sources = [str(RunDir(src_dir).weights)]
     run_dir = run_dir_for(root, cfg)
     run_dir.mkdir(parents=True, exist_ok=True)
-    from benchmarks.rundir import RunLock, RunLockedError
+    from runstore.rundir import RunLock, RunLockedError
 
     try:
         lock = RunLock(run_dir, log=log).acquire()
     except RunLockedError as err:
-        raise TrainingError(str(err)) from None
+        raise RunHeldError(str(err)) from None
     try:
-        return _train_locked(cfg, run_dir, sources, log, show_bar)
+        return _train_locked(cfg, run_dir, sources, log, show_bar, trainer_factory)
     finally:
         lock.release()
 
 
+def _resolve_config(cfg: RunConfig, run: RunDir, log: Any) -> tuple[RunConfig, list[dict]]:
+    """The config to train an existing, unfinished run directory with, and its
+    extension record: the same run (other execution settings allowed), or the same run
+    given more steps; anything else is a :class:`TrainingError`."""
+    from methods import get_method
+
+    run_dir = run.path
+    if not run.config.is_file():
+        return cfg, []
+    saved_file = run.read_config()
+    saved = saved_file.get("run", {})
+    if saved and get_method(cfg.agent).fields <= set(saved):
+        # written by an older version: fields it lacked take their defaults, fields since
+        # removed are dropped (a run written before one of its method's own fields
+        # existed, a PathNet run from before whole-episode fitness, keeps its old config,
+        # so it is refused below)
+        saved = RunConfig.from_dict(saved).to_dict()
+    extended = list(saved_file.get("extended", []))
+    # a run that left nothing to keep (no checkpoint, no weights; e.g. it failed at
+    # start-up asking for a GPU) may be restarted with another config
+    keeps = has_checkpoint(run_dir) or run.weights.exists()
+    if cfg.curve_window is None and saved.get("curve_window") is not None:
+        # an extended run pinned its window; the same command without one resumes it
+        cfg = dataclasses.replace(cfg, curve_window=int(saved["curve_window"]))
+    if not (saved and saved != cfg.to_dict() and keeps):
+        return cfg, extended
+    diff = sorted(k for k in cfg.to_dict() if saved.get(k) != cfg.to_dict()[k])
+    window = int(saved_file.get("curve_window") or RunConfig.from_dict(saved).window)
+    execution = [k for k in diff if k in RESUMABLE_CHANGES]
+    diff = [k for k in diff if k not in RESUMABLE_CHANGES]
+    if execution:
+        # how a run is executed is not what it is: runners, timeouts, wandb...
+        log(f"{run_dir}: resuming with other execution settings ({', '.join(execution)})")
+    if diff and not _can_extend(run_dir, saved, cfg, diff, window):
+        raise TrainingError(
+            f"{run_dir} holds a run with another config (differs in {diff}); "
+            "use another --out or --tag, or delete that directory (an interrupted "
+            "run may only be given more --steps)"
+        )
+    if diff:
+        # an interrupted run may be given more steps: it resumes from its checkpoint
+        # and keeps the curve window it was written with
+        log(f"{run_dir}: extending the run from {saved['steps']} to {cfg.steps} steps")
+        extended.append({"steps": saved["steps"], "git_commit": saved_file.get("git_commit")})
+        cfg = dataclasses.replace(cfg, curve_window=window)
+    return cfg, extended
+
+
 def _train_locked(
-    cfg: RunConfig, run_dir: Path, sources: list[str], log: Any, show_bar: bool | None
+    cfg: RunConfig,
+    run_dir: Path,
+    sources: list[str],
+    log: Any,
+    show_bar: bool | None,
+    trainer_factory: TrainerFactory | None,
 ) -> Path:
     """:func:`train` for one run directory, under its lock."""
     status = read_status(run_dir)
@@ -279,44 +372,7 @@ def _train_locked(
         log(f"{run_dir}: already done")
         return run_dir
     run = RunDir(run_dir)
-    extended: list[dict[str, Any]] = []
-    if run.config.is_file():
-        saved_file = run.read_config()
-        saved = saved_file.get("run", {})
-        if saved and not (cfg.agent == "pathnet" and "pathnet_episodes" not in saved):
-            # written by an older version: fields it lacked take their defaults, fields
-            # since removed are dropped (a PathNet run from before whole-episode fitness
-            # keeps its old config, so it is refused below)
-            saved = RunConfig.from_dict(saved).to_dict()
-        extended = list(saved_file.get("extended", []))
-        # a run that left nothing to keep (no checkpoint, no weights; e.g. it failed at
-        # start-up asking for a GPU) may be restarted with another config
-        keeps = has_checkpoint(run_dir) or run.weights.exists()
-        if cfg.curve_window is None and saved.get("curve_window") is not None:
-            # an extended run pinned its window; the same command without one resumes it
-            cfg = dataclasses.replace(cfg, curve_window=int(saved["curve_window"]))
-        if saved and saved != cfg.to_dict() and keeps:
-            diff = sorted(k for k in cfg.to_dict() if saved.get(k) != cfg.to_dict()[k])
-            window = int(saved_file.get("curve_window") or RunConfig.from_dict(saved).window)
-            execution = [k for k in diff if k in RESUMABLE_CHANGES]
-            diff = [k for k in diff if k not in RESUMABLE_CHANGES]
-            if execution:
-                # how a run is executed is not what it is: runners, timeouts, wandb...
-                log(f"{run_dir}: resuming with other execution settings ({', '.join(execution)})")
-            if diff and not _can_extend(run_dir, saved, cfg, diff, window):
-                raise TrainingError(
-                    f"{run_dir} holds a run with another config (differs in {diff}); "
-                    "use another --out or --tag, or delete that directory (an interrupted "
-                    "run may only be given more --steps)"
-                )
-            if diff:
-                # an interrupted run may be given more steps: it resumes from its
-                # checkpoint and keeps the curve window it was written with
-                log(f"{run_dir}: extending the run from {saved['steps']} to {cfg.steps} steps")
-                extended.append(
-                    {"steps": saved["steps"], "git_commit": saved_file.get("git_commit")}
-                )
-                cfg = dataclasses.replace(cfg, curve_window=window)
+    cfg, extended = _resolve_config(cfg, run, log)
     from envs import observation_fingerprint
 
     run.write_json(
@@ -332,7 +388,7 @@ def _train_locked(
     )
     _set_status(run_dir, "running", heartbeat=time.time(), **_whoami())
     try:
-        _train_loop(cfg, run_dir, sources, log, show_bar)
+        _Loop(cfg, run_dir, sources, log, show_bar, trainer_factory or rllib_trainer).run()
     except KeyboardInterrupt:
         _set_status(run_dir, "failed", reason="interrupted (KeyboardInterrupt); rerun to resume")
         raise
@@ -342,209 +398,204 @@ def _train_locked(
     return run_dir
 
 
-def _train_loop(
-    cfg: RunConfig, run_dir: Path, sources: list[str], log: Any, show_bar: bool | None
-) -> None:
-    from benchmarks.rllib import algo as rl
-    from benchmarks.rllib.pathnet import PathNetEvolution
-    from benchmarks.tracking import Tracker
-    from envs import make_env
+class _Loop:
+    """One process's training of one run: iterations, curve points, checkpoints, the
+    method's hooks, and the finished run's files."""
 
-    probe = make_env(cfg.task, seed=cfg.seed)
-    num_actions, in_channels = int(probe.action_space.n), int(probe.observation_space.shape[-1])
-    frames_per_step = _frames_per_step(cfg.task)
-    probe.close()
-    address = cfg.address or os.environ.get("RAY_ADDRESS")
-    rl.ensure_ray(address, num_cpus=None if address else max(2, cfg.env_runners + 1))
-    model_config = {
-        "agent": cfg.agent,
-        "sources": sources,
-        "alpha_init": cfg.alpha_init,
-        "seed": cfg.seed,
-    }
-    if cfg.agent == "den":
-        model_config["den"] = cfg.den_config().to_dict()
-    algo = rl.build_algorithm(cfg, model_config)
-    from benchmarks.rundir import LEGACY_PROGRESS, latest_checkpoint, save_checkpoint
+    def __init__(
+        self,
+        cfg: RunConfig,
+        run_dir: Path,
+        sources: list[str],
+        log: Any,
+        show_bar: bool | None,
+        trainer_factory: TrainerFactory,
+    ) -> None:
+        from envs import get_task, make_env
 
-    rows = read_curve(run_dir)
-    window = _Window(_Window.fresh())
-    wall_offset = 0.0
-    pop_state: dict[str, Any] | None = None
-    den_state: dict[str, Any] | None = None
-    found = latest_checkpoint(run_dir)
-    if found is not None:
+        self.cfg, self.run_dir, self.sources = cfg, run_dir, sources
+        probe = make_env(cfg.task, seed=cfg.seed)
+        self.num_actions = int(probe.action_space.n)
+        self.in_channels = int(probe.observation_space.shape[-1])
+        probe.close()
+        self.frames_per_step = get_task(cfg.task).frames_per_step
+        self.log, self.show_bar = log, show_bar
+        self.trainer_factory = trainer_factory
+        self.rows: list[dict[str, float]] = []
+        self.window = _Window(_Window.fresh())
+        # RLlib's own lifetime counters of env steps trained and sampled, as last
+        # reported: on a fresh run their ratio says whether every sampled step was
+        # trained (the throughput benchmark reads them)
+        self.trained = self.sampled = 0.0
+        # the policy lag summed over this process's iterations that report it
+        self.lag_sum, self.lag_n = 0.0, 0
+
+    def _resume(self, trainer: Trainer) -> tuple[float, dict[str, Any] | None]:
+        """Restore the newest checkpoint, if any: (wall time so far, method state)."""
+        from runstore.rundir import latest_checkpoint
+
+        found = latest_checkpoint(self.run_dir)
+        if found is None:
+            return 0.0, None
         ckpt, progress = found
-        algo.restore_from_path(str(ckpt.resolve()))
-        window = _Window(progress["window"])
-        rows = [r for r in rows if r["env_steps"] <= progress["window"]["win_start"]]
-        wall_offset = progress["wall_time"]
-        pop_state = progress.get("pathnet")
-        den_state = progress.get("den")
-        log(f"{run_dir}: resumed at {int(window.s['env_steps'])} env steps")
-    else:
-        rows = []
-    pathnet = (
-        PathNetEvolution(cfg, algo, in_channels, pop_state) if cfg.agent == "pathnet" else None
-    )
-    den = None
-    if cfg.agent == "den":
-        from benchmarks.rllib.den import DENPhases
+        trainer.restore(ckpt)
+        self.window = _Window(progress["window"])
+        start = progress["window"]["win_start"]
+        self.rows = [r for r in read_curve(self.run_dir) if r["env_steps"] <= start]
+        self.log(f"{self.run_dir}: resumed at {int(self.window.s['env_steps'])} env steps")
+        # checkpoints from before the method hooks kept the state under the method's name
+        state = progress.get("method", progress.get(self.cfg.agent))
+        return float(progress["wall_time"]), state
 
-        den = DENPhases(cfg, algo, den_state)
-    tracker = Tracker(cfg.to_dict(), run_dir) if cfg.wandb else None
-    start = time.time() - wall_offset
-    last_ckpt = time.time()
-    last_progress_t, last_steps = time.time(), window.s["env_steps"]
+    def run(self) -> None:
+        from methods import get_method
 
-    def checkpoint() -> None:
-        progress = {
-            "window": window.s,
-            "wall_time": time.time() - start,
-            "pathnet": pathnet.state() if pathnet else None,
-            "den": den.state() if den else None,
-        }
-        # pyarrow's filesystem needs absolute paths
-        save_checkpoint(run_dir, lambda d: algo.save_to_path(str(d.resolve())), progress)
-        _write_curve(run_dir, rows)
-        _set_status(run_dir, "running", heartbeat=time.time(), **_whoami())
-
-    # RLlib's own lifetime counters of env steps trained by the learner and sampled by
-    # the runners, as last reported: on a fresh run their ratio says whether every
-    # sampled step was trained (the throughput benchmark reads them)
-    trained = sampled = 0.0
-    # RLlib's policy lag (learner updates between the weights that sampled a batch and
-    # those that train on it), summed over this process's iterations that report it
-    lag_sum, lag_n = 0.0, 0
-    bar = Progress(
-        cfg.steps,
-        f"{cfg.task} {cfg.agent}",
-        initial=int(window.s["env_steps"]),
-        position=1 if show_bar is None and log is not print else 0,
-        enabled=show_bar,
-    )
-    log = bar.writer(log)
-    try:
-        while window.s["env_steps"] < cfg.steps:
+        cfg = self.cfg
+        trainer = self.trainer_factory(cfg, model_config(cfg, self.sources))
+        try:
+            wall_offset, state = self._resume(trainer)
+            hooks = get_method(cfg.agent).training_hooks(cfg, trainer, self.in_channels, state)
+            hooks.on_start(trainer)
+            self.start = time.time() - wall_offset
+            self._iterate(trainer, hooks)
+            self._finish(trainer, hooks)
+        finally:
+            # best effort, bounded: an interrupted or stuck algorithm must not keep the
+            # process alive (Ray's own exit handler cleans up what is left)
             try:
-                result = _in_daemon_thread(algo.train, cfg.stall_timeout_s)
-            except TimeoutError:
-                raise TrainingError(
-                    f"a training iteration took more than {cfg.stall_timeout_s:.0f} s "
-                    "(stall_timeout_s): RLlib made no progress"
-                ) from None
-            runners = result.get("env_runners", {})
-            trained = float(
-                result.get("learners", {})
-                .get("__all_modules__", {})
-                .get("num_env_steps_trained_lifetime", trained)
-            )
-            sampled = float(runners.get("num_env_steps_sampled_lifetime", sampled))
-            lag = rl.policy_lag(result)
-            if lag is not None:
-                lag_sum, lag_n = lag_sum + lag, lag_n + 1
-            window.update(
-                steps=float(runners.get("num_env_steps_sampled_lifetime", 0.0)),
-                ret=float(runners.get(rl.RETURN_SUM, 0.0)),
-                sq=float(runners.get(rl.RETURN_SQ_SUM, 0.0)),
-                learn=float(runners.get(rl.LEARN_RETURN_SUM, 0.0)),
-                eps=float(runners.get(rl.EPISODES, 0.0)),
-            )
-            now = time.time()
-            if window.s["env_steps"] > last_steps:
-                last_progress_t, last_steps = now, window.s["env_steps"]
-            elif now - last_progress_t > cfg.stall_timeout_s:
-                raise TrainingError(
-                    f"no env steps sampled for {cfg.stall_timeout_s:.0f} s (stall_timeout_s)"
-                )
-            if pathnet is not None:
-                pathnet.step()
-            if den is not None:
-                latest = rows[-1]["episode_return_mean"] if rows else None
-                for record in den.step(window.s["env_steps"], latest):
-                    log(f"{run_dir}: DEN {_describe_transition(record)}")
-            bar.update_to(min(window.s["env_steps"], cfg.steps))
-            done = window.s["env_steps"] >= cfg.steps
-            point = window.take_point(cfg.window, force=done)
-            if point is not None:
-                point["frames"] = point["env_steps"] * frames_per_step
-                point["wall_time"] = now - start
-                rows.append(point)
-                _write_curve(run_dir, rows)
-                if tracker:
-                    tracker.log(point)
-                if bar.active:
-                    bar.update_to(bar.n, ret=point["episode_return_mean"])
-                else:
-                    log(
-                        f"{cfg.task} {cfg.agent}: {int(point['env_steps'])}/{cfg.steps} steps, "
-                        f"return {point['episode_return_mean']:.3f}, "
-                        f"{point['env_steps'] / max(now - start, 1e-9):.0f} steps/s"
+                _in_daemon_thread(trainer.stop, 15.0)
+            except BaseException:  # noqa: BLE001 - best effort, also on a second Ctrl-C
+                pass
+
+    def _checkpoint(self, trainer: Trainer, hooks: Any) -> None:
+        from runstore.rundir import save_checkpoint
+
+        progress = {
+            "window": self.window.s,
+            "wall_time": time.time() - self.start,
+            "method": hooks.state(),
+        }
+        save_checkpoint(self.run_dir, trainer.save, progress)
+        _write_curve(self.run_dir, self.rows)
+        _set_status(self.run_dir, "running", heartbeat=time.time(), **_whoami())
+
+    def _one_iteration(self, trainer: Trainer) -> IterationStats:
+        cfg = self.cfg
+        try:
+            stats = _in_daemon_thread(trainer.train_iteration, cfg.stall_timeout_s)
+        except TimeoutError:
+            raise TrainingError(
+                f"a training iteration took more than {cfg.stall_timeout_s:.0f} s "
+                "(stall_timeout_s): RLlib made no progress"
+            ) from None
+        if stats.env_steps_trained is not None:
+            self.trained = stats.env_steps_trained
+        self.sampled = stats.env_steps_sampled
+        if stats.policy_lag is not None:
+            self.lag_sum, self.lag_n = self.lag_sum + stats.policy_lag, self.lag_n + 1
+        self.window.update(
+            steps=stats.env_steps_sampled,
+            ret=stats.score_sum,
+            sq=stats.score_sq_sum,
+            learn=stats.learn_return_sum,
+            eps=stats.episodes,
+        )
+        return stats
+
+    def _iterate(self, trainer: Trainer, hooks: Any) -> None:
+        cfg, window = self.cfg, self.window
+        last_ckpt = last_progress_t = time.time()
+        last_steps = window.s["env_steps"]
+        bar = Progress(
+            cfg.steps,
+            f"{cfg.task} {cfg.agent}",
+            initial=int(window.s["env_steps"]),
+            position=1 if self.show_bar is None and self.log is not print else 0,
+            enabled=self.show_bar,
+        )
+        log = bar.writer(self.log)
+        self.tracker = Tracker(cfg.to_dict(), self.run_dir) if cfg.wandb else None
+        try:
+            while self.window.s["env_steps"] < cfg.steps:
+                self._one_iteration(trainer)
+                window = self.window
+                now = time.time()
+                if window.s["env_steps"] > last_steps:
+                    last_progress_t, last_steps = now, window.s["env_steps"]
+                elif now - last_progress_t > cfg.stall_timeout_s:
+                    raise TrainingError(
+                        f"no env steps sampled for {cfg.stall_timeout_s:.0f} s (stall_timeout_s)"
                     )
-            if now - last_ckpt > cfg.checkpoint_every_s and not done:
-                checkpoint()
-                last_ckpt = time.time()
-        agent = _driver_agent(cfg, sources, num_actions, in_channels)
-        agent.load_state_dict(rl.learner_state_dict(algo))
-        if pathnet is not None:
-            best = pathnet.best_path()
-            agent.fix_path(best)
-            run = RunDir(run_dir)
-            run.write_json(run.pathnet, {**pathnet.state(), "best_path": best.tolist()})
-        if den is not None:
-            run = RunDir(run_dir)
-            run.write_json(
-                run.den,
-                {**den.state(), "growth": agent.growth(), "describe": agent.describe()},
+                latest = self.rows[-1]["episode_return_mean"] if self.rows else None
+                for line in hooks.on_iteration(trainer, window.s["env_steps"], latest):
+                    log(f"{self.run_dir}: {line}")
+                bar.update_to(min(window.s["env_steps"], cfg.steps))
+                done = window.s["env_steps"] >= cfg.steps
+                self._curve_point(now, done, bar, log)
+                if now - last_ckpt > cfg.checkpoint_every_s and not done:
+                    self._checkpoint(trainer, hooks)
+                    last_ckpt = time.time()
+        finally:
+            bar.close()
+
+    def _curve_point(self, now: float, done: bool, bar: Progress, log: Any) -> None:
+        cfg = self.cfg
+        point = self.window.take_point(cfg.window, force=done)
+        if point is None:
+            return
+        point["frames"] = point["env_steps"] * self.frames_per_step
+        point["wall_time"] = now - self.start
+        self.rows.append(point)
+        _write_curve(self.run_dir, self.rows)
+        if self.tracker:
+            self.tracker.log(point)
+        if bar.active:
+            bar.update_to(bar.n, ret=point["episode_return_mean"])
+        else:
+            log(
+                f"{cfg.task} {cfg.agent}: {int(point['env_steps'])}/{cfg.steps} steps, "
+                f"return {point['episode_return_mean']:.3f}, "
+                f"{point['env_steps'] / max(now - self.start, 1e-9):.0f} steps/s"
             )
-            agent.compact()
-        agent.save(RunDir(run_dir).weights)
-        _write_curve(run_dir, rows)
-        if tracker:
-            tracker.finish(rows)
-        wall = time.time() - start
+
+    def _finish(self, trainer: Trainer, hooks: Any) -> None:
+        """Save the trained network and the method's files, check the curve, mark done."""
+        from runstore.rundir import LEGACY_PROGRESS
+
+        cfg, run_dir, run = self.cfg, self.run_dir, RunDir(self.run_dir)
+        net = build_network(cfg, self.sources, self.num_actions, self.in_channels)
+        net.load_state_dict(trainer.learner_state_dict())
+        for name, data in hooks.finish(net).items():
+            run.write_json(run.path / name, data)
+        net.save(run.weights)
+        _write_curve(run_dir, self.rows)
+        if self.tracker:
+            self.tracker.finish(self.rows)
+        wall = time.time() - self.start
         if cfg.check_episodes > 0:
             from benchmarks.evaluate import check_curve
 
             check = check_curve(run_dir, episodes=cfg.check_episodes)
-            log(f"{run_dir}: curve check: {check['reason']}")
+            self.log(f"{run_dir}: curve check: {check['reason']}")
             if check["ok"] is False:
                 raise TrainingError(f"curve check failed: {check['reason']}")
-        episodes = window.s["episodes"]
+        s = self.window.s
+        episodes = s["episodes"]
         _set_status(
             run_dir,
             "done",
             **_whoami(),
-            env_steps=window.s["env_steps"],
-            rllib_env_steps_trained_lifetime=trained,
-            rllib_env_steps_sampled_lifetime=sampled,
-            policy_lag_updates=lag_sum / lag_n if lag_n else None,
+            env_steps=s["env_steps"],
+            rllib_env_steps_trained_lifetime=self.trained,
+            rllib_env_steps_sampled_lifetime=self.sampled,
+            policy_lag_updates=self.lag_sum / self.lag_n if self.lag_n else None,
             wall_time=wall,
             episodes=episodes,
-            score_mean=window.s["ret_sum"] / episodes if episodes else None,
-            learn_return_mean=window.s["learn_sum"] / episodes if episodes else None,
+            score_mean=s["ret_sum"] / episodes if episodes else None,
+            learn_return_mean=s["learn_sum"] / episodes if episodes else None,
         )
         shutil.rmtree(run_dir / "checkpoint", ignore_errors=True)
         (run_dir / LEGACY_PROGRESS).unlink(missing_ok=True)
-    finally:
-        bar.close()
-        # best effort, bounded: an interrupted or stuck algorithm must not keep the
-        # process alive (Ray's own exit handler cleans up what is left)
-        try:
-            _in_daemon_thread(algo.stop, 15.0)
-        except BaseException:  # noqa: BLE001 - best effort, also on a second Ctrl-C
-            pass
-
-
-def _describe_transition(record: dict[str, Any]) -> str:
-    """One line for a DEN phase transition (``DENNet.advance``'s record)."""
-    parts = [f"phase {record['phase']} at {int(record.get('env_steps', 0))} steps"]
-    for key in ("selected", "added", "pruned", "split"):
-        if key in record:
-            parts.append(f"{key} " + "/".join(str(v) for v in record[key].values()))
-    if "expanded" in record:
-        parts.append(f"expansion test: score {record['score']}, expand {record['expanded']}")
-    return "; ".join(parts)
 
 
 def _in_daemon_thread(fn: Any, timeout: float) -> Any:
@@ -589,9 +640,3 @@ def _can_extend(
     if cfg.curve_window not in (None, window):
         return False
     return has_checkpoint(run_dir) and cfg.steps > int(saved["steps"])
-
-
-def _frames_per_step(task_id: str) -> int:
-    from envs import get_task
-
-    return get_task(task_id).frames_per_step

@@ -28,9 +28,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from benchmarks.atomic import write_json
-from benchmarks.config import EXECUTION_FIELDS, identity
-from benchmarks.rundir import RunDir
+from runstore.atomic import write_json
+from runstore.config import EXECUTION_FIELDS, identity
+from runstore.rundir import RunDir
 
 __all__ = [
     "EXECUTION_FIELDS",
@@ -63,9 +63,9 @@ def _shape(structure: Any) -> Any:
 
 def _network_matches(cfg: Any, agent_file: Path) -> str:
     """'' if ``agent_file`` holds the network ``cfg`` builds now, else why not."""
-    from agents import build_agent
     from agents.base import load_weights
     from envs import make_env
+    from methods import build_agent
 
     payload = load_weights(agent_file)
     if cfg.sources:
@@ -96,8 +96,8 @@ def find_zoo_run(cfg: Any, log: Any = print, root: Path | None = None) -> Path |
 
     Logs why a zoo run at the same place was not used (identity, network, pixels).
     """
-    from benchmarks.config import run_dir_for
     from envs import observation_fingerprint
+    from runstore.config import run_dir_for
 
     root = Path(root) if root is not None else zoo_root()
     run_dir = run_dir_for(root, cfg)
@@ -107,7 +107,7 @@ def find_zoo_run(cfg: Any, log: Any = print, root: Path | None = None) -> Path |
     if not run.is_done():
         log(f"zoo: {run_dir} is not a finished run; not used")
         return None
-    from benchmarks.config import RunConfig
+    from runstore.config import RunConfig
 
     saved = run.read_config()
     try:

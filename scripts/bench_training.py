@@ -78,7 +78,7 @@ def main() -> None:
     if args.compute_bound:
         bound = print_compute_bound(args.cores)
         if args.json:
-            from benchmarks.atomic import write_json
+            from runstore.atomic import write_json
 
             write_json(args.json, {"args": vars(args), "compute_bound": bound})
         return
@@ -109,7 +109,7 @@ def main() -> None:
             if max(shares.values()) > 1.05:
                 print(f"  WARNING: {label} ran above its compute bound: a timing is wrong")
         if args.json:
-            from benchmarks.atomic import write_json
+            from runstore.atomic import write_json
 
             write_json(args.json, {"args": vars(args), "pipelines": rows, "compute_bound": bound})
         return
@@ -124,7 +124,7 @@ def main() -> None:
     )
     print(f"ratio           {t['ratio_to_env']:8.3f}  (goal >= 0.5 on 2 cores)")
     if args.json:
-        from benchmarks.atomic import write_json
+        from runstore.atomic import write_json
 
         write_json(args.json, {"args": vars(args), **t})
 

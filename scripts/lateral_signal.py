@@ -16,10 +16,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from agents import build_agent
 from analysis.laterals import lateral_signal
 from benchmarks.analyze import collect_states
 from envs import make_env
+from methods import build_agent
 
 
 def main() -> None:

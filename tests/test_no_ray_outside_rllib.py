@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-PACKAGES = ("agents", "analysis", "benchmarks", "envs")
+PACKAGES = ("agents", "analysis", "benchmarks", "envs", "methods", "runstore")
 RAY_IMPORT = re.compile(r"^\s*(import ray\b|from ray\b)", re.MULTILINE)
 
 

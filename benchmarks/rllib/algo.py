@@ -26,8 +26,8 @@ from ray.tune.registry import register_env  # noqa: E402
 from benchmarks.rllib.learners import RMSPropIMPALALearner, RMSPropPPOLearner  # noqa: E402
 from benchmarks.rllib.module import XferModule  # noqa: E402
 
-if TYPE_CHECKING:  # the run config imports this package lazily: no import cycle
-    from benchmarks.training import RunConfig
+if TYPE_CHECKING:
+    from runstore.config import RunConfig
 
 ENV_NAME = "xfer_task"
 RETURN_SUM = "xfer_return_sum"
@@ -89,6 +89,35 @@ def episode_scores(episode: Any, prev_episode_chunks: list | None) -> tuple[floa
     return float(info[SCORE_KEY]), learn
 
 
+# the attribute of an env runner that holds a method's per-runner store (Trainer.on_runners)
+STORE_ATTR = "xfer_store"
+
+
+def runner_store(env_runner: Any) -> dict:
+    """The dict an env runner keeps for the run's method (made on first use)."""
+    store = getattr(env_runner, STORE_ATTR, None)
+    if store is None:
+        store = {}
+        setattr(env_runner, STORE_ATTR, store)
+    return store
+
+
+def episode_outputs(chunks: list[Any]) -> Any:
+    """``outputs(name)``: the model output ``name`` recorded with every step of an
+    episode's chunks, as rows ``(steps, -1)`` (``methods.RunnerHooks.on_episode_end``)."""
+
+    def outputs(name: str) -> np.ndarray:
+        rows = []
+        for chunk in chunks:
+            if len(chunk) == 0:
+                continue
+            recorded = chunk.get_extra_model_outputs(name)
+            rows.append(np.asarray(recorded, dtype=np.int64).reshape(len(chunk), -1))
+        return np.concatenate(rows) if rows else np.zeros((0, 0), dtype=np.int64)
+
+    return outputs
+
+
 class ReturnCallback(RLlibCallback):
     """Logs lifetime sums of whole-episode raw scores (and their squares) and counts.
 
@@ -96,21 +125,20 @@ class ReturnCallback(RLlibCallback):
     (mean score of all episodes finished in a window). The sum of learning returns
     (clipped rewards, every chunk) is logged too, so tests can compare both.
 
-    PathNet: when the env runner holds a population table (``xfer_paths``, a
-    :class:`benchmarks.pathnet_evolution.RunnerPaths`), each sub-env gets a member's path
-    when its episode starts, and when the episode ends the runner records ``(member,
-    generation, score, whole)``: ``whole`` is read from the path the module recorded with
-    every step of every chunk, so no score is credited to a path that did not play the
-    whole episode.
+    A method with per-runner work (PathNet: which path each sub-env plays) puts a
+    ``methods.RunnerHooks`` in the runner's store (``Trainer.on_runners``); this callback
+    calls it when an episode starts and ends, with the episode's raw score and its
+    recorded model outputs over every chunk.
     """
 
     def on_episode_start(  # noqa: ANN001
         self, *, episode, env_runner=None, env_index=None, **kwargs
     ):
-        paths = getattr(env_runner, "xfer_paths", None)
-        if paths is None or not paths.ready or env_index is None:
+        store = getattr(env_runner, STORE_ATTR, None)
+        hooks = store.get("runner_hooks") if store else None
+        if hooks is None or env_index is None:
             return
-        env_runner.module.set_row_path(env_index, paths.start(env_index, episode.id_))
+        hooks.on_episode_start(store, env_runner.module, env_index, episode.id_)
 
     def on_episode_end(  # noqa: ANN001
         self,
@@ -127,27 +155,12 @@ class ReturnCallback(RLlibCallback):
         metrics_logger.log_value(RETURN_SQ_SUM, ret * ret, reduce="lifetime_sum")
         metrics_logger.log_value(LEARN_RETURN_SUM, learn, reduce="lifetime_sum")
         metrics_logger.log_value(EPISODES, 1, reduce="lifetime_sum")
-        paths = getattr(env_runner, "xfer_paths", None)
-        if paths is None or env_index is None:
+        store = getattr(env_runner, STORE_ATTR, None)
+        hooks = store.get("runner_hooks") if store else None
+        if hooks is None or env_index is None:
             return
-        played = played_paths([*(prev_episode_chunks or []), episode])
-        scored = paths.end(env_index, episode.id_, played)
-        if scored is not None:
-            member, generation, whole = scored
-            env_runner.xfer_path_results.append((member, generation, ret, whole, len(played)))
-
-
-def played_paths(chunks: list[Any]) -> np.ndarray:
-    """The PathNet path recorded with every step of an episode's chunks: (steps, L * N)."""
-    from benchmarks.rllib.module import PATH_COLUMN
-
-    rows = []
-    for chunk in chunks:
-        if len(chunk) == 0:
-            continue
-        recorded = chunk.get_extra_model_outputs(PATH_COLUMN)
-        rows.append(np.asarray(recorded, dtype=np.int64).reshape(len(chunk), -1))
-    return np.concatenate(rows) if rows else np.zeros((0, 0), dtype=np.int64)
+        chunks = [*(prev_episode_chunks or []), episode]
+        hooks.on_episode_end(store, env_index, episode.id_, ret, episode_outputs(chunks))
 
 
 def policy_lag(result: dict[str, Any]) -> float | None:
@@ -314,7 +327,7 @@ def ppo_train_batch(s: RunConfig) -> int:
     that is not within 10% of a multiple of it).
 
     Example:
-        >>> from benchmarks.training import RunConfig
+        >>> from runstore.config import RunConfig
         >>> ppo_train_batch(RunConfig(task="catch_soup/pong", algo="ppo"))
         320
     """
@@ -322,75 +335,6 @@ def ppo_train_batch(s: RunConfig) -> int:
     per_learner = max(s.num_learners, 1)
     rounds = -(-s.train_batch // round_)
     return max(1, rounds) * round_ // per_learner
-
-
-def on_learner_nets(algo: Any, fn: Any) -> list[Any]:
-    """``fn(net)`` on every learner's network (``agents``' module inside the RLModule);
-    the answers, in learner order."""
-
-    def call(learner: Any) -> Any:
-        return fn(learner.module["default_policy"].unwrapped().net)
-
-    results = list(algo.learner_group.foreach_learner(call))  # RemoteCallResults
-    if not results:
-        raise RuntimeError("no learner answered")
-    return [r.get() if hasattr(r, "get") else r for r in results]
-
-
-def learner_state_dict(algo: Any) -> dict:
-    """The trained network's weights, read from the (first) learner."""
-    return on_learner_nets(
-        algo, lambda net: {k: v.detach().cpu() for k, v in net.state_dict().items()}
-    )[0]
-
-
-def _runner_ids(algo: Any) -> list[int]:
-    group = algo.env_runner_group
-    return list(group.healthy_worker_ids()) if group.num_remote_env_runners() else []
-
-
-def push_population(algo: Any, population: Any) -> None:
-    """Hand every env runner the population table and the members it plays (PathNet).
-
-    Sub-envs keep the path of the episode they are playing; the new table applies from
-    their next episode start. A runner that was restarted gets it again at the next push.
-    """
-    from benchmarks.pathnet_evolution import RunnerPaths
-
-    table = population.table()
-
-    def update(runner: Any, members: list[int]) -> None:
-        if not hasattr(runner, "xfer_paths"):
-            runner.xfer_paths = RunnerPaths()
-            runner.xfer_path_results = []
-        runner.xfer_paths.update(table, members)
-
-    ids = _runner_ids(algo)
-    for i, worker_id in enumerate(ids):
-        members = population.members_for_runner(i, len(ids))
-        algo.env_runner_group.foreach_env_runner(
-            lambda r, m=members: update(r, m),
-            remote_worker_ids=[worker_id],
-            local_env_runner=False,
-        )
-    if not ids and algo.env_runner is not None:
-        update(algo.env_runner, population.members_for_runner(0, 1))
-
-
-def pop_path_results(algo: Any) -> list[tuple[int, int, float, bool, int]]:
-    """``(member, generation, score, whole, steps)`` of the episodes finished since the
-    last call, from every env runner (PathNet fitness)."""
-
-    def pop(runner: Any) -> list:
-        out = list(getattr(runner, "xfer_path_results", []))
-        runner.xfer_path_results = []
-        return out
-
-    if _runner_ids(algo):
-        per_runner = algo.env_runner_group.foreach_env_runner(pop, local_env_runner=False)
-    else:
-        per_runner = [pop(algo.env_runner)]
-    return [tuple(r) for results in per_runner for r in results]
 
 
 def shutdown() -> None:

@@ -2,7 +2,7 @@
 
 ``model_config`` (a plain dict, as RLlib passes it) names the agent to build:
 
-- ``agent``: one of ``agents.AGENT_NAMES``;
+- ``agent``: a registered method (``methods.method_names()``);
 - ``sources``: saved agent files of the source runs (must be readable by every env
   runner and learner: on a cluster, put results on shared storage);
 - ``num_columns``, ``alpha_init``, ``seed``: passed to ``agents.build_agent``;
@@ -27,9 +27,9 @@ from ray.rllib.core.columns import Columns
 from ray.rllib.core.rl_module.apis.value_function_api import ValueFunctionAPI
 from ray.rllib.core.rl_module.torch.torch_rl_module import TorchRLModule
 
-from agents import ColumnConfig, DENConfig, PathNet, build_agent, load_agent, random_path
-
-PATH_COLUMN = "pathnet_path"
+from agents import ColumnConfig, DENConfig, PathNet, load_agent, random_path
+from methods import build_agent
+from methods.pathnet import PATH_COLUMN  # noqa: E402 - re-exported for the tests
 
 
 class XferModule(TorchRLModule, ValueFunctionAPI):

@@ -7,33 +7,41 @@ Ray (a test enforces it).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from ray import tune
 
 from benchmarks.rllib.algo import ensure_ray
-from benchmarks.training import RunConfig, TrainingError, train
 
 __all__ = ["run_wave_with_tune"]
 
-
-def _tune_trainable(config: dict[str, Any]) -> None:
-    import ray
-
-    cfg = RunConfig.from_dict(config["run"])
-    # recorded in the run's status.json (training._whoami): which cluster node trained it
-    os.environ["XFER_RAY_NODE"] = ray.get_runtime_context().get_node_id()
-    try:
-        train(cfg, config["root"], log=lambda *_: None)
-    except TrainingError as err:
-        tune.report({"done": 0.0, "error": str(err)[:500]})
-        return
-    tune.report({"done": 1.0})
+# (run config as a dict, results root) -> None when the run finished, else why not
+TrainOne = Callable[[dict[str, Any], str], "str | None"]
 
 
-def run_wave_with_tune(wave: list[RunConfig], root: Path, concurrency: int, index: int) -> None:
-    """Train a wave's independent runs as Ray Tune trials, ``concurrency`` at a time.
+def _trainable(train_one: TrainOne) -> Callable[[dict[str, Any]], None]:
+    def trial(config: dict[str, Any]) -> None:
+        import ray
+
+        # recorded in the run's status.json (training._whoami): which node trained it
+        os.environ["XFER_RAY_NODE"] = ray.get_runtime_context().get_node_id()
+        error = train_one(config["run"], config["root"])
+        if error is not None:
+            tune.report({"done": 0.0, "error": error[:500]})
+            return
+        tune.report({"done": 1.0})
+
+    return trial
+
+
+def run_wave_with_tune(
+    wave: list[Any], root: Path, concurrency: int, index: int, train_one: TrainOne
+) -> None:
+    """Train a wave's independent runs (``RunConfig``s) as Ray Tune trials,
+    ``concurrency`` at a time, each with ``train_one`` (the runner's; this package never
+    imports the training loop).
 
     Each trial reserves one CPU for its driver-side learner and one per env runner (its
     RLlib actors are placed in the trial's placement group).
@@ -45,7 +53,7 @@ def run_wave_with_tune(wave: list[RunConfig], root: Path, concurrency: int, inde
     ensure_ray(address, num_cpus=None if address else max(os.cpu_count() or 1, 1 + env_runners))
     resources = tune.PlacementGroupFactory([{"CPU": 1}] + [{"CPU": 1}] * env_runners)
     tuner = tune.Tuner(
-        tune.with_resources(_tune_trainable, resources),
+        tune.with_resources(_trainable(train_one), resources),
         param_space={
             "run": tune.grid_search([c.to_dict() for c in wave]),
             "root": str(root.resolve()),

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from agents import ColumnConfig, DENConfig, DENNet, build_agent, load_agent
+from agents import ColumnConfig, DENConfig, DENNet, load_agent
 from agents.den import EXPAND, FINAL, HEAD, LAYERS, SELECTIVE, SOURCE
+from methods import build_agent
 
 # a tiny column: 1x6x6 input, conv 3/1, 2/1, 1/1 with 2 maps each (6 -> 4 -> 3 -> 3), fc 3
 SMALL = ColumnConfig(

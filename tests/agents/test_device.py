@@ -14,15 +14,14 @@ import pytest
 import torch
 
 from agents import (
-    AGENT_NAMES,
     ColumnConfig,
     DENNet,
     PathNet,
     PathNetConfig,
     ProgressiveNet,
-    build_agent,
     random_path,
 )
+from methods import build_agent, method_names
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +43,7 @@ def sources(tmp_path_factory):
     return files
 
 
-CASES = [*AGENT_NAMES, "pathnet-fresh", "progressive-3col", "progressive-4col", "den-task2"]
+CASES = [*method_names(), "pathnet-fresh", "progressive-3col", "progressive-4col", "den-task2"]
 
 
 def _build(label, sources):

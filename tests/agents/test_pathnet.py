@@ -6,12 +6,12 @@ from agents import (
     PathNet,
     PathNetConfig,
     binary_tournament,
-    build_agent,
     load_agent,
     mutate,
     random_path,
     tournament_step,
 )
+from methods import build_agent
 
 CFG = PathNetConfig()
 OBS = torch.randint(0, 256, (6, 4, 84, 84), dtype=torch.uint8)

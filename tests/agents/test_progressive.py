@@ -4,7 +4,8 @@ import sys
 import pytest
 import torch
 
-from agents import ColumnConfig, ProgressiveNet, ShapeMismatchError, build_agent, load_agent
+from agents import ColumnConfig, ProgressiveNet, ShapeMismatchError, load_agent
+from methods import build_agent
 
 OBS = torch.randint(0, 256, (5, 4, 84, 84), dtype=torch.uint8)
 

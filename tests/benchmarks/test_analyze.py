@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from agents import build_agent
 from analysis.floors import MissingFloorError, load_floors
 from benchmarks.analyze import aps_for_run, collect_states
 from benchmarks.training import RunConfig
+from methods import build_agent
 
 
 def _step_of(observation: torch.Tensor) -> int:

@@ -14,6 +14,7 @@ from benchmarks.cli import (
 )
 from benchmarks.config_cli import field_docs, option_name
 from benchmarks.training import RunConfig
+from methods.den import den_config
 
 
 def _non_default(f, tp):
@@ -75,7 +76,7 @@ def test_number_tuples_take_their_values_after_one_option_as_the_docs_write_them
     ):
         cfg = _run_config_from_args(build_parser().parse_args([*base, *form]))
         assert cfg.den_phases == (0.2, 0.25, 0.3)
-        assert cfg.den_config().phases == (0.2, 0.25, 0.3)
+        assert den_config(cfg).phases == (0.2, 0.25, 0.3)
     # sources stay one value per --source: a target after them is not swallowed
     args = build_parser().parse_args([*base, "--source", "catch_soup/noisy"])
     assert _run_config_from_args(args).sources == ("catch_soup/pong", "catch_soup/noisy")

@@ -57,7 +57,7 @@ CURVE_HEADER = "env_steps,frames,episodes,episode_return_mean,episode_return_std
 
 def _finished_debug_run(tmp_path, **overrides):
     """A run directory on debug/reward_track with untrained weights (curve written by tests)."""
-    from agents import build_agent
+    from methods import build_agent
 
     run_dir = tmp_path / "run"
     run_dir.mkdir()

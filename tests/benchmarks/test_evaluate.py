@@ -6,15 +6,15 @@ import json
 import pytest
 import torch
 
-from agents import build_agent
 from benchmarks.evaluate import (
     FORGETTING_SEED,
     evaluate_forgetting,
     evaluate_run,
     play_episodes,
 )
-from benchmarks.rundir import RunDir, eval_file
 from envs import make_env
+from methods import build_agent
+from runstore.rundir import RunDir, eval_file
 
 TASK = "catch_soup/pong"
 
@@ -88,7 +88,7 @@ def test_xfer_evaluate_as_source_plays_the_source_part_and_refuses_other_tasks(t
 
 
 def _finished(root, cfg, net) -> None:
-    from benchmarks.config import run_dir_for
+    from runstore.config import run_dir_for
 
     run = run_dir_for(root, cfg)
     run.mkdir(parents=True)
@@ -102,8 +102,8 @@ def test_a_suite_evaluates_source_and_target_runs_on_the_same_episodes(tmp_path,
     """The runner's forgetting evaluations: one protocol for the source run and the
     target run, so a progressive net (its source column frozen) scores the same in every
     episode, on another target and on the diagonal; a file of another protocol is redone."""
-    from benchmarks.config import RunConfig, run_dir_for, source_config
     from benchmarks.runner import _after_run
+    from runstore.config import RunConfig, run_dir_for, source_config
 
     n = make_env(TASK).action_space.n
     cfg = RunConfig(task=target, agent="progressive", sources=(TASK,), wandb=False)

@@ -70,9 +70,9 @@ def test_den_transfers_from_catch_pong_to_hflip_and_does_not_forget(tmp_path):
     import json
 
     from analysis.metrics import area_under_curve
-    from benchmarks.config import run_dir_for, source_config
     from benchmarks.evaluate import evaluate_run
     from benchmarks.runner import train_with_sources
+    from runstore.config import run_dir_for, source_config
 
     common = dict(steps=150_000, wandb=False, curve_window=5_000, check_episodes=50)
     den = RunConfig(task="catch_soup/hflip", agent="den", sources=("catch_soup/pong",), **common)

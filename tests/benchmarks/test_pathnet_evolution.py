@@ -3,7 +3,7 @@
 The simulation below plays the part of RLlib's env runners without Ray: R runners of E
 sub-envs each; every sub-env plays episodes of 100 steps (its first 60-140); every 20
 steps per sub-env (one rollout fragment) the driver collects finished episodes and
-pushes a new table, as ``benchmarks.rllib.pathnet.PathNetEvolution`` does each iteration. A
+pushes a new table, as ``methods.pathnet.EvolutionHooks`` does each iteration. A
 step's reward depends on the path *that computed the step* (plus a little noise), so a
 score mixes paths exactly when an episode was played by more than one.
 """
@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from agents import PathNetConfig
-from benchmarks.pathnet_evolution import Population, RunnerPaths
+from methods.pathnet import Population, RunnerPaths
 
 CFG = PathNetConfig()  # the paper's Atari shape: L=4 layers, M=10 modules, N=4 active
 GENES = CFG.num_layers * CFG.active_per_layer

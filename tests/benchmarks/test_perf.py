@@ -34,8 +34,8 @@ def test_pipelines_are_run_configs_and_end_with_the_defaults():
     sampling over Python envs, ``default`` is exactly what a run gets by default."""
     from dataclasses import asdict
 
-    from benchmarks.config import RunConfig
     from benchmarks.perf import PIPELINES
+    from runstore.config import RunConfig
 
     configs = {name: RunConfig(task="pong_soup/pong", **s) for name, s in PIPELINES}
     first, last = configs[PIPELINES[0][0]], configs["default"]

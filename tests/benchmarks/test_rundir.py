@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from benchmarks.rundir import (
+from runstore.rundir import (
     LOCK,
     RunLock,
     RunLockedError,
@@ -84,7 +84,7 @@ def test_one_process_per_run_directory(tmp_path):
 def test_a_stale_lock_of_a_dead_process_is_taken_over(tmp_path):
     # a process that held the lock and was killed (SIGKILL: no cleanup)
     code = (
-        "import os, sys; from benchmarks.rundir import RunLock; "
+        "import os, sys; from runstore.rundir import RunLock; "
         f"RunLock({str(tmp_path)!r}).acquire(); os._exit(0)"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
@@ -123,7 +123,7 @@ def test_train_refuses_a_run_directory_another_process_trains(tmp_path):
 
 
 def test_written_files_follow_the_umask(tmp_path):
-    from benchmarks.atomic import write_json
+    from runstore.atomic import write_json
 
     old = os.umask(0o022)
     try:
@@ -134,8 +134,8 @@ def test_written_files_follow_the_umask(tmp_path):
 
 
 def test_run_dir_owns_the_layout_readers_and_writers(tmp_path):
-    from benchmarks.rundir import CURVE_FIELDS, DamagedFileError, RunDir
     from benchmarks.training import RunConfig, run_dir_for
+    from runstore.rundir import CURVE_FIELDS, DamagedFileError, RunDir
 
     cfg = RunConfig(
         task="pong_soup/hflip", agent="progressive", sources=("pong_soup/pong",), tag="job2"

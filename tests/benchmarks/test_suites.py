@@ -137,6 +137,7 @@ def test_bench_catch_smoke_killed_midway_resumes_and_reports(tmp_path):
 @pytest.mark.ray
 def test_a_wave_runs_through_ray_tune(tmp_path):
     from benchmarks.rllib.sweep import run_wave_with_tune
+    from benchmarks.runner import train_for_tune
     from benchmarks.training import RunConfig, read_status
 
     wave = [
@@ -150,7 +151,7 @@ def test_a_wave_runs_through_ray_tune(tmp_path):
         )
         for v in ("black", "white")
     ]
-    run_wave_with_tune(wave, tmp_path, concurrency=2, index=0)
+    run_wave_with_tune(wave, tmp_path, concurrency=2, index=0, train_one=train_for_tune)
     for cfg in wave:
         assert read_status(run_dir_for(tmp_path, cfg))["state"] == "done"
         assert (run_dir_for(tmp_path, cfg) / "agent.pt").is_file()
@@ -218,7 +219,7 @@ def test_a_suite_refuses_to_reuse_finished_runs_of_another_budget(tmp_path):
 def test_a_source_runs_with_every_execution_setting_of_its_target():
     from dataclasses import replace
 
-    from benchmarks.config import EXECUTION_FIELDS, RunConfig
+    from runstore.config import EXECUTION_FIELDS, RunConfig
 
     target = RunConfig(
         task="pong_soup/hflip", agent="progressive", sources=("pong_soup/pong",), lr=1e-4

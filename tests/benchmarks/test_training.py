@@ -16,9 +16,10 @@ import pytest
 import torch
 
 from agents import load_agent
-from benchmarks.rundir import latest_checkpoint
 from benchmarks.runner import train_with_sources
 from benchmarks.training import RunConfig, TrainingError, read_curve, run_dir_for, train
+from methods.den import den_config
+from runstore.rundir import latest_checkpoint
 
 pytestmark = pytest.mark.ray
 REPO = Path(__file__).resolve().parents[2]
@@ -521,7 +522,8 @@ def test_env_runners_play_the_learners_den_phase(tmp_path):
     DEN's masks (buffers) to the env runners, or they would sample another policy."""
     from agents import ColumnConfig, DENNet
     from benchmarks.rllib import algo as rl
-    from benchmarks.rllib.den import DENPhases
+    from benchmarks.rllib.trainer import RLlibTrainer
+    from methods.den import PhaseHooks
 
     # the first task's network, untrained (no RLlib run before this one in the process)
     source_file = DENNet(ColumnConfig(), 3).save(tmp_path / "den_source.pt")
@@ -535,22 +537,25 @@ def test_env_runners_play_the_learners_den_phase(tmp_path):
         "agent": "den",
         "sources": [str(source_file)],
         "seed": 0,
-        "den": cfg.den_config().to_dict(),
+        "den": den_config(cfg).to_dict(),
     }
     rl.ensure_ray(None, num_cpus=2)
     algo = rl.build_algorithm(cfg, model_config)
     try:
         algo.train()
-        phases = DENPhases(cfg, algo)
-        done = phases.step(5_000, 0.0)  # 50% of the budget: selective, then expansion
-        assert [r["phase"] for r in done] == ["selective", "expand"]
+        trainer = RLlibTrainer(algo)
+        phases = PhaseHooks(cfg, None)
+        phases.on_start(trainer)
+        lines = phases.on_iteration(trainer, 5_000, 0.0)  # 50%: selective, then expansion
+        assert [r["phase"] for r in phases.transitions] == ["selective", "expand"]
+        assert len(lines) == 2 and lines[0].startswith("DEN phase selective at 5000 steps")
 
         def read(runner):
             net = runner.module.net  # a single-agent env runner holds the RLModule itself
             return int(net.phase), net._slot_row("fc")[1].tolist()
 
-        learner = rl.on_learner_nets(
-            algo, lambda net: (int(net.phase), net._slot_row("fc")[1].tolist())
+        learner = trainer.on_learner_nets(
+            lambda net: (int(net.phase), net._slot_row("fc")[1].tolist())
         )[0]
         assert learner[0] == 3 and learner[1][-1] >= 0  # the expansion's units are in use
         # IMPALA broadcasts the learner's state only after an update returns it, and a

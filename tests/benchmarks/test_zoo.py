@@ -5,10 +5,11 @@ from dataclasses import replace
 
 import pytest
 
-from agents import ColumnConfig, build_agent
+from agents import ColumnConfig
 from benchmarks.training import RunConfig, read_status, run_dir_for, take_from_zoo
 from benchmarks.zoo import ZOO_MARKER, find_zoo_run, identity
 from envs import observation_fingerprint
+from methods import build_agent
 
 
 def _ship(zoo, cfg, fingerprint=None, actions=3):
@@ -79,7 +80,7 @@ def test_a_zoo_column_made_under_another_alpha_init_still_matches(zoo):
     column's identity, and not a shape: the file records it but nothing in it depends on it."""
     old = _ship(zoo, RunConfig(task="catch_soup/pong", alpha_init=0.1))
     assert RunConfig(task="catch_soup/pong").alpha_init != 0.1
-    # benchmarks.config cannot import torch, so RunConfig repeats the network's default
+    # runstore.config cannot import torch, so RunConfig repeats the network's default
     assert RunConfig(task="catch_soup/pong").alpha_init == ColumnConfig().alpha_init
     assert find_zoo_run(RunConfig(task="catch_soup/pong")) == old
 

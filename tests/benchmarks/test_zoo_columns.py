@@ -14,9 +14,9 @@ import torch
 
 from agents import load_agent
 from benchmarks.evaluate import play_episodes
-from benchmarks.rundir import eval_file
 from benchmarks.training import RunConfig, read_curve
 from benchmarks.zoo import find_zoo_run, zoo_root
+from runstore.rundir import eval_file
 
 
 def _shipped() -> list[str]:

@@ -27,11 +27,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks.atomic import write_json, write_text
+from runstore.atomic import write_json, write_text
 
 __all__ = [
     "RunLock",
     "RunLockedError",
+    "SuiteLock",
+    "SuiteLockedError",
     "save_checkpoint",
     "latest_checkpoint",
     "has_checkpoint",
@@ -56,6 +58,10 @@ STALE_AFTER_S = 600.0
 
 class RunLockedError(RuntimeError):
     """Another live process is training this run directory."""
+
+
+class SuiteLockedError(RuntimeError):
+    """Another live suite (``xfer bench``) is using the results root."""
 
 
 class DamagedFileError(ValueError):
@@ -321,7 +327,58 @@ def run_liveness(run_dir: str | Path, stale_after_s: float = STALE_AFTER_S) -> s
     return "unknown"
 
 
-class RunLock:
+class _LockFile:
+    """Exclusive right to something, held as a file that names its process (a context
+    manager). Subclasses say when a holder is gone and how a refusal reads."""
+
+    def __init__(self, path: Path, log: Callable[[str], None]) -> None:
+        self.path = path
+        self.log = log
+        self.held = False
+
+    def _gone(self, holder: dict[str, Any]) -> bool:
+        raise NotImplementedError
+
+    def _refusal(self, holder: dict[str, Any]) -> Exception:
+        raise NotImplementedError
+
+    def acquire(self) -> _LockFile:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        info = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time()}
+        for _ in range(2):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                holder = _read_json(self.path) or {}
+                if self._gone(holder):
+                    self.log(
+                        f"{self.path.parent}: taking over a stale lock (pid "
+                        f"{holder.get('pid')} on {holder.get('host')} is gone)"
+                    )
+                    self.path.unlink(missing_ok=True)
+                    continue
+                raise self._refusal(holder) from None
+            with os.fdopen(fd, "w") as f:
+                json.dump(info, f)
+            self.held = True
+            return self
+        raise self._refusal({})
+
+    def release(self) -> None:
+        if self.held:
+            holder = _read_json(self.path) or {}
+            if holder.get("pid") == os.getpid() and holder.get("host") == socket.gethostname():
+                self.path.unlink(missing_ok=True)
+            self.held = False
+
+    def __enter__(self) -> _LockFile:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+class RunLock(_LockFile):
     """Exclusive right to train ``run_dir`` (a context manager).
 
     Raises:
@@ -334,48 +391,17 @@ class RunLock:
         log: Callable[[str], None] = print,
         stale_after_s: float = STALE_AFTER_S,
     ) -> None:
-        self.path = Path(run_dir) / LOCK
-        self.log = log
+        super().__init__(Path(run_dir) / LOCK, log)
         self.stale_after_s = stale_after_s
-        self.held = False
 
-    def acquire(self) -> RunLock:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        info = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time()}
-        for _ in range(2):
-            try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                holder = _read_json(self.path) or {}
-                if run_liveness(self.path.parent, self.stale_after_s) == "dead":
-                    self.log(
-                        f"{self.path.parent}: taking over a stale lock (pid "
-                        f"{holder.get('pid')} on {holder.get('host')} is gone)"
-                    )
-                    self.path.unlink(missing_ok=True)
-                    continue
-                raise RunLockedError(
-                    f"{self.path.parent} is being trained by pid {holder.get('pid')} on "
-                    f"{holder.get('host')} (lock {self.path}); wait for it, or stop it first"
-                ) from None
-            with os.fdopen(fd, "w") as f:
-                json.dump(info, f)
-            self.held = True
-            return self
-        raise RunLockedError(f"could not take the lock {self.path}")
+    def _gone(self, holder: dict[str, Any]) -> bool:
+        return run_liveness(self.path.parent, self.stale_after_s) == "dead"
 
-    def release(self) -> None:
-        if self.held:
-            holder = _read_json(self.path) or {}
-            if holder.get("pid") == os.getpid() and holder.get("host") == socket.gethostname():
-                self.path.unlink(missing_ok=True)
-            self.held = False
-
-    def __enter__(self) -> RunLock:
-        return self.acquire()
-
-    def __exit__(self, *exc: object) -> None:
-        self.release()
+    def _refusal(self, holder: dict[str, Any]) -> Exception:
+        return RunLockedError(
+            f"{self.path.parent} is being trained by pid {holder.get('pid')} on "
+            f"{holder.get('host')} (lock {self.path}); wait for it, or stop it first"
+        )
 
 
 def save_checkpoint(
@@ -384,7 +410,8 @@ def save_checkpoint(
     progress: dict[str, Any],
     fault: Callable[[str], None] | None = None,
 ) -> Path:
-    """Write a new checkpoint with ``save(dir)`` and ``progress``, and swap it in.
+    """Write a new checkpoint with ``save(dir)`` (``dir`` exists, empty) and
+    ``progress``, and swap it in.
 
     ``fault(step)`` is called after each step (``saved``, ``moved_old``, ``renamed``);
     tests raise there to simulate a kill.
@@ -393,6 +420,7 @@ def save_checkpoint(
     ckpt, tmp, old = run_dir / CHECKPOINT, run_dir / CHECKPOINT_TMP, run_dir / CHECKPOINT_OLD
     fault = fault or (lambda _step: None)
     shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
     save(tmp)
     write_json(tmp / PROGRESS, progress)  # last: a directory holding it is complete
     fault("saved")
@@ -451,3 +479,30 @@ def latest_checkpoint(run_dir: str | Path) -> tuple[Path, dict[str, Any]] | None
     for other in (CHECKPOINT_OLD, CHECKPOINT_TMP):
         shutil.rmtree(run_dir / other, ignore_errors=True)
     return ckpt, progress
+
+
+class SuiteLock(_LockFile):
+    """Exclusive use of a results root by one suite (``<root>/.suite.lock``).
+
+    Two suites on one root would each train, evaluate and report the other's runs; the
+    second is refused at start, naming the first. A lock left by a process that no longer
+    exists on this host is taken over.
+
+    Raises:
+        SuiteLockedError: on :meth:`acquire`, when a live process holds it.
+    """
+
+    NAME = ".suite.lock"
+
+    def __init__(self, root: str | Path, log: Callable[[str], None] = print) -> None:
+        super().__init__(Path(root) / self.NAME, log)
+
+    def _gone(self, holder: dict[str, Any]) -> bool:
+        same_host = holder.get("host") == socket.gethostname()
+        return same_host and not _pid_alive(int(holder.get("pid", -1)))
+
+    def _refusal(self, holder: dict[str, Any]) -> Exception:
+        return SuiteLockedError(
+            f"{self.path.parent} is in use by another suite (pid {holder.get('pid')} on "
+            f"{holder.get('host')}): wait for it to finish, or use another --out"
+        )

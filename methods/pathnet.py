@@ -1,4 +1,12 @@
-"""PathNet's evolution as plain bookkeeping (no Ray): who plays which path, who scores what.
+"""PathNet (Fernando et al. 2017) as a transfer method: its network, evolution and hooks.
+
+The method (:class:`PathNetMethod`): a PathNet after a source continues from the
+source's PathNet (its fixed path frozen, a new readout where the action count differs);
+task ``i`` is played by its fixed path and readout ``i``, the run's own task by the best
+path of the population; its source run is PathNet on the source with the same
+population. Training evolves the population through :class:`EvolutionHooks` (driver)
+and :class:`PathRunnerHooks` (env runners); the rest of this module is the evolution's
+plain bookkeeping (no Ray): who plays which path, who scores what.
 
 PathNet (Fernando et al. 2017) trains a population of paths; a path's fitness is its
 return over its last ``T`` episodes, and a binary tournament makes the loser a mutated
@@ -34,15 +42,35 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from methods.base import (
+    Method,
+    NetworkSpec,
+    RunnerHooks,
+    TrainingHooks,
+    check_task_actions,
+    register_method,
+)
+
 if TYPE_CHECKING:  # agents imports torch; the run config imports this module for T only
     from agents import PathNetConfig
 
-__all__ = ["Population", "RunnerPaths", "DEFAULT_EPISODES_PER_FITNESS"]
+__all__ = [
+    "Population",
+    "RunnerPaths",
+    "DEFAULT_EPISODES_PER_FITNESS",
+    "PATH_COLUMN",
+    "PathNetMethod",
+    "EvolutionHooks",
+    "PathRunnerHooks",
+]
+
+# the model output that records, with every sampled step, the path that computed it
+PATH_COLUMN = "pathnet_path"
 
 # T, the episodes a fitness is averaged over. The PathNet paper gives "the return over the
 # last T episodes" without a value for its A3C experiments; 5 is our choice: on Pong an
@@ -252,3 +280,174 @@ class RunnerPaths:
         rows = np.asarray(played, dtype=np.int64).reshape(-1, path.size)
         whole = len(rows) > 0 and bool((rows == path.ravel()).all())
         return member, generation, whole
+
+
+class PathRunnerHooks(RunnerHooks):
+    """In each env runner: a sub-env gets a member's path when its episode starts; when
+    it ends, ``(member, generation, score, whole, steps)`` joins ``store["results"]``
+    (``whole`` read from the path recorded with every step, :data:`PATH_COLUMN`)."""
+
+    def on_episode_start(self, store: dict, module: Any, env_index: int, episode_id: str) -> None:
+        paths = store.get("paths")
+        if paths is None or not paths.ready:
+            return
+        module.set_row_path(env_index, paths.start(env_index, episode_id))
+
+    def on_episode_end(
+        self,
+        store: dict,
+        env_index: int,
+        episode_id: str,
+        score: float,
+        outputs: Callable[[str], Any],
+    ) -> None:
+        paths = store.get("paths")
+        if paths is None:
+            return
+        played = outputs(PATH_COLUMN)
+        scored = paths.end(env_index, episode_id, played)
+        if scored is not None:
+            member, generation, whole = scored
+            store["results"].append((member, generation, score, whole, len(played)))
+
+
+def _update_runner(table: list, members: list[int]) -> Callable[[int, int, dict], None]:
+    def update(index: int, count: int, store: dict) -> None:
+        if "paths" not in store:
+            store["paths"] = RunnerPaths()
+            store["results"] = []
+            store["runner_hooks"] = PathRunnerHooks()
+        store["paths"].update(table, members[index] if index < len(members) else members[0])
+
+    return update
+
+
+def _pop_results(index: int, count: int, store: dict) -> list:
+    out = list(store.get("results", []))
+    store["results"] = []
+    return out
+
+
+class EvolutionHooks(TrainingHooks):
+    """Drives the tournament across the env runners (bookkeeping in :class:`Population`).
+
+    Every iteration it collects the runners' finished episodes, credits whole episodes
+    played with a member's current path, runs the tournaments that are due and, when a
+    path changed, hands the runners the new table (running episodes keep their path; a
+    restarted runner gets it again at the next push). At the end the best path is fixed.
+    """
+
+    def __init__(self, cfg: Any, in_channels: int, state: dict | None) -> None:
+        from agents import PathNetConfig
+
+        self.population = Population(
+            PathNetConfig(in_channels=in_channels),
+            size=cfg.pathnet_population,
+            episodes_per_fitness=cfg.pathnet_episodes,
+            seed=cfg.seed + 7,
+            state=state,
+        )
+        self._pushed: list | None = None
+
+    def _push(self, trainer: Any) -> None:
+        table = self.population.table()
+        count = max(1, trainer.num_runners())
+        members = [self.population.members_for_runner(i, count) for i in range(count)]
+        trainer.on_runners(_update_runner(table, members))
+        self._pushed = table
+
+    def on_start(self, trainer: Any) -> None:
+        self._push(trainer)
+
+    def on_iteration(self, trainer: Any, env_steps: float, score: float | None) -> list[str]:
+        for results in trainer.on_runners(_pop_results):
+            for member, generation, ep_score, whole, _steps in results:
+                self.population.record(int(member), int(generation), float(ep_score), bool(whole))
+        if self.population.table() != self._pushed:
+            self._push(trainer)
+        return []
+
+    def best_path(self) -> np.ndarray:
+        return self.population.best_path()
+
+    def state(self) -> dict[str, Any]:
+        return self.population.state()
+
+    def finish(self, net: Any) -> dict[str, Any]:
+        best = self.best_path()
+        net.fix_path(best)
+        return {"pathnet.json": {**self.state(), "best_path": best.tolist()}}
+
+
+class PathNetMethod(Method):
+    """PathNet: L layers of M modules, a population of paths evolved by tournament."""
+
+    name = "pathnet"
+    max_sources = None
+    fields = frozenset({"pathnet_population", "pathnet_episodes"})
+    checks_curve = False  # its curve averages the population's paths, not the saved one
+    kind = "pathnet"
+
+    def validate(self, cfg: Any) -> None:
+        if cfg.num_learners > 1:
+            raise ValueError(
+                "PathNet trains with one learner (num_learners 0 or 1): with several, "
+                "distributed data parallel waits for gradients of modules off every path"
+            )
+
+    def source_agent(self, sources: Sequence[str]) -> str:
+        return self.name
+
+    def source_settings(self, cfg: Any) -> dict[str, Any]:
+        # the source evolves a population of the same size
+        return {k: getattr(cfg, k) for k in sorted(self.fields)}
+
+    def build_network(self, spec: NetworkSpec, sources: Sequence[str]) -> Any:
+        from agents.pathnet import PathNet, PathNetConfig
+
+        if not sources:
+            config = PathNetConfig(in_channels=spec.in_channels, input_size=spec.input_size)
+            return PathNet(config, spec.num_actions)
+        net = PathNet.load(sources[-1])
+        if net.config.in_channels != spec.in_channels:
+            raise ValueError(
+                f"source {sources[-1]} has {net.config.in_channels} input channels, "
+                f"the task has {spec.in_channels}"
+            )
+        if len(net.fixed_paths) != len(net.readouts) - 1:
+            raise ValueError(f"source {sources[-1]} has no fixed path; finish its task first")
+        if net.num_actions != spec.num_actions:
+            net.reset_readout(spec.num_actions)
+        return net
+
+    def task_policy(
+        self,
+        net: Any,
+        index: int,
+        as_source: bool,
+        num_sources: int,
+        column: int | None,
+        num_actions: int,
+    ) -> tuple[Callable[[Any], Any], int | None]:
+        import torch
+
+        if index >= len(net.fixed_paths):
+            raise ValueError(f"no fixed path for task {index} of the chain")
+        check_task_actions(net, index, num_actions, "readout")
+        path = torch.as_tensor(net.fixed_paths[index])
+
+        def policy(x: Any) -> Any:
+            return net(x, path, task=index)
+
+        return policy, None
+
+    def training_hooks(
+        self, cfg: Any, trainer: Any, in_channels: int, state: dict[str, Any] | None
+    ) -> TrainingHooks:
+        return EvolutionHooks(cfg, in_channels, state)
+
+    def plan_speed_key(self, cfg: Any) -> int | str:
+        return "pathnet"
+
+
+PATHNET = register_method(PathNetMethod())

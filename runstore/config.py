@@ -1,7 +1,9 @@
 """What a run is: :class:`RunConfig`, its experiment identity and where it lives.
 
 No heavy imports (no torch, no Ray): the CLI, the planner, the report and the zoo read
-configs without starting anything.
+configs without starting anything (a test builds every method's config and checks
+``sys.modules``). What varies by method (its fields, their validation, its source run)
+is asked of its module in ``methods``.
 
 - **Experiment identity**: the fields that define a run's result (task, agent, sources,
   algorithm, hyperparameters, seed, step count...). :func:`identity` gives them; a run
@@ -10,7 +12,7 @@ configs without starting anything.
 - **Execution settings** (:data:`EXECUTION_FIELDS`): how a run is executed (runners,
   envs, learners, devices, timeouts, wandb, address). They never change a run's
   identity; an interrupted run may resume with other ones.
-- **Where**: :func:`run_dir_for` names a run's directory (:class:`benchmarks.rundir.
+- **Where**: :func:`run_dir_for` names a run's directory (:class:`runstore.rundir.
   RunDir` owns what is inside); :func:`source_config` is the run whose weights seed
   another (the runner trains it first).
 """
@@ -22,12 +24,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks.pathnet_evolution import DEFAULT_EPISODES_PER_FITNESS
-from benchmarks.rundir import RunDir
+from agents.den_config import DENConfig
+from methods import get_method, method_fields, method_names
+from methods.pathnet import DEFAULT_EPISODES_PER_FITNESS
+from runstore.rundir import RunDir
 
 __all__ = [
     "RunConfig",
-    "AGENT_FIELDS",
     "EXECUTION_FIELDS",
     "identity",
     "run_dir_for",
@@ -59,29 +62,22 @@ EXECUTION_FIELDS = frozenset(
 )
 
 
-# RunConfig fields that only some agents use, and those agents. For any other agent the
-# field cannot change the result, so it is not part of the run's identity: a scratch
-# column stays the same run (and the zoo's columns keep matching) whatever alpha_init is.
-AGENT_FIELDS: dict[str, frozenset[str]] = {
-    "alpha_init": frozenset({"progressive", "random-column"}),  # the lateral adapters
-    "pathnet_population": frozenset({"pathnet"}),
-    "pathnet_episodes": frozenset({"pathnet"}),
-}
-
-
 def _unused_fields(run: dict[str, Any]) -> set[str]:
-    """The agent-specific fields (:data:`AGENT_FIELDS`, ``den_*``) ``run``'s agent ignores."""
-    agent = run.get("agent", "scratch")
-    unused = {k for k, agents in AGENT_FIELDS.items() if agent not in agents}
-    if agent != "den":
-        unused |= {k for k in run if k.startswith("den_")}
-    return unused
+    """The method-specific fields (``Method.fields``) that ``run``'s method ignores: for
+    it they cannot change the result, so they are not part of its identity (a scratch
+    column stays the same run, and the zoo's columns keep matching, whatever alpha_init
+    is)."""
+    try:
+        own = get_method(run.get("agent", "scratch")).fields
+    except ValueError:  # a method this version does not know: every field counts
+        return set()
+    return set(method_fields() - own)
 
 
 def identity(run: dict[str, Any]) -> dict[str, Any]:
     """The fields of a run config (``RunConfig.to_dict()``) that define its result: all
     but the execution settings (and the step count: a zoo column trained longer
-    matches) and the fields its agent does not use (:data:`AGENT_FIELDS`).
+    matches) and the fields its method does not use (``methods.Method.fields``).
 
     Example:
         >>> a = RunConfig("pong_soup/pong", alpha_init=0.1).to_dict()
@@ -100,7 +96,8 @@ class RunConfig:
 
     Attributes:
         task: target task id.
-        agent: scratch, finetune-head, finetune-all, random-column, progressive, pathnet.
+        agent: a registered method (``methods.method_names()``): scratch, finetune-head,
+            finetune-all, random-column, progressive, pathnet, den.
         sources: source task ids, in column order (progressive: one column each).
         steps: agent (env) steps to train.
         seed: seeds envs, initial weights and RLlib.
@@ -160,7 +157,7 @@ class RunConfig:
             and each sub-env plays one member's path for a whole episode.
         pathnet_episodes: T, the whole episodes a PathNet fitness averages (the paper:
             "the last T episodes", no value given for A3C; our choice, see
-            ``benchmarks.pathnet_evolution``). A member meets a random other in a binary
+            ``methods.pathnet``). A member meets a random other in a binary
             tournament after every T new whole episodes.
         den_k: DEN: units (feature maps in conv layers) added per layer by an expansion
             (the paper: 10). The ``den_*`` fields apply to ``--agent den`` only
@@ -216,38 +213,28 @@ class RunConfig:
     stall_timeout_s: float = 300.0
     pathnet_population: int = 8
     pathnet_episodes: int = DEFAULT_EPISODES_PER_FITNESS
-    den_k: int = 10
-    den_tau: float | None = None
-    den_sigma: float = 0.05
-    den_l1: float = 1e-5
-    den_l2: float = 1e-4
-    den_group: float = 1e-3
-    den_drift: float = 0.5
-    den_zero_eps: float = 1e-2
-    den_phases: tuple[float, ...] = (0.1, 0.3, 0.3)
+    den_k: int = DENConfig.k
+    den_tau: float | None = DENConfig.tau
+    den_sigma: float = DENConfig.sigma
+    den_l1: float = DENConfig.l1
+    den_l2: float = DENConfig.l2
+    den_group: float = DENConfig.group
+    den_drift: float = DENConfig.drift
+    den_zero_eps: float = DENConfig.zero_eps
+    den_phases: tuple[float, ...] = DENConfig.phases
     check_episodes: int = 20
     tag: str = ""
     wandb: bool = True
     address: str | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
-        from agents import AGENT_NAMES
         from envs import get_task
 
         get_task(self.task)
         for s in self.sources:
             get_task(s)
-        if self.agent not in AGENT_NAMES:
-            raise ValueError(f"unknown agent {self.agent!r}; choose from {', '.join(AGENT_NAMES)}")
-        if self.agent in ("finetune-head", "finetune-all") and len(self.sources) != 1:
-            raise ValueError(f"{self.agent} needs exactly one --source")
-        if self.agent in ("scratch", "random-column") and self.sources:
-            raise ValueError(f"{self.agent} takes no --source")
-        if self.agent == "progressive" and not self.sources:
-            raise ValueError(
-                "progressive needs at least one --source (its earlier columns); a frozen "
-                "random first column is --agent random-column (baseline 4)"
-            )
+        method = get_method(self.agent)
+        method.validate(self)
         if self.steps < 1:
             raise ValueError(f"steps must be positive, got {self.steps}")
         if self.reward_clip is not None and not self.reward_clip > 0:
@@ -267,30 +254,13 @@ class RunConfig:
             raise ValueError(f"pathnet_population must be >= 2, got {self.pathnet_population}")
         if self.pathnet_episodes < 1:
             raise ValueError(f"pathnet_episodes must be >= 1, got {self.pathnet_episodes}")
-        den = self.den_config()  # validates the den_* fields
-        if self.agent != "den":
-            default = type(den)().to_dict()
-            changed = sorted(f"den_{k}" for k, v in den.to_dict().items() if v != default[k])
+        for name in method_names():  # another method's own fields keep their defaults
+            other = get_method(name)
+            if other is method or not other.exclusive_fields:
+                continue
+            changed = sorted(f for f in other.fields if getattr(self, f) != _DEFAULTS[f])
             if changed:
-                raise ValueError(f"{', '.join(changed)} only apply to --agent den")
-        if self.agent == "pathnet" and self.num_learners > 1:
-            raise ValueError(
-                "PathNet trains with one learner (num_learners 0 or 1): with several, "
-                "distributed data parallel waits for gradients of modules off every path"
-            )
-
-    def den_settings(self) -> dict[str, Any]:
-        """The ``den_*`` fields by name."""
-        return {
-            f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name[:4] == "den_"
-        }
-
-    def den_config(self) -> Any:
-        """The ``den_*`` fields as an ``agents.den.DENConfig`` (its field names without
-        the prefix)."""
-        from agents.den import DENConfig
-
-        return DENConfig(**{k.removeprefix("den_"): v for k, v in self.den_settings().items()})
+                raise ValueError(f"{', '.join(changed)} only apply to --agent {name}")
 
     @property
     def parallel_envs(self) -> int:
@@ -334,30 +304,32 @@ class RunConfig:
         return cls(**clean)
 
 
+_DEFAULTS = {f.name: f.default for f in dataclasses.fields(RunConfig)}
+
+
 def run_dir_for(root: str | Path, cfg: RunConfig) -> Path:
     """``<root>/<target>/<agent>[_from_<src>+...]/seed<N>[_<tag>]`` (:meth:`RunDir.for_run`)."""
     return RunDir.for_run(root, cfg).path
 
 
 def source_agent(agent: str, sources: tuple[str, ...] | list[str]) -> str:
-    """The agent of the run that seeds a run of ``agent`` after ``sources`` (the rule of
+    """The method of the run that seeds a run of ``agent`` after ``sources`` (the rule of
     :func:`source_config`; the report finds source runs by it).
 
     Example:
         >>> source_agent("progressive", ["pong_soup/pong"]), source_agent("den", ["a/b"])
         ('scratch', 'den')
     """
-    if agent in ("pathnet", "den"):
-        return agent
-    return "progressive" if agent == "progressive" and len(sources) > 1 else "scratch"
+    return get_method(agent).source_agent(sources)
 
 
 def source_config(cfg: RunConfig) -> RunConfig | None:
     """The run whose weights seed ``cfg`` (trained first when missing), or None.
 
-    finetune-*: scratch on the source. progressive with sources S1..Sk: progressive on
-    Sk from S1..Sk-1 (scratch on S1 when k = 1). pathnet and den: the same agent on Sk
-    from S1..Sk-1 (a DEN source trains its first task with the L1 penalty).
+    Its method is ``Method.source_agent`` (finetune-*: scratch on the source;
+    progressive after S1..Sk: progressive on Sk from S1..Sk-1, scratch on S1 when k = 1;
+    pathnet and den: the same method on Sk from S1..Sk-1), with the fields
+    ``Method.source_settings`` carries over (PathNet's population, DEN's constants).
     Sources use the default hyperparameters and no tag, so every target shares them;
     they run with the target's execution settings (:data:`EXECUTION_FIELDS`, steps
     included) and its seed and algorithm.
@@ -365,24 +337,14 @@ def source_config(cfg: RunConfig) -> RunConfig | None:
     if not cfg.sources:
         return None
     *earlier, last = cfg.sources
-    agent = source_agent(cfg.agent, cfg.sources)
-    defaults = RunConfig(task=last)
-    if agent == "pathnet":  # the source evolves a population of the same size
-        defaults = dataclasses.replace(
-            defaults,
-            agent=agent,
-            pathnet_population=cfg.pathnet_population,
-            pathnet_episodes=cfg.pathnet_episodes,
-        )
-    if agent == "den":  # the chain grows one network with the same DEN constants
-        defaults = dataclasses.replace(defaults, agent=agent, **cfg.den_settings())
+    method = get_method(cfg.agent)
     return dataclasses.replace(
-        defaults,
-        task=last,
-        agent=agent,
+        RunConfig(task=last),
+        agent=method.source_agent(cfg.sources),
         sources=tuple(earlier),
         seed=cfg.seed,
         algo=cfg.algo,
+        **method.source_settings(cfg),
         **{name: getattr(cfg, name) for name in EXECUTION_FIELDS},
     )
 
@@ -391,7 +353,7 @@ def finished_run_clash(run_dir: str | Path, cfg: RunConfig) -> list[str]:
     """The fields in which the run stored in ``run_dir`` differs from ``cfg`` ([]: same).
 
     Execution settings (env runners, devices, timeouts, wandb...) and fields the agent
-    does not use (:data:`AGENT_FIELDS`) do not count; the step count does, except for a
+    does not use (``methods.Method.fields``) do not count; the step count does, except for a
     shipped zoo column (it matches on everything but its own, longer, step count:
     ``benchmarks.zoo``).
     """

@@ -1,0 +1,354 @@
+"""Aggregation of runs into matrix cells and tables: pure functions of what was read.
+
+A cell is one (agent, source chain, target) entry; its score is the mean of the top-k
+finished jobs' AUCs, its transfer the paper's ratio over baseline 1 (floor-shifted) and
+Continual World's forward transfer on normalised AUCs. Table 1, the forgetting table and
+DEN's growth table are rows of strings built here; ``tests/analysis`` checks them
+against hand computations on small synthetic trees.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from analysis.metrics import (
+    count_transfer_signs,
+    forgetting,
+    forward_transfer,
+    normalized_auc,
+    summarize_transfer,
+    top_k_mean,
+    transfer_score,
+)
+from analysis.paper import AGENT_ORDER, PAPER_TABLE1, agent_label
+from analysis.results import Run, read_json
+from runstore.config import source_agent
+from runstore.rundir import RunDir
+
+__all__ = [
+    "CellResult",
+    "group_cells",
+    "score_cells",
+    "fmt",
+    "cell_text",
+    "heat_value",
+    "table1",
+    "forgetting_rows",
+    "den_growth_rows",
+    "GAME_MAXIMUM",
+    "RATIO_MIN_BASELINE",
+]
+
+# Highest possible score per domain: the top of the normalised scores (other domains use
+# the best curve point any run reached on the target).
+GAME_MAXIMUM = {"catch_soup": 1.0, "pong_soup": 21.0}
+# The paper's ratio is shown where baseline 1's normalised AUC reaches this (it covered at
+# least 10% of the way from the floor to the top on average); elsewhere forward transfer.
+RATIO_MIN_BASELINE = 0.1
+
+
+@dataclass
+class CellResult:
+    label: str
+    sources: tuple[str, ...]
+    target: str
+    runs: list[Run] = field(default_factory=list)
+    expected_jobs: int = 0
+    auc: float = math.nan
+    auc_baseline: float = math.nan
+    floor: float = math.nan
+    transfer: float = math.nan
+    top: float = math.nan
+    auc_norm: float = math.nan
+    auc_norm_baseline: float = math.nan
+    forward_transfer: float = math.nan
+    min_score: float = math.nan
+    transfer_raw: float = math.nan
+
+    @property
+    def measure(self) -> str:
+        """``ratio`` (the paper's %) where baseline 1 clearly left the floor, else ``ft``."""
+        if math.isfinite(self.auc_norm_baseline) and (self.auc_norm_baseline >= RATIO_MIN_BASELINE):
+            return "ratio"
+        return "ft"
+
+    @property
+    def shown_transfer(self) -> float:
+        """The paper's ratio where it is the measure, else NaN (for Table 1)."""
+        return self.transfer if self.measure == "ratio" else math.nan
+
+    @property
+    def finished(self) -> list[Run]:
+        return [r for r in self.runs if r.state == "done"]
+
+    @property
+    def source_label(self) -> str:
+        return " > ".join(s.split("/", 1)[-1] for s in self.sources) or "-"
+
+
+def group_cells(runs: list[Run], plan: dict[str, Any]) -> dict[tuple, CellResult]:
+    """The matrix's cells with their runs: every planned cell (``plan.json``'s), and the
+    cells of runs outside a plan when there is none."""
+    cells: dict[tuple, CellResult] = {}
+    for entry in plan.get("cells", []):
+        key = (entry["label"], tuple(entry["sources"]), entry["target"])
+        cell = cells.setdefault(key, CellResult(*key))
+        cell.expected_jobs += 1
+    for run in runs:
+        cfg = run.config
+        key = (agent_label(cfg["agent"], cfg["sources"]), tuple(cfg["sources"]), cfg["task"])
+        if plan and key not in cells:
+            continue  # a source-only run (e.g. a chain's middle link) outside the matrix
+        cells.setdefault(key, CellResult(*key)).runs.append(run)
+    return cells
+
+
+def _score_cell(cell: CellResult, floor: float, top: float, top_k: int) -> None:
+    """A cell's own numbers: AUC and normalised AUC of its top-k jobs, its lowest point."""
+    cell.floor, cell.top = floor, top
+    by_auc = sorted(
+        cell.finished, key=lambda r: r.auc if math.isfinite(r.auc) else -math.inf, reverse=True
+    )
+    best = by_auc[:top_k]
+    cell.auc = top_k_mean([r.auc for r in best], top_k)
+    points = [
+        p["episode_return_mean"]
+        for r in best
+        for p in r.curve
+        if math.isfinite(p["episode_return_mean"])
+    ]
+    cell.min_score = min(points, default=math.nan)
+    cell.auc_norm = top_k_mean(
+        [
+            normalized_auc(
+                [p["env_steps"] for p in r.curve],
+                [p["episode_return_mean"] for p in r.curve],
+                cell.floor,
+                cell.top,
+            )
+            for r in best
+        ],
+        top_k,
+    )
+
+
+def _compare_to_baseline(cell: CellResult, base: CellResult | None) -> None:
+    """Transfer, the paper's raw ratio and forward transfer against baseline 1's cell."""
+    cell.auc_baseline = base.auc if base else math.nan
+    cell.auc_norm_baseline = base.auc_norm if base else math.nan
+    cell.transfer = transfer_score(cell.auc, cell.auc_baseline, cell.floor)
+    # the paper's own ratio is raw AUC over raw AUC (no floor); it means the same only
+    # where scores cannot go negative, so it is shown only there
+    if base and cell.floor >= 0 and min(cell.min_score, base.min_score) >= 0:
+        cell.transfer_raw = transfer_score(cell.auc, cell.auc_baseline, 0.0)
+    if math.isfinite(cell.auc_norm) and math.isfinite(cell.auc_norm_baseline):
+        cell.forward_transfer = forward_transfer(cell.auc_norm, cell.auc_norm_baseline)
+
+
+def score_cells(
+    cells: dict[tuple, CellResult], floors: dict[str, float], top_k: int
+) -> list[CellResult]:
+    """Every cell's numbers, in Table 1's agent order (then sources, target)."""
+    tops = _tops(cells.values())
+    for cell in cells.values():
+        _score_cell(cell, floors[cell.target], tops[cell.target], top_k)
+    for cell in cells.values():
+        _compare_to_baseline(cell, cells.get(("baseline1-scratch", (), cell.target)))
+    order = {label: i for i, label in enumerate(AGENT_ORDER)}
+    return sorted(cells.values(), key=lambda c: (order.get(c.label, 99), c.sources, c.target))
+
+
+def _tops(cells: Any) -> dict[str, float]:
+    """The top of the normalised score per target: the game's maximum, else the best point."""
+    tops: dict[str, float] = {}
+    for cell in cells:
+        domain = cell.target.split("/", 1)[0]
+        if domain in GAME_MAXIMUM:
+            tops[cell.target] = GAME_MAXIMUM[domain]
+            continue
+        points = [
+            p["episode_return_mean"]
+            for r in cell.finished
+            for p in r.curve
+            if math.isfinite(p["episode_return_mean"])
+        ]
+        best = max(points, default=math.nan)
+        tops[cell.target] = max(tops.get(cell.target, -math.inf), best)
+    return tops
+
+
+def fmt(x: float, digits: int = 1) -> str:
+    return "n/a" if not math.isfinite(x) else f"{x:.{digits}f}"
+
+
+def cell_text(cell: CellResult) -> str:
+    if not cell.finished:
+        states = sorted({r.state for r in cell.runs}) or ["missing"]
+        return "/".join(states)
+    if cell.measure == "ratio" and math.isfinite(cell.transfer):
+        return f"{cell.transfer:.0f}%"
+    if math.isfinite(cell.forward_transfer):
+        return f"FT {cell.forward_transfer:+.2f}"
+    return "undefined"
+
+
+def heat_value(cell: CellResult) -> float:
+    """Colour scale of a cell: the ratio in %, or FT mapped onto it as 100 + 100 * FT."""
+    if cell.measure == "ratio":
+        return cell.transfer
+    return 100.0 + 100.0 * cell.forward_transfer
+
+
+DEN_LAYERS = ("conv1", "conv2", "conv3", "fc")
+
+
+def den_growth_rows(runs: list[Run]) -> list[list[str]]:
+    """DEN's growth, from each finished DEN run's ``den.json``: per task of its network,
+    the units per layer it computes with, the units added and split at that task, and the
+    expansion test's decision. Empty when the results hold no DEN run."""
+    header = [
+        "run (tasks in order)",
+        "task",
+        *(f"units {n}" for n in DEN_LAYERS),
+        "added (conv1/conv2/conv3/fc)",
+        "split (conv1/conv2/conv3/fc)",
+        "near-zero weights % (conv1/conv2/conv3/fc)",
+        "expanded",
+        "score at test",
+    ]
+    rows: list[list[str]] = []
+    for r in sorted(runs, key=lambda r: (r.config.get("task", ""), str(r.path))):
+        if r.state != "done" or not (r.path / "den.json").is_file():
+            continue  # den.json: written by DEN's hooks (methods.den) at a run's end
+        data = read_json(r.path / "den.json")
+        if not data or "growth" not in data:
+            continue
+        tasks = [*r.config.get("sources", []), r.config.get("task")]
+        for g in data["growth"]:
+            t = int(g["task"])
+            expanded = g.get("expanded")
+            score = g.get("score_at_test")
+            rows.append(
+                [
+                    " > ".join(map(str, tasks)),  # a first-task run is its task alone
+                    f"{t}: {tasks[t] if t < len(tasks) else '?'}",
+                    *(str(g["units"][n]) for n in DEN_LAYERS),
+                    "/".join(str(g["added"][n]) for n in DEN_LAYERS),
+                    "/".join(str(g["split"][n]) for n in DEN_LAYERS),
+                    "/".join(f"{100 * g['near_zero'][n]:.0f}" for n in DEN_LAYERS)
+                    if "near_zero" in g
+                    else "-",
+                    "-" if expanded is None else ("yes" if expanded else "no"),
+                    "-" if score is None else fmt(score, 3),
+                ]
+            )
+    return [header, *rows] if rows else []
+
+
+def forgetting_rows(
+    cells: list[CellResult], runs: list[Run], floors: dict[str, float]
+) -> tuple[list[dict], int]:
+    """Forgetting per transferred cell (its best finished job), from the same-episode
+    evaluations of the source run and the target run (``forgetting_<task>.json``), and
+    the number of cells left out because they have only evaluations of other episodes
+    (an ``eval_<source>.json`` of results made before that protocol)."""
+    out, omitted = [], 0
+    for c in cells:
+        if not c.sources:
+            continue
+        other_episodes = False
+        for r in c.finished:
+            source = c.sources[-1]
+            after = read_json(RunDir(r.path).forgetting_eval(source))
+            src_run = next(
+                (
+                    s
+                    for s in runs
+                    if s.config["task"] == source
+                    and s.state == "done"
+                    and s.config["agent"] == source_agent(r.config["agent"], c.sources)
+                    and tuple(s.config["sources"]) == c.sources[:-1]
+                ),
+                None,
+            )
+            before = read_json(RunDir(src_run.path).forgetting_eval(source)) if src_run else None
+            if not after or not before or "scores" not in after or "scores" not in before:
+                other_episodes |= RunDir(r.path).eval(source).is_file()
+                continue
+            protocol = ("episodes", "seed", "greedy")
+            if any(before.get(k) != after.get(k) for k in protocol):
+                other_episodes = True  # their difference is not forgetting
+                continue
+            f = forgetting(before["mean"], after["mean"], floors.get(source, 0.0))
+            changed = sum(a != b for a, b in zip(before["scores"], after["scores"], strict=True))
+            out.append(
+                {
+                    "label": c.label,
+                    "source": source,
+                    "target": c.target,
+                    "before": before["mean"],
+                    "after": after["mean"],
+                    "episodes": len(after["scores"]),
+                    "changed": changed,
+                    **f,
+                }
+            )
+            break
+        else:  # no job of the cell has a same-episode pair
+            omitted += int(other_episodes)
+    return out, omitted
+
+
+def table1(cells: list[CellResult], domain: str) -> tuple[str, list[list[str]]]:
+    proxy = domain == "catch_soup"
+    with_raw = any(math.isfinite(c.transfer_raw) for c in cells)
+    header = [
+        "agent",
+        "mean %",
+        "median %",
+        "targets (ratio)",
+        "positive",
+        "negative",
+        "mean FT",
+        "median FT",
+        "targets (FT)",
+    ]
+    if with_raw:
+        header += ["raw mean % (paper's formula)", "raw median %", "targets (raw)"]
+    header.append(
+        "paper Pong Soup mean/median % (Catch Soup is only a proxy)"
+        if proxy
+        else "paper mean/median %"
+    )
+    rows = []
+    for label in AGENT_ORDER:
+        mine = [c for c in cells if c.label == label]
+        if not mine:
+            continue
+        scores = [c.shown_transfer for c in mine]
+        s = summarize_transfer(scores)
+        signs = count_transfer_signs([x for x in scores if math.isfinite(x)])
+        ft = summarize_transfer([c.forward_transfer for c in mine])
+        paper = PAPER_TABLE1.get(label, {}).get(domain.replace("catch_soup", "pong_soup"))
+        row = [
+            label,
+            fmt(s["mean"], 0),
+            fmt(s["median"], 0),
+            str(s["n"]),
+            str(signs["positive"]),
+            str(signs["negative"]),
+            fmt(ft["mean"], 2),
+            fmt(ft["median"], 2),
+            str(ft["n"]),
+        ]
+        if with_raw:
+            raw = summarize_transfer([c.transfer_raw for c in mine])
+            row += [fmt(raw["mean"], 0), fmt(raw["median"], 0), str(raw["n"])]
+        row.append(f"{paper[0]:.0f} / {paper[1]:.0f}" if paper else "-")
+        rows.append(row)
+    widths = [max(len(str(r[i])) for r in [header] + rows) for i in range(len(header))]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
+    lines += ["  ".join(str(v).ljust(w) for v, w in zip(r, widths, strict=True)) for r in rows]
+    return "\n".join(lines), [header] + rows

@@ -1,0 +1,158 @@
+"""The report's figures: heatmaps, learning curves, AFS, forgetting (PNG, atomically)."""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from analysis.cells import CellResult, cell_text, heat_value
+from analysis.paper import AGENT_ORDER
+from analysis.results import read_json
+
+__all__ = ["heatmaps", "curves", "afs_figures", "forgetting_figure"]
+
+
+def _plt() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig: Any, out_dir: Path, name: str) -> str:
+    path = out_dir / name
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=out_dir)
+    os.close(fd)
+    fig.savefig(tmp, dpi=100, format="png", bbox_inches="tight")
+    os.replace(tmp, path)
+    _plt().close(fig)
+    return name
+
+
+def _short(task: str) -> str:
+    return task.split("/", 1)[-1]
+
+
+def heatmaps(cells: list[CellResult], out_dir: Path) -> list[str]:
+    from matplotlib.colors import TwoSlopeNorm
+
+    plt = _plt()
+    names = []
+    targets = sorted({c.target for c in cells})
+    for label in [lab for lab in AGENT_ORDER if any(c.label == lab for c in cells)]:
+        rows = sorted({c.sources for c in cells if c.label == label})
+        grid = np.full((len(rows), len(targets)), np.nan)
+        text = [["" for _ in targets] for _ in rows]
+        for c in cells:
+            if c.label != label:
+                continue
+            i, j = rows.index(c.sources), targets.index(c.target)
+            grid[i, j] = heat_value(c)
+            text[i][j] = cell_text(c)
+        fig, ax = plt.subplots(figsize=(1.2 + 1.1 * len(targets), 0.9 + 0.6 * len(rows)))
+        shown = np.clip(grid, 0, 200)
+        cmap = plt.get_cmap("RdBu").with_extremes(bad="#dddddd")
+        im = ax.imshow(
+            np.ma.masked_invalid(shown), cmap=cmap, norm=TwoSlopeNorm(vmin=0, vcenter=100, vmax=200)
+        )
+        ax.set_xticks(range(len(targets)), [_short(t) for t in targets], rotation=45, ha="right")
+        ax.set_yticks(
+            range(len(rows)), [" > ".join(_short(s) for s in r) or "(none)" for r in rows]
+        )
+        for i in range(len(rows)):
+            for j in range(len(targets)):
+                ax.text(j, i, text[i][j] or "", ha="center", va="center", fontsize=8)
+        ax.set_xlabel("target")
+        ax.set_ylabel("source (column order)")
+        ax.set_title(
+            f"{label}: transfer % or FT (colour: % clipped at 200, FT as 100+100*FT)",
+            fontsize=9,
+        )
+        fig.colorbar(im, ax=ax, fraction=0.04)
+        names.append(_save(fig, out_dir, f"heatmap_{label}.png"))
+    return names
+
+
+def curves(cells: list[CellResult], out_dir: Path) -> list[str]:
+    plt = _plt()
+    names = []
+    for target in sorted({c.target for c in cells}):
+        fig, ax = plt.subplots(figsize=(7, 4))
+        for c in cells:
+            if c.target != target or not c.finished:
+                continue
+            best = max(c.finished, key=lambda r: r.auc if math.isfinite(r.auc) else -1e18)
+            x = [r["env_steps"] for r in best.curve]
+            y = [r["episode_return_mean"] for r in best.curve]
+            ax.plot(x, y, label=f"{c.label} ({c.source_label})", lw=1.2)
+        floor = next(c.floor for c in cells if c.target == target)
+        ax.axhline(floor, color="grey", ls=":", label="random policy (floor)")
+        ax.set_xlabel("env (agent) steps")
+        ax.set_ylabel("mean episode score")
+        ax.set_title(f"learning curves on {target} (best job per cell)", fontsize=10)
+        ax.legend(fontsize=7, loc="best")
+        names.append(_save(fig, out_dir, f"curves_{target.replace('/', '-')}.png"))
+    return names
+
+
+def afs_figures(cells: list[CellResult], out_dir: Path) -> tuple[list[str], list[dict]]:
+    plt = _plt()
+    rows, names = [], []
+    for c in cells:
+        for r in c.finished:
+            afs = read_json(r.path / "afs.json")
+            if afs and "layers" in afs:
+                layers = afs["layers"]
+                new = float(np.mean([layers[lay]["columns"][-1] for lay in layers]))
+                rows.append({"cell": c, "afs": layers, "mean_new": new})
+                break
+    if not rows:
+        return names, rows
+    n = len(rows)
+    fig, axes = plt.subplots(1, n, figsize=(3.2 * n, 3), squeeze=False)
+    for ax, row in zip(axes[0], rows, strict=True):
+        layers = list(row["afs"])
+        k = len(row["afs"][layers[0]]["columns"])
+        bottom = np.zeros(len(layers))
+        for col in range(k):
+            vals = np.array([row["afs"][lay]["columns"][col] for lay in layers])
+            ax.bar(layers, vals, bottom=bottom, label=f"column {col + 1}")
+            bottom += vals
+        c = row["cell"]
+        ax.set_title(f"{c.label}\n{c.source_label} -> {_short(c.target)}", fontsize=8)
+        ax.set_ylim(0, 1)
+    axes[0][0].set_ylabel("AFS share per layer")
+    axes[0][-1].legend(fontsize=7)
+    names.append(_save(fig, out_dir, "afs_per_layer.png"))
+    fig, ax = plt.subplots(figsize=(5, 4))
+    xs = [row["mean_new"] for row in rows]
+    ys = [min(row["cell"].transfer, 400) for row in rows]
+    ax.scatter(xs, ys)
+    for row, x, y in zip(rows, xs, ys, strict=True):
+        ax.annotate(_short(row["cell"].target), (x, y), fontsize=7)
+    ax.set_xlabel("mean AFS of the new column (over layers)")
+    ax.set_ylabel("transfer % (clipped at 400)")
+    ax.axhline(100, color="grey", ls=":")
+    names.append(_save(fig, out_dir, "transfer_vs_afs.png"))
+    return names, rows
+
+
+def forgetting_figure(rows: list[dict], out_dir: Path) -> list[str]:
+    if not rows:
+        return []
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(max(5, 0.5 * len(rows) + 2), 3.5))
+    labels = [f"{r['label']}\n{_short(r['target'])}" for r in rows]
+    ax.bar(range(len(rows)), [r["absolute"] for r in rows])
+    ax.set_xticks(range(len(rows)), labels, rotation=60, ha="right", fontsize=7)
+    ax.set_ylabel("source score lost (before - after)")
+    ax.axhline(0, color="black", lw=0.8)
+    ax.set_title("forgetting of the source task after training on the target", fontsize=9)
+    return [_save(fig, out_dir, "forgetting.png")]

@@ -1,0 +1,391 @@
+"""The report's tables as text, and its two documents: ``report.md`` and a
+self-contained ``index.html`` (figures inlined), written atomically.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import io
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from analysis.cells import RATIO_MIN_BASELINE, CellResult, cell_text, fmt
+from analysis.paper import agent_label
+from analysis.results import Run, run_note, shown_state
+
+__all__ = [
+    "Document",
+    "MATRIX_FIELDS",
+    "matrix_csv",
+    "matrix_rows",
+    "run_rows",
+    "floor_rows",
+    "forgetting_table",
+    "forgetting_note",
+    "method_text",
+    "write_text",
+    "write_markdown",
+    "write_html",
+    "log_to_wandb",
+]
+
+DEN_NOTE = (
+    "Units per layer: the feature maps (conv) and units (fc) each task of a DEN run's network "
+    "computes with (task 0 is the first source). Added: units that dynamic expansion added "
+    "at that task and group sparsity kept. Split: units whose incoming weights drifted more "
+    "than sigma while retraining, duplicated for that task (the earlier tasks keep the "
+    "originals, so they do not forget). Near-zero weights: the share of the incoming "
+    "weights of the task's units below zero_eps (about 14% at initialisation); the L1 of "
+    "the first task drives it up, and near 100% almost every weight of the layer is gone "
+    "(a first task on Pong after 600k steps: fc 98%). See docs/den.md."
+)
+FORGETTING_NOTE = (
+    "Before: the source run's score on the source task; after: the target run's, played by "
+    "the part of its network trained on the source (the source column, path or head). Both "
+    "play the same episodes (same count, same seed), so a network that still computes what "
+    "the source computed scores the same in every episode: progressive nets and DEN must "
+    "show 0 episodes scored differently. Relative: lost / (before - the source's floor), "
+    "not shown where the source run never rose above its floor."
+)
+
+MATRIX_FIELDS = (
+    "agent",
+    "source",
+    "target",
+    "transfer",
+    "auc",
+    "auc_baseline",
+    "floor",
+    "jobs",
+    "measure",
+    "forward_transfer",
+    "auc_normalized",
+    "auc_normalized_baseline",
+    "top",
+    "transfer_raw",
+)
+
+
+def _md_table(rows: list[list[str]]) -> str:
+    out = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
+    out += ["| " + " | ".join(str(v) for v in r) + " |" for r in rows[1:]]
+    return "\n".join(out)
+
+
+def _html_table(rows: list[list[str]]) -> str:
+    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in rows[0])
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in r) + "</tr>" for r in rows[1:]
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def write_text(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+# Marks the page once every figure has decoded (body data-figures-loaded="k/n"): lets a
+# headless browser check that the self-contained figures really render.
+_LOADED_SCRIPT = (
+    "<script>window.addEventListener('load',function(){var i=document.images,k=0;"
+    "for(var j=0;j<i.length;j++){if(i[j].complete&&i[j].naturalWidth>0)k++;}"
+    "document.body.dataset.figuresLoaded=k+'/'+i.length;});</script>"
+)
+
+
+def log_to_wandb(out_dir: Path, figures: dict, matrix_rows: list, table_rows: list) -> None:
+    """Log figures and tables to the active wandb run, if there is one."""
+    import sys
+
+    wandb = sys.modules.get("wandb")
+    if wandb is None or getattr(wandb, "run", None) is None:
+        return
+    payload: dict[str, Any] = {
+        "transfer_matrix": wandb.Table(columns=matrix_rows[0], data=matrix_rows[1:]),
+        "table1": wandb.Table(columns=table_rows[0], data=table_rows[1:]),
+    }
+    for names in figures.values():
+        for name in names:
+            payload[f"report/{name}"] = wandb.Image(str(out_dir / name))
+    wandb.run.log(payload)
+
+
+def matrix_csv(cells: list[CellResult]) -> str:
+    """``transfer_matrix.csv``: one row per cell (:data:`MATRIX_FIELDS`)."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(MATRIX_FIELDS)
+    for c in cells:
+        writer.writerow(
+            [
+                c.label,
+                c.source_label,
+                c.target,
+                fmt(c.transfer, 2),
+                fmt(c.auc, 4),
+                fmt(c.auc_baseline, 4),
+                fmt(c.floor, 4),
+                len(c.finished),
+                c.measure,
+                fmt(c.forward_transfer, 4),
+                fmt(c.auc_norm, 4),
+                fmt(c.auc_norm_baseline, 4),
+                fmt(c.top, 4),
+                fmt(c.transfer_raw, 2),
+            ]
+        )
+    return buf.getvalue()
+
+
+def matrix_rows(cells: list[CellResult]) -> list[list[str]]:
+    """The report's transfer-matrix table (header first)."""
+    header = [
+        "agent",
+        "source",
+        "target",
+        "transfer",
+        "AUC",
+        "AUC baseline 1",
+        "floor",
+        "AUC_n",
+        "ratio %",
+        "FT",
+        "jobs done/planned",
+    ]
+    return [header] + [
+        [
+            c.label,
+            c.source_label,
+            c.target,
+            cell_text(c),
+            fmt(c.auc, 3),
+            fmt(c.auc_baseline, 3),
+            fmt(c.floor, 3),
+            fmt(c.auc_norm, 3),
+            fmt(c.transfer, 0),
+            fmt(c.forward_transfer, 2),
+            f"{len(c.finished)}/{max(c.expected_jobs, len(c.runs))}",
+        ]
+        for c in cells
+    ]
+
+
+def run_rows(runs: list[Run], plan: dict[str, Any], root: Path) -> list[list[str]]:
+    """Every run with its state, steps, AUC and notes; planned cells with no run yet."""
+    planned = {(m["label"], tuple(m["sources"]), m["target"]) for m in plan.get("cells", [])}
+    have = {
+        (
+            agent_label(r.config["agent"], r.config["sources"]),
+            tuple(r.config["sources"]),
+            r.config["task"],
+        )
+        for r in runs
+    }
+    return (
+        [["run", "state", "env steps", "AUC", "note"]]
+        + [
+            [
+                str(r.path.relative_to(root)),
+                shown_state(r),
+                fmt(r.curve[-1]["env_steps"], 0) if r.curve else "0",
+                fmt(r.auc, 3),
+                run_note(r),
+            ]
+            for r in runs
+        ]
+        + [
+            [f"{lab} {'>'.join(src)} -> {t}", "missing", "0", "n/a", "not started"]
+            for lab, src, t in sorted(planned - have)
+        ]
+    )
+
+
+def floor_rows(floors: dict[str, float], floor_source: dict[str, str]) -> list[list[str]]:
+    return [["task", "floor", "source"]] + [
+        [t, fmt(floors[t], 3), floor_source[t]] for t in sorted(floors)
+    ]
+
+
+def forgetting_table(forget: list[dict]) -> list[list[str]]:
+    """The forgetting table (header first); [] without rows."""
+    if not forget:
+        return []
+    header = [
+        "agent",
+        "source",
+        "target",
+        "source score before",
+        "after",
+        "lost",
+        "lost (relative)",
+        "episodes scored differently",
+    ]
+    return [header] + [
+        [
+            f["label"],
+            f["source"],
+            f["target"],
+            fmt(f["before"], 3),
+            fmt(f["after"], 3),
+            fmt(f["absolute"], 3),
+            fmt(f["relative"], 2),
+            f"{f['changed']} of {f['episodes']}",
+        ]
+        for f in forget
+    ]
+
+
+def forgetting_note(shown: int, omitted: int) -> str:
+    """The forgetting section's text ("" when it has nothing to say)."""
+    if not shown and not omitted:
+        return ""
+    return FORGETTING_NOTE + (
+        f" {omitted} transferred cell(s) not shown: their source and target runs were "
+        "not evaluated on the same episodes (results made before this protocol); `xfer "
+        "bench` on the same results evaluates them, where the runs' weights are kept."
+        if omitted
+        else ""
+    )
+
+
+def method_text(domain: str, top_k: int) -> str:
+    """How the numbers are computed, in the report's words."""
+    return (
+        "AUC = area under the learning curve over env steps / steps spanned (mean score over "
+        "training). Transfer = (AUC(agent) - floor) / (AUC(baseline 1) - floor) x 100, floor = "
+        "mean score of a uniformly random policy on the target. The paper's ratio is shown "
+        "only where baseline 1 clearly left the floor: its normalised AUC (scores mapped to "
+        "[0, 1] between the floor and the top: the game's maximum, 21 for Pong, 1 for Catch, "
+        f"else the best curve point on the target) is at least {RATIO_MIN_BASELINE}. "
+        "Elsewhere the cell shows Continual World's forward transfer "
+        "FT = (AUC_n(agent) - AUC_n(baseline 1)) / (1 - AUC_n(baseline 1)) on the normalised "
+        "AUCs (0 = as baseline 1, 1 = solved from the start, < 0 = worse than baseline 1; "
+        "coloured as 100 + 100 x FT). Table 1 summarises each measure over the cells that "
+        f"show it. Each cell: mean of the top {top_k} finished jobs by AUC. "
+        "Positive/negative transfer: above 110% / below 90%. "
+        "The paper's own ratio is raw AUC over raw AUC, with no floor; where a target's "
+        "scores cannot be negative (floor and every curve point >= 0, most Atari games) "
+        "Table 1 and transfer_matrix.csv (transfer_raw) also give that raw ratio, the one "
+        "to compare with the paper's numbers. Floors are measured over a few random "
+        "episodes; their standard errors are in the floors table."
+        + (
+            " Catch Soup is a small proxy task built for this suite: its Table 1 sits beside "
+            "the paper's Pong Soup row for orientation only, not as a like-for-like comparison."
+            if domain == "catch_soup"
+            else ""
+        )
+    )
+
+
+@dataclass
+class Document:
+    """Everything the two documents show, in order."""
+
+    title: str
+    method: str
+    notes: str
+    domain: str
+    table1: list[list[str]]
+    matrix: list[list[str]]
+    figures: dict[str, list[str]]
+    forgetting: list[list[str]] = field(default_factory=list)  # [] when no cell has a pair
+    forgetting_note: str = ""  # "" when the section is not shown
+    den_growth: list[list[str]] = field(default_factory=list)
+    floors: list[list[str]] = field(default_factory=list)
+    runs: list[list[str]] = field(default_factory=list)
+    damaged: list[str] = field(default_factory=list)
+
+
+def write_markdown(doc: Document, path: Path) -> None:
+    f = doc.figures
+    md = [
+        f"# {doc.title}",
+        "",
+        doc.method,
+        "",
+        f"Budget and matrix: {doc.notes or 'n/a'}",
+        "",
+        f"## Table 1 ({doc.domain})",
+        "",
+        _md_table(doc.table1),
+        "",
+        "## Transfer matrix",
+        "",
+        _md_table(doc.matrix),
+        "",
+    ]
+    for name in f["heatmaps"] + f["curves"] + f["afs"] + f["forgetting"]:
+        md += [f"![{name}]({name})", ""]
+    if doc.forgetting_note:
+        md += ["## Forgetting", "", doc.forgetting_note, ""]
+        md += [_md_table(doc.forgetting), ""] if doc.forgetting else []
+    if doc.den_growth:
+        md += ["## DEN growth", "", DEN_NOTE, "", _md_table(doc.den_growth), ""]
+    md += ["## Floors", "", _md_table(doc.floors), "", "## Runs", "", _md_table(doc.runs), ""]
+    if doc.damaged:
+        md += ["## Damaged files (built with --allow-damaged)", ""]
+        md += [f"- {d}" for d in doc.damaged] + [""]
+    write_text(path, "\n".join(md))
+
+
+def write_html(doc: Document, out_dir: Path) -> None:
+    """``index.html`` with every figure of ``out_dir`` inlined."""
+
+    def img(name: str) -> str:
+        data = base64.b64encode((out_dir / name).read_bytes()).decode()
+        src = f"data:image/png;base64,{data}"
+        return f'<figure><img alt="{name}" src="{src}"><figcaption>{name}</figcaption></figure>'
+
+    f = doc.figures
+    parts = [
+        f"<h1>{html.escape(doc.title)}</h1>",
+        f"<p>{html.escape(doc.method)}</p>",
+        f"<p><b>Budget and matrix:</b> {html.escape(doc.notes or 'n/a')}</p>",
+        f"<h2>Table 1 ({html.escape(doc.domain)})</h2>",
+        _html_table(doc.table1),
+        "<h2>Transfer matrices</h2>",
+        *map(img, f["heatmaps"]),
+        _html_table(doc.matrix),
+        "<h2>Learning curves</h2>",
+        *map(img, f["curves"]),
+    ]
+    if f["afs"]:
+        parts += ["<h2>Average Fisher sensitivity</h2>", *map(img, f["afs"])]
+    if doc.forgetting_note:
+        parts += ["<h2>Forgetting</h2>", f"<p>{html.escape(doc.forgetting_note)}</p>"]
+        if doc.forgetting:
+            parts += [*map(img, f["forgetting"]), _html_table(doc.forgetting)]
+    if doc.den_growth:
+        parts += [
+            "<h2>DEN growth</h2>",
+            f"<p>{html.escape(DEN_NOTE)}</p>",
+            _html_table(doc.den_growth),
+        ]
+    parts += ["<h2>Floors</h2>", _html_table(doc.floors), "<h2>Runs</h2>", _html_table(doc.runs)]
+    if doc.damaged:
+        parts += [
+            "<h2>Damaged files (built with --allow-damaged)</h2><ul>"
+            + "".join(f"<li>{html.escape(d)}</li>" for d in doc.damaged)
+            + "</ul>"
+        ]
+    style = (
+        "body{font-family:sans-serif;max-width:1100px;margin:2em auto;}"
+        "table{border-collapse:collapse;font-size:13px;margin:1em 0;}"
+        "td,th{border:1px solid #ccc;padding:3px 6px;}img{max-width:100%;}"
+    )
+    write_text(
+        out_dir / "index.html",
+        f"<!doctype html><html><head><meta charset='utf-8'><title>"
+        f"{html.escape(doc.title)}</title><style>{style}</style></head><body>"
+        + "\n".join(parts)
+        + _LOADED_SCRIPT
+        + "</body></html>\n",
+    )

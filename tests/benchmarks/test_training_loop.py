@@ -1,0 +1,203 @@
+"""The training loop's rules against a fake trainer (no Ray, no env steps): seconds.
+
+Curve points against a hand computation, resume without gap or duplicate after Ctrl-C,
+the identity of a finished or interrupted run, extension, the run lock, and a method's
+hooks (a toy method registered here trains and shows in a report). The Ray tests in
+``test_training.py`` keep one end-to-end check of each through RLlib.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+from dataclasses import replace
+
+import pytest
+from fake_trainer import EPISODES_PER_ITER, STEPS_PER_ITER, FakeTrainer, fake_factory, score
+
+from agents import load_agent
+from benchmarks.training import (
+    RunConfig,
+    RunHeldError,
+    TrainingError,
+    read_curve,
+    read_status,
+    run_dir_for,
+    train,
+)
+from methods import TrainingHooks, registered
+from methods.baselines import Scratch
+
+# 2000 steps in 5 iterations of 400; a point every 1000 steps at least
+CFG = RunConfig(
+    task="catch_soup/pong",
+    steps=2_000,
+    curve_window=1_000,
+    check_episodes=0,
+    wandb=False,
+    checkpoint_every_s=0.0,
+)
+
+
+def quiet(*_):
+    pass
+
+
+@pytest.fixture(autouse=True)
+def _fresh_trainer_list():
+    FakeTrainer.built.clear()
+
+
+def expected_curve(steps: int, window: int) -> list[tuple[float, float, float]]:
+    """(env_steps, episodes, mean score) of every point, by hand: iterations of 400
+    steps and 2 episodes; a point when a window is full, and one at the end."""
+    points, start, first_episode = [], 0, 0
+    for it in range(1, steps // STEPS_PER_ITER + 1):
+        at, episodes = it * STEPS_PER_ITER, it * EPISODES_PER_ITER
+        if at - start >= window or at >= steps:
+            scores = [score(e) for e in range(first_episode, episodes)]
+            points.append((float(at), float(episodes), sum(scores) / len(scores)))
+            start, first_episode = at, episodes
+    return points
+
+
+def curve_of(run_dir):
+    return [(r["env_steps"], r["episodes"], r["episode_return_mean"]) for r in read_curve(run_dir)]
+
+
+def test_hand_computed_points_of_the_fake():
+    # -3 -2 -1 0 1 2 in the first 1200 steps, then 3 -3 -2 -1
+    assert expected_curve(2_000, 1_000) == [(1200.0, 6.0, -0.5), (2000.0, 10.0, -0.75)]
+
+
+def test_a_run_writes_the_hand_computed_curve_weights_and_status(tmp_path):
+    run_dir = train(CFG, tmp_path, log=quiet, trainer_factory=fake_factory())
+    assert curve_of(run_dir) == expected_curve(2_000, 1_000)
+    status = read_status(run_dir)
+    assert status["state"] == "done" and status["env_steps"] == 2_000
+    assert status["score_mean"] == pytest.approx(sum(score(e) for e in range(10)) / 10)
+    assert status["policy_lag_updates"] == 1.0
+    assert not (run_dir / "checkpoint").exists() and not (run_dir / ".lock").exists()
+    trained = FakeTrainer.built[0]
+    assert trained.stopped
+    saved = load_agent(run_dir / "agent.pt").state_dict()
+    assert all((saved[k] == v).all() for k, v in trained.net.state_dict().items())
+
+
+def test_ctrl_c_leaves_a_run_that_resumes_without_gap_or_duplicate(tmp_path):
+    with pytest.raises(KeyboardInterrupt):
+        train(CFG, tmp_path, log=quiet, trainer_factory=fake_factory(fail_at=4))
+    run_dir = run_dir_for(tmp_path, CFG)
+    status = read_status(run_dir)
+    assert status["state"] == "failed" and "KeyboardInterrupt" in status["reason"]
+    assert not (run_dir / ".lock").exists()
+    lines: list[str] = []
+    train(CFG, tmp_path, log=lines.append, trainer_factory=fake_factory())
+    assert any("resumed at 1200 env steps" in line for line in lines)
+    assert curve_of(run_dir) == expected_curve(2_000, 1_000)
+    assert FakeTrainer.built[1].iterations == 2  # 1600 and 2000 only: nothing trained twice
+
+
+def test_a_finished_run_is_reused_only_by_the_same_config(tmp_path):
+    train(CFG, tmp_path, log=quiet, trainer_factory=fake_factory())
+    lines: list[str] = []
+    train(
+        replace(CFG, env_runners=1, wandb=True),
+        tmp_path,
+        log=lines.append,
+        trainer_factory=fake_factory(),
+    )
+    assert lines[-1].endswith("already done") and len(FakeTrainer.built) == 1
+    with pytest.raises(TrainingError, match=r"finished run with another config .*'lr'"):
+        train(replace(CFG, lr=1e-3), tmp_path, log=quiet, trainer_factory=fake_factory())
+    with pytest.raises(TrainingError, match="finished run with another config .*'steps'"):
+        train(replace(CFG, steps=4_000), tmp_path, log=quiet, trainer_factory=fake_factory())
+    assert len(FakeTrainer.built) == 1
+
+
+def test_an_interrupted_run_resumes_with_other_execution_settings_or_more_steps(tmp_path):
+    with pytest.raises(KeyboardInterrupt):
+        train(CFG, tmp_path, log=quiet, trainer_factory=fake_factory(fail_at=3))
+    with pytest.raises(TrainingError, match=r"holds a run with another config .*'lr'"):
+        train(replace(CFG, lr=1e-3), tmp_path, log=quiet, trainer_factory=fake_factory())
+    lines: list[str] = []
+    longer = replace(CFG, steps=2_800, env_runners=1)
+    run_dir = train(longer, tmp_path, log=lines.append, trainer_factory=fake_factory())
+    assert any("other execution settings (env_runners)" in line for line in lines)
+    assert any("extending the run from 2000 to 2800 steps" in line for line in lines)
+    saved = json.loads((run_dir / "config.json").read_text())
+    assert [e["steps"] for e in saved["extended"]] == [2_000]
+    assert curve_of(run_dir) == expected_curve(2_800, 1_000)
+
+
+def test_a_run_held_by_another_live_process_is_refused_as_held(tmp_path):
+    run_dir = run_dir_for(tmp_path, CFG)
+    run_dir.mkdir(parents=True)
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (run_dir / ".lock").write_text(
+            json.dumps({"pid": holder.pid, "host": socket.gethostname()})
+        )
+        with pytest.raises(RunHeldError, match=f"being trained by pid {holder.pid}"):
+            train(CFG, tmp_path, log=quiet, trainer_factory=fake_factory())
+    finally:
+        holder.kill()
+        holder.wait()
+    assert FakeTrainer.built == []
+    # its process gone, the lock is stale and taken over
+    train(CFG, tmp_path, log=quiet, trainer_factory=fake_factory())
+    assert read_status(run_dir)["state"] == "done"
+
+
+class CountingHooks(TrainingHooks):
+    def __init__(self, state):
+        self.iterations = (state or {}).get("iterations", 0)
+        self.started = 0
+
+    def on_start(self, trainer):
+        self.started += 1
+        trainer.on_runners(lambda i, n, store: store.setdefault("toy", i))
+
+    def on_iteration(self, trainer, env_steps, score):
+        self.iterations += 1
+        return [f"toy iteration {self.iterations} at {int(env_steps)}"]
+
+    def state(self):
+        return {"iterations": self.iterations}
+
+    def finish(self, net):
+        return {"toy.json": {"iterations": self.iterations, "started": self.started}}
+
+
+class Toy(Scratch):
+    """A fifth method, registered by a test: one column, its own hooks and label."""
+
+    name = "toy"
+    table_label = "toy-method"
+
+    def training_hooks(self, cfg, trainer, in_channels, state):
+        return CountingHooks(state)
+
+
+def test_a_registered_toy_method_trains_resumes_and_shows_in_a_report(tmp_path):
+    from analysis.report import build_report
+
+    with registered(Toy()):
+        cfg = replace(CFG, agent="toy")
+        with pytest.raises(KeyboardInterrupt):
+            train(cfg, tmp_path, log=quiet, trainer_factory=fake_factory(fail_at=4))
+        lines: list[str] = []
+        run_dir = train(cfg, tmp_path, log=lines.append, trainer_factory=fake_factory())
+        # the hook's state came back from the checkpoint: 3 iterations before, 2 after
+        assert json.loads((run_dir / "toy.json").read_text()) == {"iterations": 5, "started": 1}
+        assert any("toy iteration 5 at 2000" in line for line in lines)
+        assert FakeTrainer.built[-1].store == {"toy": 0}
+        train(replace(CFG, agent="scratch"), tmp_path, log=quiet, trainer_factory=fake_factory())
+        out = build_report(tmp_path)
+    rows = (out / "transfer_matrix.csv").read_text().splitlines()
+    assert any(row.startswith("toy-method,") for row in rows)
+    assert "toy-method" in (out / "report.md").read_text()
+    with pytest.raises(ValueError, match="unknown agent 'toy'"):
+        RunConfig(task="catch_soup/pong", agent="toy")  # gone with its registration
