@@ -93,6 +93,7 @@ def evaluate_run(
     from agents import load_agent
     from envs import make_env
     from methods import get_method
+    from methods.base import TaskPart
 
     run_dir = Path(run_dir)
     run = RunDir(run_dir).require_weights()
@@ -109,7 +110,7 @@ def evaluate_run(
     index = sources.index(task) if as_source else len(sources)
     try:  # which part plays task i is the method's (methods/)
         policy, column = get_method(run["agent"]).task_policy(
-            agent, index, as_source, len(sources), column, num_actions
+            agent, TaskPart(index, as_source, len(sources), column, num_actions)
         )
     except ValueError as err:
         raise ValueError(f"{run_dir} on {task}: {err}") from None

@@ -29,6 +29,7 @@ from typing import Any
 __all__ = [
     "Method",
     "NetworkSpec",
+    "TaskPart",
     "TrainingHooks",
     "RunnerHooks",
     "register_method",
@@ -63,6 +64,25 @@ class NetworkSpec:
     seed: int | None = None
     num_columns: int = 2
     den: Any = None
+
+
+@dataclass(frozen=True)
+class TaskPart:
+    """Which task of a run's chain is played, and how (``Method.task_policy``).
+
+    Attributes:
+        index: the task's place in the chain: the sources in order, then the run's own.
+        as_source: it is played as one of the sources (forgetting), also on the diagonal.
+        num_sources: the run's source count.
+        column: a column net's column asked for (None: the task's own).
+        num_actions: the task's action count.
+    """
+
+    index: int
+    as_source: bool
+    num_sources: int
+    column: int | None
+    num_actions: int
 
 
 class TrainingHooks:
@@ -185,19 +205,10 @@ class Method:
         """The network of a new run, seeded from the saved weights ``sources``."""
         raise NotImplementedError(f"{type(self).__name__} builds no network")
 
-    def task_policy(
-        self,
-        net: Any,
-        index: int,
-        as_source: bool,
-        num_sources: int,
-        column: int | None,
-        num_actions: int,
-    ) -> tuple[Callable[[Any], Any], int | None]:
-        """``(policy, column)``: the part of ``net`` that plays task ``index`` of its
-        chain (the sources in order, then the run's own task) and, for column nets,
-        which column that is. ``as_source``: the task is played as one of the sources;
-        ``num_actions``: the task's action count (a part with another is an error)."""
+    def task_policy(self, net: Any, part: TaskPart) -> tuple[Callable[[Any], Any], int | None]:
+        """``(policy, column)``: the part of ``net`` that plays the task ``part`` asks
+        for and, for column nets, which column that is (a part whose action count is
+        not the task's is an error)."""
         raise NotImplementedError(f"{type(self).__name__} cannot evaluate")
 
     def training_hooks(

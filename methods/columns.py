@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from methods.base import Method, NetworkSpec
+from methods.base import Method, NetworkSpec, TaskPart
 
 __all__ = ["ColumnNetMethod", "check_input", "column_config"]
 
@@ -40,27 +40,20 @@ class ColumnNetMethod(Method):
 
     kind = "progressive"
 
-    def task_policy(
-        self,
-        net: Any,
-        index: int,
-        as_source: bool,
-        num_sources: int,
-        column: int | None,
-        num_actions: int,
-    ) -> tuple[Callable[[Any], Any], int | None]:
+    def task_policy(self, net: Any, part: TaskPart) -> tuple[Callable[[Any], Any], int | None]:
+        column = part.column
         if column is None:
-            offset = net.num_columns - 1 - num_sources
-            column = offset + index if as_source and offset >= 0 else -1
+            offset = net.num_columns - 1 - part.num_sources
+            column = offset + part.index if part.as_source and offset >= 0 else -1
         if not -net.num_columns <= column < net.num_columns:
             raise ValueError(
                 f"--column {column}: this net has {net.num_columns} column(s) "
                 f"(0..{net.num_columns - 1})"
             )
         col_actions = net.columns[column].num_actions
-        if col_actions != num_actions:
+        if col_actions != part.num_actions:
             raise ValueError(
-                f"column {column} has {col_actions} actions, the task has {num_actions}"
+                f"column {column} has {col_actions} actions, the task has {part.num_actions}"
             )
         chosen = column
 

@@ -19,6 +19,7 @@ from agents.den_config import DENConfig
 from methods.base import (
     Method,
     NetworkSpec,
+    TaskPart,
     TrainingHooks,
     check_task_actions,
     register_method,
@@ -139,16 +140,9 @@ class DENMethod(Method):
         net.add_task(spec.num_actions)
         return net
 
-    def task_policy(
-        self,
-        net: Any,
-        index: int,
-        as_source: bool,
-        num_sources: int,
-        column: int | None,
-        num_actions: int,
-    ) -> tuple[Callable[[Any], Any], int | None]:
-        check_task_actions(net, index, num_actions, "head")
+    def task_policy(self, net: Any, part: TaskPart) -> tuple[Callable[[Any], Any], int | None]:
+        index = part.index
+        check_task_actions(net, index, part.num_actions, "head")
 
         def policy(x: Any) -> Any:  # head i computes with the units of tasks <= i only
             return net(x, task=index)

@@ -51,6 +51,7 @@ from methods.base import (
     Method,
     NetworkSpec,
     RunnerHooks,
+    TaskPart,
     TrainingHooks,
     check_task_actions,
     register_method,
@@ -420,20 +421,13 @@ class PathNetMethod(Method):
             net.reset_readout(spec.num_actions)
         return net
 
-    def task_policy(
-        self,
-        net: Any,
-        index: int,
-        as_source: bool,
-        num_sources: int,
-        column: int | None,
-        num_actions: int,
-    ) -> tuple[Callable[[Any], Any], int | None]:
+    def task_policy(self, net: Any, part: TaskPart) -> tuple[Callable[[Any], Any], int | None]:
         import torch
 
+        index = part.index
         if index >= len(net.fixed_paths):
             raise ValueError(f"no fixed path for task {index} of the chain")
-        check_task_actions(net, index, num_actions, "readout")
+        check_task_actions(net, index, part.num_actions, "readout")
         path = torch.as_tensor(net.fixed_paths[index])
 
         def policy(x: Any) -> Any:
