@@ -11,6 +11,9 @@ export WANDB_MODE ?= offline
 export WANDB_SILENT := true
 BUDGET ?= laptop
 OUT ?= results
+# seeds per cell (empty: the budget's); e.g. make bench-pong SEEDS=3
+SEEDS ?=
+SEEDS_ARG := $(if $(SEEDS),--seeds $(SEEDS),)
 
 .PHONY: setup system-deps browser-deps test test-slow test-all lint format perf bench-pong bench-atari \
 	bench-labyrinth bench-catch sweep report clean-venv
@@ -58,21 +61,21 @@ perf: setup
 	$(PY) -m benchmarks.cli perf --json docs/performance.json
 
 bench-pong: setup
-	$(VENV)/bin/xfer bench pong-soup --budget $(BUDGET) --out $(OUT)
+	$(VENV)/bin/xfer bench pong-soup --budget $(BUDGET) --out $(OUT) $(SEEDS_ARG)
 
 bench-atari: setup
-	$(VENV)/bin/xfer bench atari --budget $(BUDGET) --out $(OUT)
+	$(VENV)/bin/xfer bench atari --budget $(BUDGET) --out $(OUT) $(SEEDS_ARG)
 
 bench-labyrinth: setup
-	$(VENV)/bin/xfer bench labyrinth --budget $(BUDGET) --out $(OUT)
+	$(VENV)/bin/xfer bench labyrinth --budget $(BUDGET) --out $(OUT) $(SEEDS_ARG)
 
 bench-catch: setup
-	$(VENV)/bin/xfer bench catch-soup --budget $(BUDGET) --out $(OUT)
+	$(VENV)/bin/xfer bench catch-soup --budget $(BUDGET) --out $(OUT) $(SEEDS_ARG)
 
 sweep: setup
 	@test -n "$(SUITE)" || { echo "usage: make sweep SUITE=pong-soup BUDGET=gpu [RAY_ADDRESS=...]"; exit 2; }
-	$(VENV)/bin/xfer plan $(SUITE) --budget $(BUDGET)
-	$(VENV)/bin/xfer bench $(SUITE) --budget $(BUDGET) --out $(OUT)
+	$(VENV)/bin/xfer plan $(SUITE) --budget $(BUDGET) $(SEEDS_ARG)
+	$(VENV)/bin/xfer bench $(SUITE) --budget $(BUDGET) --out $(OUT) $(SEEDS_ARG)
 
 report: setup
 	$(VENV)/bin/xfer report $(OUT)

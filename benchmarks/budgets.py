@@ -33,8 +33,13 @@ class Budget:
     Attributes:
         name: the budget's name.
         steps: agent steps per run, by domain.
-        jobs: jobs per matrix cell (1 = the default hyperparameters, seed 0).
-        top_k: jobs averaged per cell in the report (the paper: 3 of 25).
+        jobs: jobs per matrix cell: 1 = the default hyperparameters; more (the paper
+            budget: 25) sample the paper's hyperparameter space, job j with seed j.
+        top_k: jobs averaged per cell in the report (the paper: 3 of 25); with one job
+            per cell every seed is averaged.
+        seeds: seeds per cell, by domain (1 where not given): each seed is a run with
+            the default hyperparameters, its sources trained (or taken from the zoo) at
+            the same seed. ``xfer bench --seeds N`` overrides it.
         reduced: if True the suite runs its reduced matrix (``Suite.reduced``).
         notes: what the budget leaves out and how to scale up.
         method_settings: RunConfig settings of methods' own fields (``Method.fields``),
@@ -49,6 +54,11 @@ class Budget:
     reduced: bool = False
     notes: str = ""
     method_settings: dict[str, int] = field(default_factory=dict)
+    seeds: dict[str, int] = field(default_factory=dict)
+
+    def seeds_for(self, domain: str) -> int:
+        """Seeds per cell in ``domain`` (1 unless the budget says more)."""
+        return int(self.seeds.get(domain, 1))
 
     def steps_for(self, domain: str) -> int:
         if domain not in self.steps:
@@ -72,8 +82,10 @@ BUDGETS: dict[str, Budget] = {
             "labyrinth": 250_000,
         },
         reduced=True,
+        seeds={"catch_soup": 5},
         notes=(
-            "reduced matrix, 1 job per cell; 600k agent steps per Pong Soup target run "
+            "reduced matrix, 1 job per cell (5 seeds on Catch Soup, 1 elsewhere: --seeds "
+            "N for more); 600k agent steps per Pong Soup target run "
             "(150k Catch, 250k Atari and Labyrinth), about 6-8 minutes a Pong run on 2 "
             "cores. Pong Soup's first column is the shipped zoo column (trained to >= +18), "
             "so targets transfer from a column that plays Pong. Scratch Pong leaves the "
@@ -90,9 +102,8 @@ BUDGETS: dict[str, Budget] = {
             "atari": 10_000_000,
             "labyrinth": 10_000_000,
         },
-        jobs=3,
-        top_k=1,
-        notes="full matrices, 3 jobs per cell sampled from the paper's space, 10M steps",
+        seeds={"catch_soup": 3, "pong_soup": 3, "atari": 3, "labyrinth": 3},
+        notes="full matrices, 3 seeds per cell at the default hyperparameters, 10M steps",
         method_settings={"pathnet_population": 64},
     ),
     "paper": Budget(

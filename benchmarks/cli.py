@@ -206,7 +206,10 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 def _suite_parsers(sub: argparse._SubParsersAction) -> None:
 
-    p = sub.add_parser("bench", help="run a suite's transfer matrix, then write the report")
+    # no abbreviations: "--seed 3" must not pass for "--seeds 3" (a suite sets each seed)
+    p = sub.add_parser(
+        "bench", help="run a suite's transfer matrix, then write the report", allow_abbrev=False
+    )
     _suite_run_options(p)
     p.add_argument("--out", default="results", help="results root (default results/)")
     p.add_argument(
@@ -229,7 +232,9 @@ def _suite_parsers(sub: argparse._SubParsersAction) -> None:
     )
     p.set_defaults(func=_cmd_bench)
 
-    p = sub.add_parser("plan", help="runs, steps, frames and estimated wall time of a sweep")
+    p = sub.add_parser(
+        "plan", help="runs, steps, frames and estimated wall time of a sweep", allow_abbrev=False
+    )
     _suite_run_options(p)
     p.add_argument("--parallel", type=int, default=None, help="runs at a time (as xfer bench)")
     p.add_argument(
@@ -302,6 +307,12 @@ def _suite_run_options(p: argparse.ArgumentParser) -> None:
         help="every run's learner: gpu (error if none), auto (GPU if the cluster has "
         "one) or cpu (default)",
     )
+    p.add_argument(
+        "--seeds",
+        default=None,
+        metavar="N",
+        help="seeds per cell (default: the budget's; laptop: 5 on Catch Soup, 1 elsewhere)",
+    )
 
 
 def _suite_base(args: argparse.Namespace, wandb: bool | None = None) -> dict:
@@ -322,9 +333,20 @@ def _suite_base(args: argparse.Namespace, wandb: bool | None = None) -> dict:
     return base
 
 
+def _seeds(args: argparse.Namespace) -> int | None:
+    """``--seeds`` as a positive integer (None: the budget's); one clear error else."""
+    if args.seeds is None:
+        return None
+    text = str(args.seeds).strip()
+    if not text.isdigit() or int(text) < 1:
+        raise CLIError(f"--seeds must be a positive whole number, got {args.seeds!r}")
+    return int(text)
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     from benchmarks.runner import SuiteIncompleteError, run_suite
 
+    seeds = _seeds(args)
     base = _suite_base(args)
     try:
         run_suite(
@@ -335,6 +357,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
             eval_episodes=args.eval_episodes,
             parallel=args.parallel,
             use_zoo=not args.train_sources,
+            seeds=seeds,
         )
     except SuiteIncompleteError as err:
         print(
@@ -351,6 +374,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 def _cmd_plan(args: argparse.Namespace) -> int:
     from benchmarks.plan import plan_text
 
+    seeds = _seeds(args)
     base = _suite_base(args, wandb=False)
     print(
         plan_text(
@@ -360,6 +384,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
             calibrate=not args.no_calibrate,
             parallel=args.parallel,
             use_zoo=not args.train_sources,
+            seeds=seeds,
         )
     )
     return 0

@@ -147,8 +147,10 @@ def plan_text(
     calibrate: bool = True,
     parallel: int | None = None,
     use_zoo: bool = True,
+    seeds: int | None = None,
 ) -> str:
-    """The plan of a sweep, as printed by ``xfer plan`` and the first lines of a sweep."""
+    """The plan of a sweep, as printed by ``xfer plan`` and the first lines of a sweep
+    (``seeds``: per cell, default the budget's)."""
     from benchmarks.budgets import get_budget
     from benchmarks.runner import _concurrency, plan_runs
     from benchmarks.suites import get_suite
@@ -158,7 +160,7 @@ def plan_text(
 
     suite, budget = get_suite(suite_name), get_budget(budget_name)
     base = dict(base or {})
-    waves, manifest = plan_runs(suite, budget, base)
+    waves, manifest = plan_runs(suite, budget, base, seeds)
     targets = {str(run_dir_for("", RunConfig.from_dict(m["config"]))) for m in manifest}
     # source runs a shipped zoo column stands in for are not trained (xfer bench's rule)
     shipped = [

@@ -46,6 +46,7 @@ __all__ = [
     "measure_floors",
     "FLOOR_EPISODES",
     "SuiteIncompleteError",
+    "seeds_for",
 ]
 
 # Random-policy episodes per task for the floor (Catch episodes are 9 steps long). The
@@ -56,7 +57,12 @@ FLOOR_EPISODES = {"catch_soup": 500, "pong_soup": 10, "atari": 10, "labyrinth": 
 
 
 def _job_config(
-    cell: Cell, steps: int, job: int, base: dict[str, Any], method_settings: dict[str, Any]
+    cell: Cell,
+    steps: int,
+    job: int,
+    base: dict[str, Any],
+    method_settings: dict[str, Any],
+    seed: int = 0,
 ) -> RunConfig:
     # the budget's settings of a method's own fields (PathNet's population) apply to the
     # cells of methods that own them
@@ -67,7 +73,7 @@ def _job_config(
         agent=cell.agent,
         sources=cell.sources,
         steps=steps,
-        seed=job,
+        seed=seed + job,  # jobs > 1 (the paper budget) have one seed each
         # what the user gave (base) wins over the budget's PathNet settings
         **{**extra, **base},
     )
@@ -78,33 +84,52 @@ def _job_config(
     return replace(cfg, tag=f"job{job}", **sampled)
 
 
+def seeds_for(budget: Budget, domain: str, seeds: int | None = None) -> int:
+    """Seeds per cell: ``seeds`` if given (checked), else the budget's for ``domain``."""
+    if seeds is None:
+        return budget.seeds_for(domain)
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
+        raise ValueError(f"seeds must be a positive integer, got {seeds!r}")
+    if seeds > 1 and budget.jobs > 1:
+        raise ValueError(
+            f"budget {budget.name!r} samples hyperparameters per job ({budget.jobs} jobs per "
+            f"cell, top {budget.top_k}); --seeds applies to budgets with one job per cell"
+        )
+    return seeds
+
+
 def plan_runs(
-    suite: Suite, budget: Budget, base: dict[str, Any] | None = None
+    suite: Suite, budget: Budget, base: dict[str, Any] | None = None, seeds: int | None = None
 ) -> tuple[list[list[RunConfig]], list[dict[str, Any]]]:
     """Waves of runs (each wave's runs are independent) and the cell of every target job.
 
-    Job 0 of a cell uses the default hyperparameters; jobs 1.. sample the paper's space.
-    Source runs are shared by every cell that needs them (sources use the defaults).
+    Each cell gets ``seeds`` seeds (default: the budget's) at the default
+    hyperparameters, or, with several jobs per cell (the paper budget), job 0 at the
+    defaults and jobs 1.. sampled from the paper's space. Source runs are shared by every
+    cell that needs them at the same seed (sources use the defaults).
     """
     base = dict(base or {})
     steps = budget.steps_for(suite.domain)
+    n_seeds = seeds_for(budget, suite.domain, seeds)
     cells = suite.cells_for(budget.name, budget.reduced)
     targets: list[RunConfig] = []
     manifest: list[dict[str, Any]] = []
     for cell in cells:
-        for job in range(budget.jobs):
-            cfg = _job_config(cell, steps, job, base, budget.method_settings)
-            targets.append(cfg)
-            manifest.append(
-                {
-                    "agent": cell.agent,
-                    "label": cell.label,
-                    "target": cell.target,
-                    "sources": list(cell.sources),
-                    "job": job,
-                    "config": cfg.to_dict(),
-                }
-            )
+        for seed in range(n_seeds):
+            for job in range(budget.jobs):
+                cfg = _job_config(cell, steps, job, base, budget.method_settings, seed)
+                targets.append(cfg)
+                manifest.append(
+                    {
+                        "agent": cell.agent,
+                        "label": cell.label,
+                        "target": cell.target,
+                        "sources": list(cell.sources),
+                        "job": job,
+                        "seed": cfg.seed,
+                        "config": cfg.to_dict(),
+                    }
+                )
     depth: dict[RunConfig, int] = {}
 
     def visit(cfg: RunConfig) -> int:
@@ -295,7 +320,7 @@ def _check_reuse(root: Path, runs: list[RunConfig]) -> int:
     return len(done)
 
 
-def _write_plan(root: Path, suite: Suite, budget: Budget, manifest: list[dict]) -> None:
+def _write_plan(root: Path, suite: Suite, budget: Budget, manifest: list[dict], seeds: int) -> None:
     write_json(
         root / "plan.json",
         {
@@ -304,8 +329,10 @@ def _write_plan(root: Path, suite: Suite, budget: Budget, manifest: list[dict]) 
             "budget": budget.name,
             "budget_notes": budget.notes,
             "suite_notes": suite.notes,
-            "top_k": budget.top_k,
+            # the paper's protocol reports its top jobs; seeds are all averaged
+            "top_k": budget.top_k if budget.jobs > 1 else seeds,
             "jobs": budget.jobs,
+            "seeds": seeds,
             "cells": manifest,
         },
     )
@@ -322,8 +349,11 @@ def run_suite(
     parallel: int | None = None,
     use_zoo: bool = True,
     trainer_factory: TrainerFactory | None = None,
+    seeds: int | None = None,
 ) -> Path:
     """Plan, train (resuming), evaluate and report a suite. Returns the results root.
+
+    ``seeds``: seeds per cell (default: the budget's, :meth:`Budget.seeds_for`).
 
     ``parallel``: runs at a time (default: 1 on one machine; with ``RAY_ADDRESS``, what
     the cluster has room for). More than one goes through Ray Tune.
@@ -353,6 +383,7 @@ def run_suite(
             parallel,
             use_zoo,
             trainer_factory,
+            seeds,
         )
 
 
@@ -367,13 +398,15 @@ def _run_suite_locked(
     parallel: int | None,
     use_zoo: bool,
     trainer_factory: TrainerFactory | None,
+    seeds: int | None,
 ) -> Path:
     from benchmarks.training import TrainingError, take_from_zoo
 
     suite, budget = get_suite(suite_name), get_budget(budget_name)
-    waves, manifest = plan_runs(suite, budget, base)
+    waves, manifest = plan_runs(suite, budget, base, seeds)
+    n_seeds = seeds_for(budget, suite.domain, seeds)
     eval_episodes = eval_episodes or (50 if suite.domain == "catch_soup" else 3)
-    _write_plan(root, suite, budget, manifest)
+    _write_plan(root, suite, budget, manifest, n_seeds)
     targets = sorted({m["target"] for m in manifest} | {c.task for w in waves for c in w})
     measure_floors(targets, root, log)
     all_runs = [c for w in waves for c in w]
