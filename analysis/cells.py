@@ -13,6 +13,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from analysis.metrics import (
     count_transfer_signs,
     forgetting,
@@ -24,6 +26,13 @@ from analysis.metrics import (
 )
 from analysis.paper import AGENT_ORDER, PAPER_TABLE1, agent_label
 from analysis.results import Run, read_json
+from analysis.stats import (
+    Estimate,
+    aggregate_iqm,
+    grouped_interval,
+    interval,
+    probability_of_improvement,
+)
 from runstore.config import source_agent
 from runstore.rundir import RunDir
 
@@ -33,6 +42,7 @@ __all__ = [
     "score_cells",
     "fmt",
     "cell_text",
+    "interval_text",
     "heat_value",
     "table1",
     "forgetting_rows",
@@ -66,6 +76,17 @@ class CellResult:
     forward_transfer: float = math.nan
     min_score: float = math.nan
     transfer_raw: float = math.nan
+    # the runs (seeds, or the top-k jobs) the estimates average, and their 95% intervals
+    aucs: list[float] = field(default_factory=list)
+    aucs_norm: list[float] = field(default_factory=list)
+    auc_ci: Estimate | None = None
+    transfer_ci: Estimate | None = None
+    ft_ci: Estimate | None = None
+
+    @property
+    def n(self) -> int:
+        """Runs behind the cell's estimates (finished seeds or top-k jobs)."""
+        return len(self.aucs)
 
     @property
     def measure(self) -> str:
@@ -112,6 +133,7 @@ def _score_cell(cell: CellResult, floor: float, top: float, top_k: int) -> None:
         cell.finished, key=lambda r: r.auc if math.isfinite(r.auc) else -math.inf, reverse=True
     )
     best = by_auc[:top_k]
+    cell.aucs = [r.auc for r in best if math.isfinite(r.auc)]
     cell.auc = top_k_mean([r.auc for r in best], top_k)
     points = [
         p["episode_return_mean"]
@@ -120,18 +142,19 @@ def _score_cell(cell: CellResult, floor: float, top: float, top_k: int) -> None:
         if math.isfinite(p["episode_return_mean"])
     ]
     cell.min_score = min(points, default=math.nan)
-    cell.auc_norm = top_k_mean(
-        [
-            normalized_auc(
-                [p["env_steps"] for p in r.curve],
-                [p["episode_return_mean"] for p in r.curve],
-                cell.floor,
-                cell.top,
-            )
-            for r in best
-        ],
-        top_k,
-    )
+    norms = [
+        normalized_auc(
+            [p["env_steps"] for p in r.curve],
+            [p["episode_return_mean"] for p in r.curve],
+            cell.floor,
+            cell.top,
+        )
+        for r in best
+    ]
+    cell.aucs_norm = [x for x in norms if math.isfinite(x)]
+    cell.auc_norm = top_k_mean(norms, top_k)
+    if cell.aucs:
+        cell.auc_ci = interval(np.array(cell.aucs)[:, None])
 
 
 def _compare_to_baseline(cell: CellResult, base: CellResult | None) -> None:
@@ -145,6 +168,23 @@ def _compare_to_baseline(cell: CellResult, base: CellResult | None) -> None:
         cell.transfer_raw = transfer_score(cell.auc, cell.auc_baseline, 0.0)
     if math.isfinite(cell.auc_norm) and math.isfinite(cell.auc_norm_baseline):
         cell.forward_transfer = forward_transfer(cell.auc_norm, cell.auc_norm_baseline)
+    if base is None or not cell.aucs or not base.aucs:
+        return
+    floor = cell.floor
+    cell.transfer_ci = grouped_interval(
+        [(np.array(cell.aucs), np.array(base.aucs))],
+        lambda g: transfer_score(float(np.mean(g[0][0])), float(np.mean(g[0][1])), floor),
+    )
+    if cell.aucs_norm and base.aucs_norm and math.isfinite(cell.forward_transfer):
+        cell.ft_ci = grouped_interval(
+            [(np.array(cell.aucs_norm), np.array(base.aucs_norm))], _ft_of_means
+        )
+
+
+def _ft_of_means(groups: list[tuple[np.ndarray, ...]]) -> float:
+    """Forward transfer of the mean normalised AUCs of one (cell, baseline) group."""
+    x, y = groups[0]
+    return forward_transfer(float(np.mean(x)), float(np.mean(y)))
 
 
 def score_cells(
@@ -155,7 +195,7 @@ def score_cells(
     for cell in cells.values():
         _score_cell(cell, floors[cell.target], tops[cell.target], top_k)
     for cell in cells.values():
-        _compare_to_baseline(cell, cells.get(("baseline1-scratch", (), cell.target)))
+        _compare_to_baseline(cell, cells.get((BASELINE, (), cell.target)))
     order = {label: i for i, label in enumerate(AGENT_ORDER)}
     return sorted(cells.values(), key=lambda c: (order.get(c.label, 99), c.sources, c.target))
 
@@ -183,14 +223,24 @@ def fmt(x: float, digits: int = 1) -> str:
     return "n/a" if not math.isfinite(x) else f"{x:.{digits}f}"
 
 
-def cell_text(cell: CellResult) -> str:
+def interval_text(est: Estimate | None, form: str, n: int) -> str:
+    """``[lo, hi] n=3`` in ``form`` (a format spec), or ``n=1, no interval``."""
+    if est is None or not est.has_interval:
+        return f"n={n}, no interval" if n == 1 else f"n={n}, interval undefined"
+    return f"[{est.lo:{form}}, {est.hi:{form}}] n={est.n}"
+
+
+def cell_text(cell: CellResult, sep: str = " ") -> str:
+    """The cell's measure with its 95% interval and n: ``FT +0.06 [+0.01, +0.10] n=3``
+    or ``121% [95%, 140%] n=3``; a cell with one run says it has no interval."""
     if not cell.finished:
         states = sorted({r.state for r in cell.runs}) or ["missing"]
         return "/".join(states)
     if cell.measure == "ratio" and math.isfinite(cell.transfer):
-        return f"{cell.transfer:.0f}%"
+        ci = interval_text(cell.transfer_ci, ".0f", cell.n).replace("]", "%]").replace(",", "%,")
+        return f"{cell.transfer:.0f}%{sep}{ci}"
     if math.isfinite(cell.forward_transfer):
-        return f"FT {cell.forward_transfer:+.2f}"
+        return f"FT {cell.forward_transfer:+.2f}{sep}{interval_text(cell.ft_ci, '+.2f', cell.n)}"
     return "undefined"
 
 
@@ -301,6 +351,69 @@ def forgetting_rows(
     return out, omitted
 
 
+BASELINE = "baseline1-scratch"
+
+
+def ft_groups(mine: list[CellResult], bases: dict[str, CellResult]) -> list[tuple]:
+    """(the cell's normalised AUCs per run, its baseline 1's) for every cell of an agent
+    with a forward transfer."""
+    return [
+        (np.array(c.aucs_norm), np.array(bases[c.target].aucs_norm))
+        for c in mine
+        if c.target in bases
+        and c.aucs_norm
+        and bases[c.target].aucs_norm
+        and math.isfinite(c.forward_transfer)
+    ]
+
+
+def per_run_ft(groups: list[tuple]) -> list[np.ndarray]:
+    """Each run's forward transfer against its baseline 1's mean, per cell (task)."""
+    out = []
+    for x, y in groups:
+        ref = float(np.mean(y))
+        out.append((x - ref) / (1.0 - ref))
+    return out
+
+
+def ft_mean(groups: list[tuple]) -> float:
+    """Mean over cells of each cell's mean per-run FT (= FT of the mean, FT being linear)."""
+    return float(np.mean([np.mean(v) for v in per_run_ft(groups)]))
+
+
+def ft_iqm(groups: list[tuple]) -> float:
+    """Interquartile mean of every run's FT over the agent's cells (rliable's IQM)."""
+    return aggregate_iqm(np.concatenate(per_run_ft(groups)))
+
+
+def improvement(groups: list[tuple]) -> float:
+    """Probability that a run of the agent beats a run of baseline 1 on the same target
+    (normalised AUC; ties half), averaged over targets."""
+    return float(np.mean([probability_of_improvement(x, y) for x, y in groups]))
+
+
+def _seed_aggregates(mine: list[CellResult], bases: dict[str, CellResult]) -> list[str]:
+    """Table 1's interval columns of one agent (stratified bootstrap over every cell's
+    runs and its baseline's), and the smallest and largest seeds per cell."""
+    groups = ft_groups(mine, bases)
+    runs = [c.n for c in mine if c.n]
+    seeds = (
+        "-"
+        if not runs
+        else f"{min(runs)}"
+        if min(runs) == max(runs)
+        else f"{min(runs)}-{max(runs)}"
+    )
+    if not groups:
+        return ["n/a", "n/a", "n/a", seeds]
+    return [
+        grouped_interval(groups, ft_mean).text(2),
+        grouped_interval(groups, ft_iqm).text(2),
+        grouped_interval(groups, improvement).text(2),
+        seeds,
+    ]
+
+
 def table1(cells: list[CellResult], domain: str) -> tuple[str, list[list[str]]]:
     proxy = domain == "catch_soup"
     with_raw = any(math.isfinite(c.transfer_raw) for c in cells)
@@ -317,12 +430,19 @@ def table1(cells: list[CellResult], domain: str) -> tuple[str, list[list[str]]]:
     ]
     if with_raw:
         header += ["raw mean % (paper's formula)", "raw median %", "targets (raw)"]
+    header += [
+        "FT mean [95% CI]",
+        "FT IQM [95% CI]",
+        "P(better than baseline 1) [95% CI]",
+        "seeds per cell",
+    ]
     header.append(
         "paper Pong Soup mean/median % (Catch Soup is only a proxy)"
         if proxy
         else "paper mean/median %"
     )
     rows = []
+    bases = {c.target: c for c in cells if c.label == BASELINE and not c.sources}
     for label in AGENT_ORDER:
         mine = [c for c in cells if c.label == label]
         if not mine:
@@ -346,6 +466,7 @@ def table1(cells: list[CellResult], domain: str) -> tuple[str, list[list[str]]]:
         if with_raw:
             raw = summarize_transfer([c.transfer_raw for c in mine])
             row += [fmt(raw["mean"], 0), fmt(raw["median"], 0), str(raw["n"])]
+        row += _seed_aggregates(mine, bases)
         row.append(f"{paper[0]:.0f} / {paper[1]:.0f}" if paper else "-")
         rows.append(row)
     widths = [max(len(str(r[i])) for r in [header] + rows) for i in range(len(header))]

@@ -55,7 +55,7 @@ def heatmaps(cells: list[CellResult], out_dir: Path) -> list[str]:
                 continue
             i, j = rows.index(c.sources), targets.index(c.target)
             grid[i, j] = heat_value(c)
-            text[i][j] = cell_text(c)
+            text[i][j] = cell_text(c, sep="\n")
         fig, ax = plt.subplots(figsize=(1.2 + 1.1 * len(targets), 0.9 + 0.6 * len(rows)))
         shown = np.clip(grid, 0, 200)
         cmap = plt.get_cmap("RdBu").with_extremes(bad="#dddddd")

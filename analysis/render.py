@@ -17,6 +17,7 @@ from typing import Any
 from analysis.cells import RATIO_MIN_BASELINE, CellResult, cell_text, fmt
 from analysis.paper import agent_label
 from analysis.results import Run, run_note, shown_state
+from analysis.stats import Estimate
 
 __all__ = [
     "Document",
@@ -68,6 +69,13 @@ MATRIX_FIELDS = (
     "auc_normalized_baseline",
     "top",
     "transfer_raw",
+    "n",
+    "auc_lo",
+    "auc_hi",
+    "transfer_lo",
+    "transfer_hi",
+    "forward_transfer_lo",
+    "forward_transfer_hi",
 )
 
 
@@ -140,9 +148,20 @@ def matrix_csv(cells: list[CellResult]) -> str:
                 fmt(c.auc_norm_baseline, 4),
                 fmt(c.top, 4),
                 fmt(c.transfer_raw, 2),
+                c.n,
+                *_bounds(c.auc_ci, 4),
+                *_bounds(c.transfer_ci, 2),
+                *_bounds(c.ft_ci, 4),
             ]
         )
     return buf.getvalue()
+
+
+def _bounds(est: Estimate | None, digits: int) -> list[str]:
+    """An interval's bounds for the CSV; ``n/a`` where there is none (one run)."""
+    if est is None or not est.has_interval:
+        return ["n/a", "n/a"]
+    return [fmt(est.lo, digits), fmt(est.hi, digits)]
 
 
 def matrix_rows(cells: list[CellResult]) -> list[list[str]]:

@@ -11,7 +11,9 @@ method is named in every :class:`Estimate`.
   aggregates (mean and median over tasks of each task's mean over runs; the interquartile
   mean of all scores);
 - :func:`probability_of_improvement`: P(X > Y), averaged over tasks (ties count half);
-- :func:`interval`: any of these with its stratified bootstrap interval.
+- :func:`interval`: any of these with its stratified bootstrap interval;
+  :func:`paired_interval` for two samples, :func:`grouped_interval` for ragged groups
+  (cells with different seed counts, each beside its baseline's cell).
 
 A cell with one seed has no interval: :func:`interval` returns its estimate with
 ``lo = hi = nan`` and ``n = 1``, and the report says so instead of printing a false one.
@@ -39,6 +41,7 @@ __all__ = [
     "stratified_bootstrap",
     "interval",
     "paired_interval",
+    "grouped_interval",
     "CONFIDENCE",
     "REPS",
 ]
@@ -174,3 +177,41 @@ def paired_interval(
     by = stratified_bootstrap(y, reps, seed + 1)
     boots = np.array([statistic(a, b) for a, b in zip(bx, by, strict=True)])
     return Estimate(value, *_percentiles(boots), n)
+
+
+def grouped_interval(
+    groups: list[tuple[np.ndarray, ...]],
+    statistic: Callable[[list[tuple[np.ndarray, ...]]], float],
+    reps: int = REPS,
+    seed: int = 0,
+) -> Estimate:
+    """``statistic(groups)`` with a stratified bootstrap interval over ragged groups.
+
+    Each group (a task: an agent's cell with its baseline's cell, say) is a tuple of 1-D
+    arrays of per-run values; every array is resampled with replacement on its own, so
+    each task keeps its runs and every side its own run count. ``n`` is the smallest
+    array's size; with one run anywhere there is no interval.
+
+    Example:
+        >>> g = [(np.array([1.0, 3.0]), np.array([0.0, 0.0]))]
+        >>> grouped_interval(g, lambda gs: float(np.mean(gs[0][0]) - np.mean(gs[0][1]))).value
+        2.0
+    """
+    arrays = [np.asarray(a, dtype=float) for group in groups for a in group]
+    if not arrays or min(a.size for a in arrays) < 1:
+        raise ValueError("every group needs at least one run on every side")
+    value = statistic(groups)
+    n = int(min(a.size for a in arrays))
+    if n < 2:
+        return Estimate(value, math.nan, math.nan, n)
+    rng = np.random.default_rng(seed)
+    boots = np.empty(reps)
+    for r in range(reps):
+        resampled = [
+            tuple(np.asarray(a)[rng.integers(0, len(a), len(a))] for a in group) for group in groups
+        ]
+        boots[r] = statistic(resampled)
+    finite = boots[np.isfinite(boots)]
+    if finite.size < reps * 0.9:  # the statistic is undefined in too many resamples
+        return Estimate(value, math.nan, math.nan, n)
+    return Estimate(value, *_percentiles(finite), n)

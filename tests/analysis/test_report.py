@@ -27,6 +27,13 @@ def test_report_matrix_numbers_and_missing_cells(tree):
             "auc_normalized_baseline",
             "top",
             "transfer_raw",
+            "n",
+            "auc_lo",
+            "auc_hi",
+            "transfer_lo",
+            "transfer_hi",
+            "forward_transfer_lo",
+            "forward_transfer_hi",
         ]
         rows = {(r["agent"], r["target"]): r for r in reader}
     white = rows[("progressive-2col", "pong_soup/white")]
@@ -51,7 +58,8 @@ def test_report_matrix_numbers_and_missing_cells(tree):
     assert (out / "curves_pong_soup-white.png").stat().st_size > 1000
     table = (out / "table1.txt").read_text()
     assert "209 / 169" in table  # the paper's numbers beside ours
-    assert "FT +0.23" in md  # the noisy cell shows forward transfer, never a huge ratio
+    assert "FT +0.23 n=1, no interval" in md  # forward transfer, never a huge ratio
+    assert white["n"] == "1" and white["transfer_lo"] == "n/a"  # one seed: no interval
 
 
 def test_report_survives_partial_files_and_missing_floor(tree):

@@ -1,0 +1,102 @@
+"""A report over several seeds per cell: n and 95% intervals, checked by hand and by
+exact enumeration of every bootstrap resample."""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import json
+
+import numpy as np
+import pytest
+from conftest import write_run
+
+from analysis.report import build_report
+
+# flat curves: a run's AUC is its score; normalised (score + 21) / 42 on Pong
+BASE = [-21.0, -14.0, -7.0]  # AUC_n 0, 1/6, 2/6
+PROG = [0.0, 7.0, 14.0]  # AUC_n 1/2, 4/6, 5/6
+
+
+@pytest.fixture
+def seeded(tmp_path):
+    root = tmp_path / "results"
+    root.mkdir()
+    (root / "floors.json").write_text(json.dumps({"pong_soup/hflip": {"floor": -21.0}}))
+    for seed, (b, p) in enumerate(zip(BASE, PROG, strict=True)):
+        write_run(root, "pong_soup/hflip", "scratch", [], [(0, b), (100, b)], seed=seed)
+        write_run(
+            root,
+            "pong_soup/hflip",
+            "progressive",
+            ["pong_soup/pong"],
+            [(0, p), (100, p)],
+            seed=seed,
+        )
+    return root
+
+
+def rows(out):
+    with (out / "transfer_matrix.csv").open() as f:
+        return {r["agent"]: r for r in csv.DictReader(f)}
+
+
+def exact_percentiles(fn):
+    """2.5th and 97.5th percentiles of ``fn`` over all 27 x 27 equally likely resamples."""
+    draws = list(itertools.product(range(3), repeat=3))
+    values = [
+        fn(np.array([PROG[i] for i in a]), np.array([BASE[i] for i in b]))
+        for a in draws
+        for b in draws
+    ]
+    values = np.array([v for v in values if np.isfinite(v)])
+    return np.percentile(values, [2.5, 97.5])
+
+
+def test_cells_carry_n_and_intervals_that_match_exact_enumeration(seeded):
+    out = build_report(seeded)
+    prog = rows(out)["progressive-2col"]
+    assert prog["n"] == "3" and prog["jobs"] == "3"
+    # by hand: FT = (2/3 - 1/6) / (1 - 1/6) = 0.6; ratio = (7 + 21) / (-14 + 21) = 400%
+    assert float(prog["forward_transfer"]) == pytest.approx(0.6, abs=1e-4)
+    assert float(prog["transfer"]) == pytest.approx(400.0)
+    assert prog["measure"] == "ratio"  # baseline 1's AUC_n 1/6 clears the 0.1 gate
+
+    def ft(x, y):
+        xn, yn = (x.mean() + 21) / 42, (y.mean() + 21) / 42
+        return (xn - yn) / (1 - yn)
+
+    lo, hi = exact_percentiles(ft)
+    assert float(prog["forward_transfer_lo"]) == pytest.approx(lo, abs=0.03)
+    assert float(prog["forward_transfer_hi"]) == pytest.approx(hi, abs=0.03)
+
+    def ratio(x, y):
+        return 100 * (x.mean() + 21) / (y.mean() + 21) if y.mean() > -21 else np.nan
+
+    lo, hi = exact_percentiles(ratio)
+    assert float(prog["transfer_lo"]) == pytest.approx(lo, rel=0.05)
+    assert float(prog["transfer_hi"]) == pytest.approx(hi, rel=0.05)
+    # the AUC's own interval: the mean of 3 resampled scores lies within [0, 14]
+    assert 0.0 <= float(prog["auc_lo"]) < 7.0 < float(prog["auc_hi"]) <= 14.0
+
+
+def test_table1_gives_intervals_and_the_probability_of_improvement(seeded):
+    out = build_report(seeded)
+    text = (out / "table1.txt").read_text()
+    line = next(x for x in text.splitlines() if x.startswith("progressive-2col"))
+    # every progressive seed beats every baseline seed: P = 1 in every resample
+    assert "1.00 [1.00, 1.00] (n=3)" in line
+    assert "0.60 [" in line  # FT mean with its interval
+    md = (out / "report.md").read_text()
+    assert "[" in md and "n=3" in md
+
+
+def test_one_seed_says_it_has_no_interval(seeded):
+    for d in seeded.glob("*/*/seed[12]"):
+        for f in d.iterdir():
+            f.unlink()
+        d.rmdir()
+    out = build_report(seeded)
+    prog = rows(out)["progressive-2col"]
+    assert prog["n"] == "1" and prog["forward_transfer_lo"] == "n/a"
+    assert "n=1, no interval" in (out / "report.md").read_text()
