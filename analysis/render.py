@@ -275,8 +275,9 @@ def forgetting_note(shown: int, omitted: int) -> str:
     )
 
 
-def method_text(domain: str, top_k: int) -> str:
-    """How the numbers are computed, in the report's words."""
+def method_text(domain: str, top_k: int, seeds: int = 1) -> str:
+    """How the numbers are computed, in the report's words (``seeds``: per cell, from
+    ``plan.json``; more than one adds how the intervals are made)."""
     return (
         "AUC = area under the learning curve over env steps / steps spanned (mean score over "
         "training). Transfer = (AUC(agent) - floor) / (AUC(baseline 1) - floor) x 100, floor = "
@@ -288,8 +289,17 @@ def method_text(domain: str, top_k: int) -> str:
         "FT = (AUC_n(agent) - AUC_n(baseline 1)) / (1 - AUC_n(baseline 1)) on the normalised "
         "AUCs (0 = as baseline 1, 1 = solved from the start, < 0 = worse than baseline 1; "
         "coloured as 100 + 100 x FT). Table 1 summarises each measure over the cells that "
-        f"show it. Each cell: mean of the top {top_k} finished jobs by AUC. "
-        "Positive/negative transfer: above 110% / below 90%. "
+        + (
+            f"show it. Each cell: the mean over its finished seeds (up to {seeds}, n given "
+            "per cell), with a 95% interval from the stratified bootstrap over seeds (the "
+            "cell's and baseline 1's runs resampled independently); a cell with one "
+            "finished seed has no interval and says so. Every seed trains its own source "
+            "runs at that seed, or takes the shipped zoo column of that seed, so the "
+            "intervals cover the sources' training too. "
+            if seeds > 1
+            else f"show it. Each cell: mean of the top {top_k} finished jobs by AUC. "
+        )
+        + "Positive/negative transfer: above 110% / below 90%. "
         "The paper's own ratio is raw AUC over raw AUC, with no floor; where a target's "
         "scores cannot be negative (floor and every curve point >= 0, most Atari games) "
         "Table 1 and transfer_matrix.csv (transfer_raw) also give that raw ratio, the one "

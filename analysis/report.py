@@ -110,7 +110,7 @@ def build_report(root: str | Path, top_k: int | None = None, allow_damaged: bool
     doc = Document(
         title=f"xfer-bench report: {plan.get('suite', root.name)} "
         f"(budget {plan.get('budget', '?')})",
-        method=method_text(domain, top_k),
+        method=method_text(domain, top_k, int(plan.get("seeds", 1))),
         notes=_notes(plan),
         domain=domain,
         table1=table_rows,
