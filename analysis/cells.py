@@ -16,11 +16,14 @@ from typing import Any
 import numpy as np
 
 from analysis.metrics import (
+    asymptotic_score,
     count_transfer_signs,
     forgetting,
     forward_transfer,
+    jumpstart_score,
     normalized_auc,
     summarize_transfer,
+    time_to_threshold,
     top_k_mean,
     transfer_score,
 )
@@ -82,6 +85,13 @@ class CellResult:
     auc_ci: Estimate | None = None
     transfer_ci: Estimate | None = None
     ft_ci: Estimate | None = None
+    # Taylor and Stone's measures per run, and per cell with their intervals
+    starts: list[float] = field(default_factory=list)
+    asymptotes: list[float] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)
+    jumpstart: Estimate | None = None  # the cell's first points minus baseline 1's
+    asymptotic: Estimate | None = None  # the cell's own score at the end of its curves
+    time: Estimate | None = None  # median steps to the threshold (inf: not reached)
 
     @property
     def n(self) -> int:
@@ -155,6 +165,44 @@ def _score_cell(cell: CellResult, floor: float, top: float, top_k: int) -> None:
     cell.auc_norm = top_k_mean(norms, top_k)
     if cell.aucs:
         cell.auc_ci = interval(np.array(cell.aucs)[:, None])
+    _taylor_stone(cell, best)
+
+
+def _taylor_stone(cell: CellResult, runs: list[Run]) -> None:
+    """Each run's first point, asymptotic score and time to the threshold; the cell's
+    asymptotic score and median time, with their intervals."""
+    curves = [
+        ([p["env_steps"] for p in r.curve], [p["episode_return_mean"] for p in r.curve])
+        for r in runs
+    ]
+    cell.starts = [v for c in curves if math.isfinite(v := jumpstart_score(*c))]
+    cell.asymptotes = [v for c in curves if math.isfinite(v := asymptotic_score(*c))]
+    cell.times = [
+        v for c in curves if not math.isnan(v := time_to_threshold(*c, cell.floor, cell.top))
+    ]
+    if cell.asymptotes:
+        cell.asymptotic = grouped_interval([(np.array(cell.asymptotes),)], _mean_of_first)
+    if cell.times:
+        cell.time = grouped_interval([(np.array(cell.times),)], _median_of_first, allow_inf=True)
+
+
+def _mean_of_first(groups: list[tuple[np.ndarray, ...]]) -> float:
+    return float(np.mean(groups[0][0]))
+
+
+def _median_of_first(groups: list[tuple[np.ndarray, ...]]) -> float:
+    """The median, with ``inf`` (never reached) as the largest values."""
+    x = np.sort(groups[0][0])
+    return (
+        float(x[(len(x) - 1) // 2])
+        if len(x) % 2
+        else float(np.mean(x[len(x) // 2 - 1 : len(x) // 2 + 1]))
+    )
+
+
+def _difference_of_means(groups: list[tuple[np.ndarray, ...]]) -> float:
+    x, y = groups[0]
+    return float(np.mean(x) - np.mean(y))
 
 
 def _compare_to_baseline(cell: CellResult, base: CellResult | None) -> None:
@@ -168,6 +216,10 @@ def _compare_to_baseline(cell: CellResult, base: CellResult | None) -> None:
         cell.transfer_raw = transfer_score(cell.auc, cell.auc_baseline, 0.0)
     if math.isfinite(cell.auc_norm) and math.isfinite(cell.auc_norm_baseline):
         cell.forward_transfer = forward_transfer(cell.auc_norm, cell.auc_norm_baseline)
+    if base is not None and cell.starts and base.starts:
+        cell.jumpstart = grouped_interval(
+            [(np.array(cell.starts), np.array(base.starts))], _difference_of_means
+        )
     if base is None or not cell.aucs or not base.aucs:
         return
     floor = cell.floor

@@ -39,7 +39,20 @@ __all__ = [
     "normalized_auc",
     "steps_to_threshold",
     "speed_up",
+    "jumpstart_score",
+    "asymptotic_score",
+    "time_to_threshold",
+    "THRESHOLD_FRACTION",
+    "ASYMPTOTE_FRACTION",
 ]
+
+# Taylor and Stone (2009)'s measures, as the report computes them (our choices where they
+# leave the rule open): time to threshold counts the env steps until the curve first
+# reaches THRESHOLD_FRACTION of the way from the floor to the top (normalised score 0.5);
+# the asymptotic score is the mean curve point over the last ASYMPTOTE_FRACTION of the
+# steps a run spans.
+THRESHOLD_FRACTION = 0.5
+ASYMPTOTE_FRACTION = 0.1
 
 
 def _clean(steps: Sequence[float], scores: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
@@ -222,3 +235,51 @@ def speed_up(
         "agent_steps": agent_steps,
         "speed_up": ratio,
     }
+
+
+def jumpstart_score(steps: Sequence[float], scores: Sequence[float]) -> float:
+    """The first measured curve point's score (the initial performance; a cell's
+    jumpstart is its mean minus baseline 1's). NaN for a curve with no measured point.
+
+    Example:
+        >>> jumpstart_score([10, 20, 30], [float("nan"), -19.0, -12.0])
+        -19.0
+    """
+    _, y = _clean(steps, scores)
+    return float(y[0]) if len(y) else math.nan
+
+
+def asymptotic_score(
+    steps: Sequence[float], scores: Sequence[float], fraction: float = ASYMPTOTE_FRACTION
+) -> float:
+    """The mean of the measured curve points in the last ``fraction`` of the steps the
+    curve spans (at least its last point). NaN without a measured point.
+
+    Example:
+        >>> asymptotic_score([0, 50, 90, 95, 100], [-21, -10, 3.0, 5.0, 7.0])
+        5.0
+    """
+    x, y = _clean(steps, scores)
+    if not len(y):
+        return math.nan
+    start = x[-1] - fraction * (x[-1] - x[0])
+    return float(np.mean(y[x >= start]))
+
+
+def time_to_threshold(
+    steps: Sequence[float], scores: Sequence[float], floor: float, top: float
+) -> float:
+    """Env steps until the curve first reaches ``floor + THRESHOLD_FRACTION * (top -
+    floor)`` (linear interpolation); ``inf`` when it never does within the run (a
+    censored time: the run did not get there in its budget). NaN without a top.
+
+    Example:
+        >>> time_to_threshold([0, 100, 200], [-21.0, -21.0, 21.0], floor=-21.0, top=21.0)
+        150.0
+        >>> time_to_threshold([0, 100], [-21.0, -20.0], floor=-21.0, top=21.0)
+        inf
+    """
+    if not (math.isfinite(top) and math.isfinite(floor)) or top <= floor:
+        return math.nan
+    reached = steps_to_threshold(steps, scores, floor + THRESHOLD_FRACTION * (top - floor))
+    return reached if math.isfinite(reached) else math.inf

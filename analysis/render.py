@@ -8,6 +8,7 @@ import base64
 import csv
 import html
 import io
+import math
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -76,6 +77,15 @@ MATRIX_FIELDS = (
     "transfer_hi",
     "forward_transfer_lo",
     "forward_transfer_hi",
+    "jumpstart",
+    "jumpstart_lo",
+    "jumpstart_hi",
+    "asymptotic",
+    "asymptotic_lo",
+    "asymptotic_hi",
+    "time_to_threshold",
+    "time_to_threshold_lo",
+    "time_to_threshold_hi",
 )
 
 
@@ -152,16 +162,28 @@ def matrix_csv(cells: list[CellResult]) -> str:
                 *_bounds(c.auc_ci, 4),
                 *_bounds(c.transfer_ci, 2),
                 *_bounds(c.ft_ci, 4),
+                *_with_bounds(c.jumpstart, 4),
+                *_with_bounds(c.asymptotic, 4),
+                *_with_bounds(c.time, 0),
             ]
         )
     return buf.getvalue()
+
+
+def _with_bounds(est: Estimate | None, digits: int) -> list[str]:
+    """An estimate and its bounds for the CSV (``inf``: a time never reached)."""
+    return [fmt_inf(est.value, digits) if est else "n/a", *_bounds(est, digits)]
+
+
+def fmt_inf(x: float, digits: int) -> str:
+    return "inf" if x == math.inf else fmt(x, digits)
 
 
 def _bounds(est: Estimate | None, digits: int) -> list[str]:
     """An interval's bounds for the CSV; ``n/a`` where there is none (one run)."""
     if est is None or not est.has_interval:
         return ["n/a", "n/a"]
-    return [fmt(est.lo, digits), fmt(est.hi, digits)]
+    return [fmt_inf(est.lo, digits), fmt_inf(est.hi, digits)]
 
 
 def matrix_rows(cells: list[CellResult]) -> list[list[str]]:

@@ -65,7 +65,7 @@ class Estimate:
 
     @property
     def has_interval(self) -> bool:
-        return math.isfinite(self.lo) and math.isfinite(self.hi)
+        return not (math.isnan(self.lo) or math.isnan(self.hi))
 
     def text(self, digits: int = 2, scale: float = 1.0, unit: str = "") -> str:
         """``"0.12 [0.05, 0.20] (n=5)"``; ``"0.12 (n=1, no interval)"`` for one run."""
@@ -184,13 +184,16 @@ def grouped_interval(
     statistic: Callable[[list[tuple[np.ndarray, ...]]], float],
     reps: int = REPS,
     seed: int = 0,
+    allow_inf: bool = False,
 ) -> Estimate:
     """``statistic(groups)`` with a stratified bootstrap interval over ragged groups.
 
     Each group (a task: an agent's cell with its baseline's cell, say) is a tuple of 1-D
     arrays of per-run values; every array is resampled with replacement on its own, so
     each task keeps its runs and every side its own run count. ``n`` is the smallest
-    array's size; with one run anywhere there is no interval.
+    array's size; with one run anywhere there is no interval. ``allow_inf``: infinite
+    values are results (a censored time: never reached), kept, and the bounds are
+    nearest-rank percentiles (an upper bound may be ``inf``).
 
     Example:
         >>> g = [(np.array([1.0, 3.0]), np.array([0.0, 0.0]))]
@@ -211,7 +214,12 @@ def grouped_interval(
             tuple(np.asarray(a)[rng.integers(0, len(a), len(a))] for a in group) for group in groups
         ]
         boots[r] = statistic(resampled)
-    finite = boots[np.isfinite(boots)]
-    if finite.size < reps * 0.9:  # the statistic is undefined in too many resamples
+    kept = boots[~np.isnan(boots)] if allow_inf else boots[np.isfinite(boots)]
+    if kept.size < reps * 0.9:  # the statistic is undefined in too many resamples
         return Estimate(value, math.nan, math.nan, n)
-    return Estimate(value, *_percentiles(finite), n)
+    if allow_inf:
+        tail = 100 * (1 - CONFIDENCE) / 2
+        lo = float(np.percentile(kept, tail, method="lower"))
+        hi = float(np.percentile(kept, 100 - tail, method="higher"))
+        return Estimate(value, lo, hi, n)
+    return Estimate(value, *_percentiles(kept), n)

@@ -34,6 +34,15 @@ def test_report_matrix_numbers_and_missing_cells(tree):
             "transfer_hi",
             "forward_transfer_lo",
             "forward_transfer_hi",
+            "jumpstart",
+            "jumpstart_lo",
+            "jumpstart_hi",
+            "asymptotic",
+            "asymptotic_lo",
+            "asymptotic_hi",
+            "time_to_threshold",
+            "time_to_threshold_lo",
+            "time_to_threshold_hi",
         ]
         rows = {(r["agent"], r["target"]): r for r in reader}
     white = rows[("progressive-2col", "pong_soup/white")]

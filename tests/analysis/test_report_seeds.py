@@ -100,3 +100,30 @@ def test_one_seed_says_it_has_no_interval(seeded):
     prog = rows(out)["progressive-2col"]
     assert prog["n"] == "1" and prog["forward_transfer_lo"] == "n/a"
     assert "n=1, no interval" in (out / "report.md").read_text()
+
+
+def test_taylor_and_stone_measures_by_hand(tmp_path):
+    root = tmp_path / "results"
+    root.mkdir()
+    (root / "floors.json").write_text(json.dumps({"pong_soup/white": {"floor": -21.0}}))
+    progressive = [
+        [(0, -10.0), (100, 21.0), (200, 21.0)],  # reaches 0 at 100 * 10 / 31 steps
+        [(0, -15.0), (100, -15.0), (200, 21.0)],  # at 100 + 100 * 15 / 36
+        [(0, -21.0), (100, -21.0), (200, -21.0)],  # never: censored
+    ]
+    for seed, curve in enumerate(progressive):
+        write_run(root, "pong_soup/white", "scratch", [], [(0, -20.0), (200, -20.0)], seed=seed)
+        write_run(root, "pong_soup/white", "progressive", ["pong_soup/pong"], curve, seed=seed)
+    out = build_report(root)
+    prog, base = rows(out)["progressive-2col"], rows(out)["baseline1-scratch"]
+    # jumpstart: mean first point -46/3 against baseline 1's -20
+    assert float(prog["jumpstart"]) == pytest.approx(-46 / 3 + 20, abs=1e-4)
+    # asymptotic: the points of the last 10% of the steps (step 200): 21, 21, -21
+    assert float(prog["asymptotic"]) == pytest.approx(7.0, abs=1e-4)
+    # threshold 0 (half way from -21 to 21): median of 32.3, 141.7 and never
+    assert float(prog["time_to_threshold"]) == pytest.approx(100 + 1500 / 36, abs=0.5)
+    assert prog["time_to_threshold_hi"] == "inf"  # a resample of two censored runs
+    assert base["time_to_threshold"] == "inf" and base["time_to_threshold_lo"] == "inf"
+    # resamples of three runs: the asymptote's 2.5% / 97.5% points are -21 and 21
+    assert float(prog["asymptotic_lo"]) == pytest.approx(-21.0)
+    assert float(prog["asymptotic_hi"]) == pytest.approx(21.0)
