@@ -134,7 +134,7 @@ def test_killed_den_run_resumes_in_its_phase(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     # the expansion starts at 10% + 30% of 8000 steps
     _kill_after_checkpoint(cmd, run_dir, 4000, cwd=tmp_path, env=env)
-    saved = latest_checkpoint(run_dir)[1]["den"]["transitions"]
+    saved = latest_checkpoint(run_dir)[1]["method"]["transitions"]  # DEN's hook state
     assert [t["phase"] for t in saved] == ["selective", "expand"]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=tmp_path, env=env)
     assert out.returncode == 0, out.stderr[-2000:]
