@@ -7,7 +7,8 @@ A run directory holds:
   wall_time``, one row per window of ``curve_window`` env steps; ``episode_return_mean``
   is the mean raw score of the whole episodes (every rollout fragment of them) that
   finished in the window (the paper's curve point), ``episode_return_std`` their
-  standard deviation (both repeat the previous point when no episode finished);
+  standard deviation (both NaN, "nothing measured", when no episode finished in the
+  window: means and AUCs over seeds use measured points only);
 - ``curve_check.json``: the newest curve points (pooled to ``check_episodes``
   episodes) against an independent evaluation of the final weights (no RLlib); a
   disagreement fails the run;
@@ -221,15 +222,16 @@ class _Window:
         if s["env_steps"] - s["win_start"] < window and not force:
             return None
         n = s["win_eps"]
+        mean = std = float("nan")  # no episode finished in the window: nothing measured
         if n > 0:
             mean = s["win_ret"] / n
-            var = max(s["win_sq"] / n - mean * mean, 0.0)
-            s["last_mean"], s["last_std"] = mean, var**0.5
+            std = max(s["win_sq"] / n - mean * mean, 0.0) ** 0.5
+            s["last_mean"], s["last_std"] = mean, std
         point = {
             "env_steps": s["env_steps"],
             "episodes": s["episodes"],
-            "episode_return_mean": s["last_mean"],
-            "episode_return_std": s["last_std"],
+            "episode_return_mean": mean,
+            "episode_return_std": std,
         }
         s["win_ret"] = s["win_sq"] = s["win_eps"] = 0.0
         s["win_start"] = s["env_steps"]

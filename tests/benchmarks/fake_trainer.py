@@ -28,6 +28,7 @@ def score(episode: int) -> float:
 
 class FakeTrainer:
     built: list[FakeTrainer] = []  # every trainer made, in order (tests count them)
+    quiet: frozenset[int] = frozenset()  # global iterations (1-based) finishing no episode
 
     def __init__(
         self,
@@ -60,9 +61,10 @@ class FakeTrainer:
         self.iterations += 1
         if self.fail_at is not None and self.iterations == self.fail_at:
             raise self.error("fake failure")
-        scores = [score(self.episodes + i) for i in range(EPISODES_PER_ITER)]
+        done = 0 if self.steps // STEPS_PER_ITER + 1 in self.quiet else EPISODES_PER_ITER
+        scores = [score(self.episodes + i) for i in range(done)]
         self.steps += STEPS_PER_ITER
-        self.episodes += EPISODES_PER_ITER
+        self.episodes += done
         self.total_sum += sum(scores)
         self.total_sq += sum(s * s for s in scores)
         return IterationStats(

@@ -86,6 +86,24 @@ def test_a_run_writes_the_hand_computed_curve_weights_and_status(tmp_path):
     assert all((saved[k] == v).all() for k, v in trained.net.state_dict().items())
 
 
+def test_a_window_without_a_finished_episode_is_marked_not_repeated(tmp_path, monkeypatch):
+    from analysis.metrics import area_under_curve
+
+    monkeypatch.setattr(FakeTrainer, "quiet", frozenset({2, 3}))
+    cfg = replace(CFG, curve_window=STEPS_PER_ITER)  # a point per iteration
+    run_dir = train(cfg, tmp_path, log=quiet, trainer_factory=fake_factory())
+    rows = read_curve(run_dir)
+    means = [r["episode_return_mean"] for r in rows]
+    assert [r["env_steps"] for r in rows] == [400.0, 800.0, 1200.0, 1600.0, 2000.0]
+    assert [r["episodes"] for r in rows] == [2.0, 2.0, 2.0, 4.0, 6.0]
+    assert means[0] == -2.5 and means[3] == -0.5 and means[4] == 1.5  # episodes 0-1, 2-3, 4-5
+    assert all(m != m for m in means[1:3])  # NaN: nothing measured, not the last point again
+    # the AUC integrates the measured points only
+    assert area_under_curve([r["env_steps"] for r in rows], means) == pytest.approx(
+        area_under_curve([400, 1600, 2000], [-2.5, -0.5, 1.5])
+    )
+
+
 def test_ctrl_c_leaves_a_run_that_resumes_without_gap_or_duplicate(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         train(CFG, tmp_path, log=quiet, trainer_factory=fake_factory(fail_at=4))

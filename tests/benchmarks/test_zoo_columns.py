@@ -19,23 +19,23 @@ from benchmarks.zoo import find_zoo_run, zoo_root
 from runstore.rundir import eval_file
 
 
-def _shipped() -> list[str]:
-    return sorted(
-        json.loads(p.read_text())["run"]["task"] for p in zoo_root().glob("*/*/*/config.json")
-    )
+def _shipped() -> list[tuple[str, int]]:
+    """(task, seed) of every shipped column."""
+    runs = [json.loads(p.read_text())["run"] for p in zoo_root().glob("*/*/*/config.json")]
+    return sorted((run["task"], int(run["seed"])) for run in runs)
 
 
 SHIPPED = _shipped()
 
 
-def test_the_pong_column_is_shipped():
-    assert "pong_soup/pong" in SHIPPED
+def test_the_pong_columns_are_shipped_for_three_seeds():
+    assert {("pong_soup/pong", s) for s in (0, 1, 2)} <= set(SHIPPED)
 
 
-@pytest.mark.parametrize("task", SHIPPED)
-def test_zoo_column_is_the_default_source_and_is_complete(task):
+@pytest.mark.parametrize("task, seed", SHIPPED)
+def test_zoo_column_is_the_default_source_and_is_complete(task, seed):
     """Cheap checks (default run): the files, and that `xfer bench` would use it."""
-    run_dir = find_zoo_run(RunConfig(task=task), log=print)
+    run_dir = find_zoo_run(RunConfig(task=task, seed=seed), log=print)
     assert run_dir is not None, f"the zoo column of {task} no longer matches the suite"
     payload = torch.load(run_dir / "agent.pt", weights_only=True)
     assert payload["format"].startswith("xfer-agent")
@@ -52,9 +52,9 @@ def test_zoo_column_is_the_default_source_and_is_complete(task):
 
 @pytest.mark.slow
 @pytest.mark.atari
-@pytest.mark.parametrize("task", SHIPPED)
-def test_zoo_column_still_scores_at_least_18(task):
-    run_dir = find_zoo_run(RunConfig(task=task), log=print)
+@pytest.mark.parametrize("task, seed", SHIPPED)
+def test_zoo_column_still_scores_at_least_18(task, seed):
+    run_dir = find_zoo_run(RunConfig(task=task, seed=seed), log=print)
     agent = load_agent(run_dir / "agent.pt")
     agent.eval()
     scores = play_episodes(agent, task, episodes=20, seed=4242, greedy=True)
