@@ -10,6 +10,7 @@ against hand computations on small synthetic trees.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,6 +47,9 @@ __all__ = [
     "fmt",
     "cell_text",
     "interval_text",
+    "AgentSummary",
+    "agent_summaries",
+    "mean_curve",
     "heat_value",
     "table1",
     "forgetting_rows",
@@ -89,6 +93,7 @@ class CellResult:
     starts: list[float] = field(default_factory=list)
     asymptotes: list[float] = field(default_factory=list)
     times: list[float] = field(default_factory=list)
+    counted: list[Run] = field(default_factory=list)  # the runs behind the estimates
     jumpstart: Estimate | None = None  # the cell's first points minus baseline 1's
     asymptotic: Estimate | None = None  # the cell's own score at the end of its curves
     time: Estimate | None = None  # median steps to the threshold (inf: not reached)
@@ -143,6 +148,7 @@ def _score_cell(cell: CellResult, floor: float, top: float, top_k: int) -> None:
         cell.finished, key=lambda r: r.auc if math.isfinite(r.auc) else -math.inf, reverse=True
     )
     best = by_auc[:top_k]
+    cell.counted = best
     cell.aucs = [r.auc for r in best if math.isfinite(r.auc)]
     cell.auc = top_k_mean([r.auc for r in best], top_k)
     points = [
@@ -444,29 +450,62 @@ def improvement(groups: list[tuple]) -> float:
     return float(np.mean([probability_of_improvement(x, y) for x, y in groups]))
 
 
-def _seed_aggregates(mine: list[CellResult], bases: dict[str, CellResult]) -> list[str]:
-    """Table 1's interval columns of one agent (stratified bootstrap over every cell's
-    runs and its baseline's), and the smallest and largest seeds per cell."""
-    groups = ft_groups(mine, bases)
-    runs = [c.n for c in mine if c.n]
-    seeds = (
-        "-"
-        if not runs
-        else f"{min(runs)}"
-        if min(runs) == max(runs)
-        else f"{min(runs)}-{max(runs)}"
-    )
-    if not groups:
-        return ["n/a", "n/a", "n/a", seeds]
+# AgentSummary's estimates, in its field order
+STATISTICS = (ft_mean, ft_iqm, improvement)
+
+
+@dataclass(frozen=True)
+class AgentSummary:
+    """One agent over its cells: forward transfer's mean and IQM and the probability of
+    beating baseline 1, each with its stratified bootstrap interval (None: no cell with a
+    forward transfer), and the seeds per cell."""
+
+    label: str
+    targets: int
+    seeds: str
+    ft_mean: Estimate | None
+    ft_iqm: Estimate | None
+    p_improve: Estimate | None
+
+
+def agent_summaries(cells: list[CellResult]) -> list[AgentSummary]:
+    """Every agent's :class:`AgentSummary`, in Table 1's order (the intervals resample
+    every cell's runs and its baseline's)."""
+    bases = {c.target: c for c in cells if c.label == BASELINE and not c.sources}
+    out = []
+    for label in AGENT_ORDER:
+        mine = [c for c in cells if c.label == label]
+        if not mine:
+            continue
+        groups = ft_groups(mine, bases)
+        runs = [c.n for c in mine if c.n]
+        seeds = "-"
+        if runs:
+            seeds = str(min(runs)) if min(runs) == max(runs) else f"{min(runs)}-{max(runs)}"
+        found = [grouped_interval(groups, fn) if groups else None for fn in STATISTICS]
+        out.append(AgentSummary(label, len(groups), seeds, *found))
+    return out
+
+
+def _summary_cells(summary: AgentSummary | None) -> list[str]:
+    if summary is None or summary.ft_mean is None:
+        return ["n/a", "n/a", "n/a", summary.seeds if summary else "-"]
     return [
-        grouped_interval(groups, ft_mean).text(2),
-        grouped_interval(groups, ft_iqm).text(2),
-        grouped_interval(groups, improvement).text(2),
-        seeds,
+        summary.ft_mean.text(2),
+        summary.ft_iqm.text(2),
+        summary.p_improve.text(2),
+        summary.seeds,
     ]
 
 
-def table1(cells: list[CellResult], domain: str) -> tuple[str, list[list[str]]]:
+def table1(
+    cells: list[CellResult], domain: str, summaries: list[AgentSummary] | None = None
+) -> tuple[str, list[list[str]]]:
+    """Table 1 as text and rows: the paper's ratio and forward transfer summarised over
+    each agent's cells, the interval columns of :func:`agent_summaries`, and the paper's
+    numbers beside them."""
+    summaries = agent_summaries(cells) if summaries is None else summaries
+    by_label = {s.label: s for s in summaries}
     proxy = domain == "catch_soup"
     with_raw = any(math.isfinite(c.transfer_raw) for c in cells)
     header = [
@@ -494,7 +533,6 @@ def table1(cells: list[CellResult], domain: str) -> tuple[str, list[list[str]]]:
         else "paper mean/median %"
     )
     rows = []
-    bases = {c.target: c for c in cells if c.label == BASELINE and not c.sources}
     for label in AGENT_ORDER:
         mine = [c for c in cells if c.label == label]
         if not mine:
@@ -518,10 +556,48 @@ def table1(cells: list[CellResult], domain: str) -> tuple[str, list[list[str]]]:
         if with_raw:
             raw = summarize_transfer([c.transfer_raw for c in mine])
             row += [fmt(raw["mean"], 0), fmt(raw["median"], 0), str(raw["n"])]
-        row += _seed_aggregates(mine, bases)
+        row += _summary_cells(by_label.get(label))
         row.append(f"{paper[0]:.0f} / {paper[1]:.0f}" if paper else "-")
         rows.append(row)
     widths = [max(len(str(r[i])) for r in [header] + rows) for i in range(len(header))]
     lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
     lines += ["  ".join(str(v).ljust(w) for v, w in zip(r, widths, strict=True)) for r in rows]
     return "\n".join(lines), [header] + rows
+
+
+def mean_curve(
+    curves: list[tuple[list[float], list[float]]], points: int = 100, reps: int = 500
+) -> dict[str, np.ndarray]:
+    """The mean learning curve over seeds with a 95% bootstrap band, on a common grid.
+
+    Each seed's measured points (NaN windows left out) are interpolated linearly onto
+    ``points`` steps spanning every curve; a seed contributes only inside its own
+    measured range. At each grid step the band is the 2.5th-97.5th percentile of the
+    mean over seeds resampled with replacement; ``n`` is how many seeds cover the step
+    (no band where fewer than 2 do).
+
+    Returns:
+        ``{"steps", "mean", "lo", "hi", "n"}``, arrays of ``points`` values.
+    """
+    measured = []
+    for steps, scores in curves:
+        x, y = np.asarray(steps, float), np.asarray(scores, float)
+        keep = np.isfinite(y)
+        if keep.any():
+            measured.append((x[keep], y[keep]))
+    if not measured:
+        raise ValueError("no curve has a measured point")
+    grid = np.linspace(min(x[0] for x, _ in measured), max(x[-1] for x, _ in measured), points)
+    table = np.full((len(measured), points), np.nan)
+    for i, (x, y) in enumerate(measured):
+        inside = (grid >= x[0]) & (grid <= x[-1])
+        table[i, inside] = np.interp(grid[inside], x, y)
+    n = np.sum(np.isfinite(table), axis=0)
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a step no seed covers
+        mean = np.nanmean(table, axis=0)
+        idx = np.random.default_rng(0).integers(0, len(measured), (reps, len(measured)))
+        boots = np.nanmean(table[idx], axis=1)  # (reps, points)
+        lo, hi = np.nanpercentile(boots, [2.5, 97.5], axis=0)
+    lo[n < 2], hi[n < 2] = np.nan, np.nan
+    return {"steps": grid, "mean": mean, "lo": lo, "hi": hi, "n": n}

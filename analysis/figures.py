@@ -10,11 +10,11 @@ from typing import Any
 
 import numpy as np
 
-from analysis.cells import CellResult, cell_text, heat_value
+from analysis.cells import AgentSummary, CellResult, cell_text, heat_value, mean_curve
 from analysis.paper import AGENT_ORDER
 from analysis.results import read_json
 
-__all__ = ["heatmaps", "curves", "afs_figures", "forgetting_figure"]
+__all__ = ["heatmaps", "curves", "afs_figures", "forgetting_figure", "summary_figure"]
 
 
 def _plt() -> Any:
@@ -81,22 +81,35 @@ def heatmaps(cells: list[CellResult], out_dir: Path) -> list[str]:
 
 
 def curves(cells: list[CellResult], out_dir: Path) -> list[str]:
+    """Per target: each cell's mean curve over its seeds with a shaded 95% band."""
     plt = _plt()
     names = []
     for target in sorted({c.target for c in cells}):
         fig, ax = plt.subplots(figsize=(7, 4))
         for c in cells:
-            if c.target != target or not c.finished:
+            if c.target != target or not c.counted:
                 continue
-            best = max(c.finished, key=lambda r: r.auc if math.isfinite(r.auc) else -1e18)
-            x = [r["env_steps"] for r in best.curve]
-            y = [r["episode_return_mean"] for r in best.curve]
-            ax.plot(x, y, label=f"{c.label} ({c.source_label})", lw=1.2)
+            measured = [
+                ([p["env_steps"] for p in r.curve], [p["episode_return_mean"] for p in r.curve])
+                for r in c.counted
+                if any(math.isfinite(p["episode_return_mean"]) for p in r.curve)
+            ]
+            if not measured:  # a damaged or empty curve: nothing to draw
+                continue
+            band = mean_curve(measured)
+            (line,) = ax.plot(
+                band["steps"], band["mean"], label=f"{c.label} ({c.source_label}, n={c.n})", lw=1.2
+            )
+            ax.fill_between(
+                band["steps"], band["lo"], band["hi"], color=line.get_color(), alpha=0.2
+            )
         floor = next(c.floor for c in cells if c.target == target)
         ax.axhline(floor, color="grey", ls=":", label="random policy (floor)")
         ax.set_xlabel("env (agent) steps")
         ax.set_ylabel("mean episode score")
-        ax.set_title(f"learning curves on {target} (best job per cell)", fontsize=10)
+        ax.set_title(
+            f"learning curves on {target}: mean over seeds, shaded 95% bootstrap band", fontsize=9
+        )
         ax.legend(fontsize=7, loc="best")
         names.append(_save(fig, out_dir, f"curves_{target.replace('/', '-')}.png"))
     return names
@@ -156,3 +169,32 @@ def forgetting_figure(rows: list[dict], out_dir: Path) -> list[str]:
     ax.axhline(0, color="black", lw=0.8)
     ax.set_title("forgetting of the source task after training on the target", fontsize=9)
     return [_save(fig, out_dir, "forgetting.png")]
+
+
+def summary_figure(summaries: list[AgentSummary], out_dir: Path) -> list[str]:
+    """Table 1's aggregates as an interval plot: per agent, forward transfer's mean and
+    IQM and the probability of beating baseline 1, each with its 95% interval."""
+    rows = [s for s in summaries if s.ft_mean is not None]
+    if not rows:
+        return []
+    plt = _plt()
+    panels = (
+        ("FT mean", lambda s: s.ft_mean, 0.0),
+        ("FT IQM", lambda s: s.ft_iqm, 0.0),
+        ("P(a run beats baseline 1)", lambda s: s.p_improve, 0.5),
+    )
+    fig, axes = plt.subplots(1, 3, figsize=(11, 0.6 + 0.45 * len(rows)), sharey=True)
+    ys = np.arange(len(rows))[::-1]
+    for ax, (title, get, reference) in zip(axes, panels, strict=True):
+        for y, s in zip(ys, rows, strict=True):
+            est = get(s)
+            ax.plot([est.value], [y], "o", color="black", ms=4)
+            if est.has_interval:
+                ax.hlines(y, est.lo, est.hi, color="tab:blue", lw=4, alpha=0.6)
+        ax.axvline(reference, color="grey", ls=":")
+        ax.set_title(title, fontsize=9)
+    axes[0].set_yticks(ys, [f"{s.label} (n={s.seeds})" for s in rows], fontsize=8)
+    fig.suptitle(
+        "per agent over its targets: estimate and 95% stratified bootstrap interval", fontsize=9
+    )
+    return [_save(fig, out_dir, "summary_intervals.png")]

@@ -15,7 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from analysis.cells import RATIO_MIN_BASELINE, CellResult, cell_text, fmt
+from analysis.cells import (
+    BASELINE,
+    RATIO_MIN_BASELINE,
+    AgentSummary,
+    CellResult,
+    cell_text,
+    fmt,
+)
 from analysis.paper import agent_label
 from analysis.results import Run, run_note, shown_state
 from analysis.stats import Estimate
@@ -30,6 +37,7 @@ __all__ = [
     "forgetting_table",
     "forgetting_note",
     "method_text",
+    "answer_lines",
     "write_text",
     "write_markdown",
     "write_html",
@@ -336,11 +344,40 @@ def method_text(domain: str, top_k: int, seeds: int = 1) -> str:
     )
 
 
+def answer_lines(summaries: list[AgentSummary]) -> list[str]:
+    """The report's opening: per agent, its forward transfer and its probability of
+    beating baseline 1, with their intervals, and whether the intervals support a
+    difference from baseline 1 (the probability's interval clear of 0.5)."""
+    lines = []
+    for s in summaries:
+        if s.label == BASELINE:
+            continue
+        if s.ft_mean is None or s.p_improve is None:
+            lines.append(f"{s.label}: no cell with a forward transfer yet.")
+            continue
+        head = (
+            f"{s.label}: forward transfer {s.ft_mean.text(2)}, P(a run beats baseline 1) "
+            f"{s.p_improve.text(2)}, over {s.targets} target(s), seeds per cell {s.seeds}: "
+        )
+        p = s.p_improve
+        if not p.has_interval:
+            verdict = "one seed per cell, no interval: an anecdote, not a result."
+        elif p.lo > 0.5:
+            verdict = "better than baseline 1 (the interval is above 0.5)."
+        elif p.hi < 0.5:
+            verdict = "worse than baseline 1 (the interval is below 0.5)."
+        else:
+            verdict = "the intervals do not support a difference from baseline 1."
+        lines.append(head + verdict)
+    return lines
+
+
 @dataclass
 class Document:
     """Everything the two documents show, in order."""
 
     title: str
+    answer: list[str]
     method: str
     notes: str
     domain: str
@@ -357,8 +394,11 @@ class Document:
 
 def write_markdown(doc: Document, path: Path) -> None:
     f = doc.figures
-    md = [
-        f"# {doc.title}",
+    md = [f"# {doc.title}", "", "## The answer", ""]
+    md += [f"- {line}" for line in doc.answer] + [""]
+    md += [f"![{name}]({name})" for name in f["summary"]] + ([""] if f["summary"] else [])
+    md += [
+        "## How the numbers are made",
         "",
         doc.method,
         "",
@@ -373,7 +413,7 @@ def write_markdown(doc: Document, path: Path) -> None:
         _md_table(doc.matrix),
         "",
     ]
-    for name in f["heatmaps"] + f["curves"] + f["afs"] + f["forgetting"]:
+    for name in f["heatmaps"] + f["curves"] + f["afs"] + f["forgetting"]:  # summary: above
         md += [f"![{name}]({name})", ""]
     if doc.forgetting_note:
         md += ["## Forgetting", "", doc.forgetting_note, ""]
@@ -398,6 +438,11 @@ def write_html(doc: Document, out_dir: Path) -> None:
     f = doc.figures
     parts = [
         f"<h1>{html.escape(doc.title)}</h1>",
+        "<h2>The answer</h2><ul>"
+        + "".join(f"<li>{html.escape(line)}</li>" for line in doc.answer)
+        + "</ul>",
+        *map(img, f["summary"]),
+        "<h2>How the numbers are made</h2>",
         f"<p>{html.escape(doc.method)}</p>",
         f"<p><b>Budget and matrix:</b> {html.escape(doc.notes or 'n/a')}</p>",
         f"<h2>Table 1 ({html.escape(doc.domain)})</h2>",

@@ -18,6 +18,7 @@ from pathlib import Path
 from analysis import figures as fig
 from analysis.cells import (
     CellResult,
+    agent_summaries,
     den_growth_rows,
     forgetting_rows,
     group_cells,
@@ -27,6 +28,7 @@ from analysis.cells import (
 from analysis.floors import load_floors
 from analysis.render import (
     Document,
+    answer_lines,
     floor_rows,
     forgetting_note,
     forgetting_table,
@@ -95,13 +97,15 @@ def build_report(root: str | Path, top_k: int | None = None, allow_damaged: bool
     domain = plan.get("domain") or (cells[0].target.split("/")[0] if cells else "unknown")
 
     write_text(out_dir / "transfer_matrix.csv", matrix_csv(cells))
-    table_text, table_rows = table1(cells, domain)
+    summaries = agent_summaries(cells)
+    table_text, table_rows = table1(cells, domain, summaries)
     write_text(
         out_dir / "table1.txt",
         f"Table 1 ({domain}, transfer %, top-{top_k} jobs by AUC)\n" + table_text + "\n",
     )
     forget, omitted = forgetting_rows(cells, runs, floors)
     figures = {
+        "summary": fig.summary_figure(summaries, out_dir),
         "heatmaps": fig.heatmaps(cells, out_dir) if cells else [],
         "curves": fig.curves(cells, out_dir) if cells else [],
         "afs": fig.afs_figures(cells, out_dir)[0],
@@ -110,6 +114,7 @@ def build_report(root: str | Path, top_k: int | None = None, allow_damaged: bool
     doc = Document(
         title=f"xfer-bench report: {plan.get('suite', root.name)} "
         f"(budget {plan.get('budget', '?')})",
+        answer=answer_lines(summaries),
         method=method_text(domain, top_k, int(plan.get("seeds", 1))),
         notes=_notes(plan),
         domain=domain,

@@ -127,3 +127,45 @@ def test_taylor_and_stone_measures_by_hand(tmp_path):
     # resamples of three runs: the asymptote's 2.5% / 97.5% points are -21 and 21
     assert float(prog["asymptotic_lo"]) == pytest.approx(-21.0)
     assert float(prog["asymptotic_hi"]) == pytest.approx(21.0)
+
+
+def test_the_mean_curve_over_seeds_and_its_band_by_hand():
+    from analysis.cells import mean_curve
+
+    # two seeds on the same steps, one on a shorter range; a NaN window is left out
+    band = mean_curve(
+        [
+            ([0, 100, 200], [0.0, 10.0, 20.0]),
+            ([0, 100, 200], [2.0, float("nan"), 22.0]),
+            ([0, 100], [4.0, 14.0]),
+        ],
+        points=3,
+    )
+    assert list(band["steps"]) == [0.0, 100.0, 200.0]
+    assert list(band["n"]) == [3, 3, 2]
+    # step 100: 10, 12 (interpolated over the NaN window), 14
+    assert band["mean"] == pytest.approx([2.0, 12.0, 21.0])
+    assert 10.0 <= band["lo"][1] <= 12.0 <= band["hi"][1] <= 14.0
+    one = mean_curve([([0, 100], [1.0, 2.0])], points=2)
+    assert np.isnan(one["lo"]).all()  # one seed: no band
+
+
+def test_the_report_opens_with_the_answer_and_its_intervals(seeded):
+    out = build_report(seeded)
+    md = (out / "report.md").read_text()
+    assert md.index("## The answer") < md.index("## How the numbers are made")
+    line = next(x for x in md.splitlines() if x.startswith("- progressive-2col"))
+    assert "P(a run beats baseline 1) 1.00 [1.00, 1.00] (n=3)" in line
+    assert line.endswith("better than baseline 1 (the interval is above 0.5).")
+    assert (out / "summary_intervals.png").stat().st_size > 1000
+    assert md.index("summary_intervals.png") < md.index("## How the numbers are made")
+
+
+def test_one_seed_per_cell_is_called_an_anecdote(seeded):
+    for d in seeded.glob("*/*/seed[12]"):
+        for f in d.iterdir():
+            f.unlink()
+        d.rmdir()
+    md = (build_report(seeded) / "report.md").read_text()
+    line = next(x for x in md.splitlines() if x.startswith("- progressive-2col"))
+    assert line.endswith("one seed per cell, no interval: an anecdote, not a result.")
