@@ -53,7 +53,7 @@ class Trainer(Protocol):
         ...
 
     def save(self, directory: Path) -> None:
-        """Write everything needed to resume into ``directory`` (it exists, empty)."""
+        """Write everything needed to resume into ``directory`` (a new path: create it)."""
         ...
 
     def restore(self, directory: Path) -> None:

@@ -410,8 +410,8 @@ def save_checkpoint(
     progress: dict[str, Any],
     fault: Callable[[str], None] | None = None,
 ) -> Path:
-    """Write a new checkpoint with ``save(dir)`` (``dir`` exists, empty) and
-    ``progress``, and swap it in.
+    """Write a new checkpoint with ``save(dir)`` (``dir`` does not exist yet: ``save``
+    creates it) and ``progress``, and swap it in.
 
     ``fault(step)`` is called after each step (``saved``, ``moved_old``, ``renamed``);
     tests raise there to simulate a kill.
@@ -420,7 +420,6 @@ def save_checkpoint(
     ckpt, tmp, old = run_dir / CHECKPOINT, run_dir / CHECKPOINT_TMP, run_dir / CHECKPOINT_OLD
     fault = fault or (lambda _step: None)
     shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
     save(tmp)
     write_json(tmp / PROGRESS, progress)  # last: a directory holding it is complete
     fault("saved")

@@ -78,6 +78,7 @@ class FakeTrainer:
         )
 
     def save(self, directory: Path) -> None:
+        Path(directory).mkdir(parents=True)
         (Path(directory) / "fake.json").write_text(
             json.dumps({"steps": self.steps, "episodes": self.episodes})
         )
