@@ -152,7 +152,7 @@ def plan_text(
     """The plan of a sweep, as printed by ``xfer plan`` and the first lines of a sweep
     (``seeds``: per cell, default the budget's)."""
     from benchmarks.budgets import get_budget
-    from benchmarks.runner import _concurrency, plan_runs
+    from benchmarks.runner import _concurrency, plan_runs, seeds_for
     from benchmarks.suites import get_suite
     from benchmarks.zoo import find_zoo_run
     from envs import get_task
@@ -184,7 +184,8 @@ def plan_text(
     speed, source = calibrated_speed(suite.domain, first, base, address, calibrate)
     lines = [
         f"{suite.name} at budget {budget.name}: {len(runs)} runs to train in {len(waves)} "
-        f"wave(s) ({len(manifest)} target jobs; {budget.jobs} job(s) per cell"
+        f"wave(s) ({len(manifest)} target runs; {seeds_for(budget, suite.domain, seeds)} "
+        f"seed(s) x {budget.jobs} job(s) per cell"
         + (f"; {len(shipped)} source run(s) from the zoo" if shipped else "")
         + ")",
     ]
