@@ -60,7 +60,9 @@ def test_cells_carry_n_and_intervals_that_match_exact_enumeration(seeded):
     # by hand: FT = (2/3 - 1/6) / (1 - 1/6) = 0.6; ratio = (7 + 21) / (-14 + 21) = 400%
     assert float(prog["forward_transfer"]) == pytest.approx(0.6, abs=1e-4)
     assert float(prog["transfer"]) == pytest.approx(400.0)
-    assert prog["measure"] == "ratio"  # baseline 1's AUC_n 1/6 clears the 0.1 gate
+    # baseline 1's AUC_n 1/6 passes the 0.1 gate, its interval (down to 0) does not: FT is
+    # the cell's measure; the ratio and its interval are still in the CSV
+    assert prog["measure"] == "ft"
 
     def ft(x, y):
         xn, yn = (x.mean() + 21) / 42, (y.mean() + 21) / 42
@@ -169,3 +171,23 @@ def test_one_seed_per_cell_is_called_an_anecdote(seeded):
     md = (build_report(seeded) / "report.md").read_text()
     line = next(x for x in md.splitlines() if x.startswith("- progressive-2col"))
     assert line.endswith("one seed per cell, no interval: an anecdote, not a result.")
+
+
+def test_the_ratio_needs_baseline_1s_interval_clear_of_the_gate(tmp_path):
+    root = tmp_path / "results"
+    root.mkdir()
+    (root / "floors.json").write_text(json.dumps({"pong_soup/white": {"floor": -21.0}}))
+    # baseline 1's AUC_n per seed: 0, 0, 0.5 -> mean 1/6 >= 0.1, but its interval reaches 0
+    for seed, b in enumerate([-21.0, -21.0, 0.0]):
+        write_run(root, "pong_soup/white", "scratch", [], [(0, b), (100, b)], seed=seed)
+        write_run(
+            root,
+            "pong_soup/white",
+            "progressive",
+            ["pong_soup/pong"],
+            [(0, 7.0), (100, 7.0)],
+            seed=seed,
+        )
+    prog = rows(build_report(root))["progressive-2col"]
+    assert float(prog["auc_normalized_baseline"]) == pytest.approx(1 / 6, abs=1e-4)
+    assert prog["measure"] == "ft"  # the point passes the 0.1 gate, the interval does not
