@@ -149,7 +149,6 @@ class Method:
         checks_curve: its curve measures the network that is saved (PathNet's averages
             a population of paths, so it is not checked against the saved path).
         analyses: the suite's analyses of a finished run (``"afs"``: Fisher sensitivity).
-        kind: the saved network kind its runs produce (``agents`` ``kind``).
     """
 
     name: str = ""
@@ -160,8 +159,6 @@ class Method:
     exclusive_fields: bool = False
     checks_curve: bool = True
     analyses: tuple[str, ...] = ()
-    kind: str = "progressive"
-    runner_hooks: RunnerHooks | None = None
 
     def label(self, sources: Sequence[str]) -> str:
         """Table 1's row name for this method after ``sources``."""

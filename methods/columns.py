@@ -38,8 +38,6 @@ class ColumnNetMethod(Method):
     task by the newest column.
     """
 
-    kind = "progressive"
-
     def task_policy(self, net: Any, part: TaskPart) -> tuple[Callable[[Any], Any], int | None]:
         column = part.column
         if column is None:

@@ -104,7 +104,6 @@ class DENMethod(Method):
     name = "den"
     fields = frozenset(f"{PREFIX}{f}" for f in DENConfig.__dataclass_fields__)
     exclusive_fields = True
-    kind = "den"
 
     def validate(self, cfg: Any) -> None:
         den_config(cfg)

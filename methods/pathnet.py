@@ -387,7 +387,6 @@ class PathNetMethod(Method):
     max_sources = None
     fields = frozenset({"pathnet_population", "pathnet_episodes"})
     checks_curve = False  # its curve averages the population's paths, not the saved one
-    kind = "pathnet"
 
     def validate(self, cfg: Any) -> None:
         if cfg.num_learners > 1:
