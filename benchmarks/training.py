@@ -129,18 +129,11 @@ def _provenance() -> dict[str, Any]:
 
 
 def build_network(cfg: RunConfig, sources: list[str], num_actions: int, in_channels: int) -> Any:
-    """The network of run ``cfg`` as its method builds it (seeded from ``sources``)."""
-    from methods import build_agent, get_method
+    """The network of run ``cfg`` as its method builds it (seeded from ``sources``): the
+    one its :func:`model_config` describes to the trainer."""
+    from methods.base import build_from_model_config
 
-    return build_agent(
-        cfg.agent,
-        num_actions,
-        in_channels=in_channels,
-        sources=sources,
-        alpha_init=cfg.alpha_init,
-        seed=cfg.seed,
-        **get_method(cfg.agent).network_spec_extras(cfg),
-    )
+    return build_from_model_config(model_config(cfg, sources), num_actions, in_channels)
 
 
 def model_config(cfg: RunConfig, sources: list[str]) -> dict[str, Any]:
@@ -187,8 +180,6 @@ class _Window:
             "win_sq": 0.0,
             "win_eps": 0.0,
             "win_start": 0.0,
-            "last_mean": float("nan"),
-            "last_std": float("nan"),
         }
         state.update({f"rl_{k}": 0.0 for k in _Window.COUNTERS})
         return state
@@ -226,7 +217,6 @@ class _Window:
         if n > 0:
             mean = s["win_ret"] / n
             std = max(s["win_sq"] / n - mean * mean, 0.0) ** 0.5
-            s["last_mean"], s["last_std"] = mean, std
         point = {
             "env_steps": s["env_steps"],
             "episodes": s["episodes"],

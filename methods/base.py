@@ -39,6 +39,7 @@ __all__ = [
     "method_names",
     "method_fields",
     "build_agent",
+    "build_from_model_config",
     "check_task_actions",
 ]
 
@@ -194,8 +195,9 @@ class Method:
         """Extra entries of the RLModule's model config (plain JSON)."""
         return {}
 
-    def network_spec_extras(self, cfg: Any) -> dict[str, Any]:
-        """:class:`NetworkSpec` fields taken from the run config beyond the shared ones."""
+    def network_extras(self, model_config: dict[str, Any]) -> dict[str, Any]:
+        """:class:`NetworkSpec` fields read back from this method's own entries of the
+        model config (what :meth:`model_config` wrote)."""
         return {}
 
     def build_network(self, spec: NetworkSpec, sources: Sequence[str]) -> Any:
@@ -323,3 +325,23 @@ def build_agent(
         den=den,
     )
     return method.build_network(spec, sources)
+
+
+def build_from_model_config(
+    model_config: dict[str, Any], num_actions: int, in_channels: int, input_size: int = 84
+) -> Any:
+    """The network a model config describes (the training loop's, as the trainer's
+    RLModule and the saved network are built from the same one): method, source files,
+    ``num_columns``, ``alpha_init``, ``seed`` and the method's own entries."""
+    name = model_config.get("agent", "scratch")
+    return build_agent(
+        name,
+        num_actions,
+        in_channels=in_channels,
+        sources=list(model_config.get("sources", [])),
+        num_columns=int(model_config.get("num_columns", 2)),
+        alpha_init=float(model_config.get("alpha_init", NetworkSpec.alpha_init)),
+        seed=model_config.get("seed"),
+        input_size=input_size,
+        **get_method(name).network_extras(model_config),
+    )

@@ -118,8 +118,9 @@ class DENMethod(Method):
     def model_config(self, cfg: Any) -> dict[str, Any]:
         return {"den": den_config(cfg).to_dict()}
 
-    def network_spec_extras(self, cfg: Any) -> dict[str, Any]:
-        return {"den": den_config(cfg)}
+    def network_extras(self, model_config: dict[str, Any]) -> dict[str, Any]:
+        den = model_config.get("den")
+        return {"den": DENConfig.from_dict(den)} if den else {}
 
     def build_network(self, spec: NetworkSpec, sources: Sequence[str]) -> Any:
         from agents.den import DENNet

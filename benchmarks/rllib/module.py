@@ -5,8 +5,9 @@
 - ``agent``: a registered method (``methods.method_names()``);
 - ``sources``: saved agent files of the source runs (must be readable by every env
   runner and learner: on a cluster, put results on shared storage);
-- ``num_columns``, ``alpha_init``, ``seed``: passed to ``agents.build_agent``;
-- ``den``: DEN's constants (``agents.DENConfig.to_dict()``), for ``agent`` ``den``;
+- ``num_columns``, ``alpha_init``, ``seed`` and a method's own entries (DEN's ``den``):
+  the network is ``methods.base.build_from_model_config`` of this dict, as the training
+  loop's saved network is;
 - ``init_weights``: optional saved agent file whose weights replace the fresh ones
   (used to resume or evaluate a run).
 
@@ -27,8 +28,8 @@ from ray.rllib.core.columns import Columns
 from ray.rllib.core.rl_module.apis.value_function_api import ValueFunctionAPI
 from ray.rllib.core.rl_module.torch.torch_rl_module import TorchRLModule
 
-from agents import ColumnConfig, DENConfig, PathNet, load_agent, random_path
-from methods import build_agent
+from agents import PathNet, load_agent, random_path
+from methods.base import build_from_model_config
 from methods.pathnet import PATH_COLUMN  # noqa: E402 - re-exported for the tests
 
 
@@ -44,16 +45,8 @@ class XferModule(TorchRLModule, ValueFunctionAPI):
         if init:
             self.net = load_agent(init)
         else:
-            self.net = build_agent(
-                cfg.get("agent", "scratch"),
-                num_actions=int(self.action_space.n),
-                in_channels=int(shape[-1]),
-                sources=list(cfg.get("sources", [])),
-                num_columns=int(cfg.get("num_columns", 2)),
-                alpha_init=float(cfg.get("alpha_init", ColumnConfig.alpha_init)),
-                seed=cfg.get("seed"),
-                input_size=int(shape[0]),
-                den=DENConfig.from_dict(cfg["den"]) if cfg.get("den") else None,
+            self.net = build_from_model_config(
+                cfg, int(self.action_space.n), int(shape[-1]), input_size=int(shape[0])
             )
         self.is_pathnet = isinstance(self.net, PathNet)
         # an env runner's copy only samples: keep it in eval mode, so that RLlib's
