@@ -23,6 +23,7 @@ from analysis.metrics import (
     forward_transfer,
     jumpstart_score,
     normalized_auc,
+    speed_up_of_times,
     summarize_transfer,
     time_to_threshold,
     top_k_mean,
@@ -101,6 +102,7 @@ class CellResult:
     jumpstart: Estimate | None = None  # the cell's first points minus baseline 1's
     asymptotic: Estimate | None = None  # the cell's own score at the end of its curves
     time: Estimate | None = None  # median steps to the threshold (inf: not reached)
+    speed_up: Estimate | None = None  # PathNet's: baseline 1's median time / the cell's
 
     @property
     def n(self) -> int:
@@ -235,6 +237,12 @@ def _compare_to_baseline(cell: CellResult, base: CellResult | None) -> None:
     if base is not None and cell.starts and base.starts:
         cell.jumpstart = grouped_interval(
             [(np.array(cell.starts), np.array(base.starts))], _difference_of_means
+        )
+    if base is not None and cell.times and base.times:
+        cell.speed_up = grouped_interval(
+            [(np.array(base.times), np.array(cell.times))],
+            lambda g: speed_up_of_times(g[0][0], g[0][1]),
+            allow_inf=True,
         )
     if base is None or not cell.aucs or not base.aucs:
         return
@@ -611,3 +619,75 @@ def mean_curve(
         lo, hi = np.nanpercentile(boots, [2.5, 97.5], axis=0)
     lo[n < 2], hi[n < 2] = np.nan, np.nan
     return {"steps": grid, "mean": mean, "lo": lo, "hi": hi, "n": n}
+
+
+SENSITIVITY_LAYERS = ("conv1", "conv2", "conv3", "fc")
+SENSITIVITY_NAMES = {"afs": "AFS", "aps": "APS"}
+
+
+@dataclass(frozen=True)
+class Sensitivity:
+    """One analysis (AFS or APS) of a cell's finished runs: per layer, the newest
+    column's share (the target column's; the paper's AFS(i, k) and APS(i, k) for the last
+    k), as the mean over the runs that have the analysis with its 95% interval."""
+
+    cell: CellResult
+    kind: str
+    layers: dict[str, Estimate]
+    shares: dict[str, list[list[float]]]  # layer -> per run, every column's share
+    episodes: list[int]  # APS: episodes per noise level, per run
+
+
+def _newest_shares(data: dict[str, Any]) -> dict[str, list[float]] | None:
+    layers = data.get("layers") if isinstance(data, dict) else None
+    if not layers or any(lay not in layers for lay in SENSITIVITY_LAYERS):
+        return None
+    return {lay: layers[lay]["columns"] for lay in SENSITIVITY_LAYERS}
+
+
+def sensitivities(cells: list[CellResult], kind: str) -> list[Sensitivity]:
+    """``kind`` ("afs" or "aps") of every cell with at least one analysed finished run.
+
+    A layer whose newest-column share is undefined in a run (AFS: every feature of the
+    layer dead) leaves that run out of the layer's estimate, so layers can differ in n.
+    """
+    out = []
+    for cell in cells:
+        per_run, episodes = [], []
+        for run in cell.finished:
+            data = read_json(run.path / f"{kind}.json")
+            shares = _newest_shares(data) if data else None
+            if shares is not None:
+                per_run.append(shares)
+                if "episodes" in data:
+                    episodes.append(int(data["episodes"]))
+        if not per_run:
+            continue
+        layers = {}
+        for lay in SENSITIVITY_LAYERS:
+            values = [s[lay][-1] for s in per_run if s[lay][-1] is not None]
+            layers[lay] = (
+                interval(np.array(values)) if values else Estimate(math.nan, math.nan, math.nan, 0)
+            )
+        shares = {lay: [s[lay] for s in per_run] for lay in SENSITIVITY_LAYERS}
+        out.append(Sensitivity(cell, kind, layers, shares, episodes))
+    return out
+
+
+def sensitivity_rows(found: list[Sensitivity]) -> list[list[str]]:
+    """The report's sensitivity table: per cell and analysis, the newest column's share
+    per layer with its interval and n. Empty when no cell has an analysis."""
+    if not found:
+        return []
+    header = ["agent", "source", "target", "analysis"]
+    header += [f"{lay}: new column's share" for lay in SENSITIVITY_LAYERS]
+    rows = [header]
+    for s in found:
+        name = SENSITIVITY_NAMES.get(s.kind, s.kind)
+        if s.episodes:
+            name += f" ({'/'.join(str(e) for e in sorted(set(s.episodes)))} ep. per level)"
+        rows.append(
+            [s.cell.label, s.cell.source_label, s.cell.target, name]
+            + [s.layers[lay].text(2) for lay in SENSITIVITY_LAYERS]
+        )
+    return rows

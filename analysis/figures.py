@@ -1,4 +1,4 @@
-"""The report's figures: heatmaps, learning curves, AFS, forgetting (PNG, atomically)."""
+"""The report's figures: heatmaps, learning curves, AFS/APS, forgetting (PNG, atomically)."""
 
 from __future__ import annotations
 
@@ -10,11 +10,19 @@ from typing import Any
 
 import numpy as np
 
-from analysis.cells import AgentSummary, CellResult, cell_text, heat_value, mean_curve
+from analysis.cells import (
+    SENSITIVITY_LAYERS,
+    SENSITIVITY_NAMES,
+    AgentSummary,
+    CellResult,
+    Sensitivity,
+    cell_text,
+    heat_value,
+    mean_curve,
+)
 from analysis.paper import AGENT_ORDER
-from analysis.results import read_json
 
-__all__ = ["heatmaps", "curves", "afs_figures", "forgetting_figure", "summary_figure"]
+__all__ = ["heatmaps", "curves", "sensitivity_figures", "forgetting_figure", "summary_figure"]
 
 
 def _plt() -> Any:
@@ -115,46 +123,71 @@ def curves(cells: list[CellResult], out_dir: Path) -> list[str]:
     return names
 
 
-def afs_figures(cells: list[CellResult], out_dir: Path) -> tuple[list[str], list[dict]]:
+def sensitivity_figures(found: dict[str, list[Sensitivity]], out_dir: Path) -> list[str]:
+    """Per cell with an analysis: the newest column's AFS and APS share per layer, the
+    mean over runs with its 95% interval as an error bar (none for one run), n in the
+    legend; and each cell's transfer against its mean AFS share over layers."""
     plt = _plt()
-    rows, names = [], []
-    for c in cells:
-        for r in c.finished:
-            afs = read_json(r.path / "afs.json")
-            if afs and "layers" in afs:
-                layers = afs["layers"]
-                new = float(np.mean([layers[lay]["columns"][-1] for lay in layers]))
-                rows.append({"cell": c, "afs": layers, "mean_new": new})
-                break
-    if not rows:
-        return names, rows
-    n = len(rows)
-    fig, axes = plt.subplots(1, n, figsize=(3.2 * n, 3), squeeze=False)
-    for ax, row in zip(axes[0], rows, strict=True):
-        layers = list(row["afs"])
-        k = len(row["afs"][layers[0]]["columns"])
-        bottom = np.zeros(len(layers))
-        for col in range(k):
-            vals = np.array([row["afs"][lay]["columns"][col] for lay in layers])
-            ax.bar(layers, vals, bottom=bottom, label=f"column {col + 1}")
-            bottom += vals
-        c = row["cell"]
-        ax.set_title(f"{c.label}\n{c.source_label} -> {_short(c.target)}", fontsize=8)
+    by_cell: dict[int, dict[str, Sensitivity]] = {}
+    order: list[CellResult] = []
+    for kind, items in found.items():
+        for item in items:
+            if id(item.cell) not in by_cell:
+                by_cell[id(item.cell)] = {}
+                order.append(item.cell)
+            by_cell[id(item.cell)][kind] = item
+    if not order:
+        return []
+    names = []
+    kinds = [k for k in ("afs", "aps") if found.get(k)]
+    n = len(order)
+    fig, axes = plt.subplots(1, n, figsize=(3.4 * n, 3.2), squeeze=False)
+    x = np.arange(len(SENSITIVITY_LAYERS))
+    width = 0.8 / max(len(kinds), 1)
+    for ax, cell in zip(axes[0], order, strict=True):
+        for j, kind in enumerate(kinds):
+            item = by_cell[id(cell)].get(kind)
+            if item is None:
+                continue
+            ests = [item.layers[lay] for lay in SENSITIVITY_LAYERS]
+            vals = np.array([e.value for e in ests])
+            err = np.array(
+                [[e.value - e.lo, e.hi - e.value] if e.has_interval else [0.0, 0.0] for e in ests]
+            ).T
+            n_runs = max(e.n for e in ests)
+            ax.bar(
+                x + (j - (len(kinds) - 1) / 2) * width,
+                vals,
+                width,
+                yerr=err,
+                capsize=2,
+                label=f"{SENSITIVITY_NAMES[kind]} (n={n_runs})",
+            )
+        ax.set_xticks(x, SENSITIVITY_LAYERS, fontsize=7)
         ax.set_ylim(0, 1)
-    axes[0][0].set_ylabel("AFS share per layer")
-    axes[0][-1].legend(fontsize=7)
-    names.append(_save(fig, out_dir, "afs_per_layer.png"))
-    fig, ax = plt.subplots(figsize=(5, 4))
-    xs = [row["mean_new"] for row in rows]
-    ys = [min(row["cell"].transfer, 400) for row in rows]
-    ax.scatter(xs, ys)
-    for row, x, y in zip(rows, xs, ys, strict=True):
-        ax.annotate(_short(row["cell"].target), (x, y), fontsize=7)
-    ax.set_xlabel("mean AFS of the new column (over layers)")
-    ax.set_ylabel("transfer % (clipped at 400)")
-    ax.axhline(100, color="grey", ls=":")
-    names.append(_save(fig, out_dir, "transfer_vs_afs.png"))
-    return names, rows
+        ax.axhline(0.5, color="grey", ls=":", lw=0.8)
+        ax.set_title(f"{cell.label}\n{cell.source_label} -> {_short(cell.target)}", fontsize=8)
+        ax.legend(fontsize=6)
+    axes[0][0].set_ylabel("newest column's share (mean, 95% CI)")
+    names.append(_save(fig, out_dir, "sensitivity_per_layer.png"))
+    afs = found.get("afs") or []
+    points = [
+        (float(np.nanmean([s.layers[lay].value for lay in SENSITIVITY_LAYERS])), s.cell)
+        for s in afs
+    ]
+    points = [(xv, c) for xv, c in points if math.isfinite(xv) and math.isfinite(heat_value(c))]
+    if points:
+        fig, ax = plt.subplots(figsize=(5, 4))
+        xs = [p[0] for p in points]
+        ys = [min(heat_value(c), 400) for _, c in points]
+        ax.scatter(xs, ys)
+        for (_, c), xv, yv in zip(points, xs, ys, strict=True):
+            ax.annotate(f"{_short(c.target)} (n={c.n})", (xv, yv), fontsize=7)
+        ax.set_xlabel("newest column's AFS share, mean over layers and runs")
+        ax.set_ylabel("transfer % (FT as 100 + 100 FT; clipped at 400)")
+        ax.axhline(100, color="grey", ls=":")
+        names.append(_save(fig, out_dir, "transfer_vs_afs.png"))
+    return names
 
 
 def forgetting_figure(rows: list[dict], out_dir: Path) -> list[str]:

@@ -39,6 +39,7 @@ __all__ = [
     "normalized_auc",
     "steps_to_threshold",
     "speed_up",
+    "speed_up_of_times",
     "jumpstart_score",
     "asymptotic_score",
     "time_to_threshold",
@@ -235,6 +236,39 @@ def speed_up(
         "agent_steps": agent_steps,
         "speed_up": ratio,
     }
+
+
+def _median_with_inf(times: Sequence[float]) -> float:
+    x = np.sort(np.asarray(times, dtype=float))
+    if x.size == 0:
+        return math.nan
+    mid = x.size // 2
+    return float(x[mid]) if x.size % 2 else float(np.mean(x[mid - 1 : mid + 1]))
+
+
+def speed_up_of_times(baseline_times: Sequence[float], agent_times: Sequence[float]) -> float:
+    """PathNet's speed-up over seeds: baseline 1's median steps to the threshold over the
+    agent's (Fernando et al. 2017 divide the control's time to a threshold by PathNet's).
+
+    Times are :func:`time_to_threshold`'s, ``inf`` for a run that never got there (it
+    sorts last, so a median can be ``inf``). ``inf`` when only the agent's median is
+    finite (baseline 1 never got there: the agent is faster by more than the budget
+    shows), 0 when only baseline 1's is, NaN when neither is or a side has no runs.
+
+    Example:
+        >>> speed_up_of_times([400.0, 600.0, float("inf")], [100.0, 200.0, 300.0])
+        3.0
+        >>> speed_up_of_times([400.0], [float("inf")])
+        0.0
+    """
+    base, agent = _median_with_inf(baseline_times), _median_with_inf(agent_times)
+    if math.isnan(base) or math.isnan(agent) or (math.isinf(base) and math.isinf(agent)):
+        return math.nan
+    if math.isinf(agent):
+        return 0.0
+    if math.isinf(base) or agent == 0:
+        return math.inf
+    return base / agent
 
 
 def jumpstart_score(steps: Sequence[float], scores: Sequence[float]) -> float:

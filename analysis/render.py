@@ -94,6 +94,9 @@ MATRIX_FIELDS = (
     "time_to_threshold",
     "time_to_threshold_lo",
     "time_to_threshold_hi",
+    "speed_up",
+    "speed_up_lo",
+    "speed_up_hi",
 )
 
 
@@ -173,6 +176,7 @@ def matrix_csv(cells: list[CellResult]) -> str:
                 *_with_bounds(c.jumpstart, 4),
                 *_with_bounds(c.asymptotic, 4),
                 *_with_bounds(c.time, 0),
+                *_with_bounds(c.speed_up, 3),
             ]
         )
     return buf.getvalue()
@@ -194,19 +198,57 @@ def _bounds(est: Estimate | None, digits: int) -> list[str]:
     return [fmt_inf(est.lo, digits), fmt_inf(est.hi, digits)]
 
 
+def _est(est: Estimate | None, digits: int, scale: float = 1.0, unit: str = "") -> str:
+    """A table entry: ``value [lo, hi] (n=3)``, ``(n=1, no interval)``, or ``n/a``."""
+    return est.text(digits, scale, unit) if est is not None else "n/a"
+
+
+def _steps_text(est: Estimate | None) -> str:
+    """Median steps to the threshold, in thousands; ``never`` for a median not reached."""
+    if est is None:
+        return "n/a"
+
+    def k(x: float) -> str:
+        return "never" if x == math.inf else f"{x / 1000:.0f}k"
+
+    if math.isnan(est.value):
+        return f"n/a (n={est.n})"
+    if not est.has_interval:
+        return f"{k(est.value)} (n={est.n}, no interval)"
+    return f"{k(est.value)} [{k(est.lo)}, {k(est.hi)}] (n={est.n})"
+
+
+def _speed_text(est: Estimate | None) -> str:
+    """PathNet's speed-up; ``inf`` where baseline 1's median never reached the threshold."""
+    if est is None:
+        return "n/a"
+
+    def x(v: float) -> str:
+        return "inf" if v == math.inf else f"{v:.2f}x"
+
+    if math.isnan(est.value):
+        return f"n/a (n={est.n})"
+    if not est.has_interval:
+        return f"{x(est.value)} (n={est.n}, no interval)"
+    return f"{x(est.value)} [{x(est.lo)}, {x(est.hi)}] (n={est.n})"
+
+
 def matrix_rows(cells: list[CellResult]) -> list[list[str]]:
-    """The report's transfer-matrix table (header first)."""
+    """The report's transfer-matrix table (header first): every measure of a cell with
+    its 95% interval and n (:data:`MATRIX_NOTE` says what each is)."""
     header = [
         "agent",
         "source",
         "target",
         "transfer",
         "AUC",
-        "AUC baseline 1",
-        "floor",
         "AUC_n",
         "ratio %",
         "FT",
+        "jumpstart",
+        "asymptotic",
+        "steps to threshold",
+        "speed-up (PathNet's)",
         "jobs done/planned",
     ]
     return [header] + [
@@ -215,16 +257,34 @@ def matrix_rows(cells: list[CellResult]) -> list[list[str]]:
             c.source_label,
             c.target,
             cell_text(c),
-            fmt(c.auc, 3),
-            fmt(c.auc_baseline, 3),
-            fmt(c.floor, 3),
-            fmt(c.auc_norm, 3),
-            fmt(c.transfer, 0),
-            fmt(c.forward_transfer, 2),
+            _est(c.auc_ci, 3),
+            _est(c.auc_norm_ci, 3),
+            _est(c.transfer_ci, 0, unit="%"),
+            _est(c.ft_ci, 2),
+            _est(c.jumpstart, 2),
+            _est(c.asymptotic, 2),
+            _steps_text(c.time),
+            _speed_text(c.speed_up),
             f"{len(c.finished)}/{max(c.expected_jobs, len(c.runs))}",
         ]
         for c in cells
     ]
+
+
+MATRIX_NOTE = (
+    "Each entry: the mean over the cell's finished runs (seeds) with its 95% stratified "
+    "bootstrap interval and n; one run has no interval and says so. transfer: the cell's "
+    "measure (the paper's ratio where baseline 1 clearly left the floor, else FT). AUC: "
+    "mean score over training; AUC_n: the same mapped to [0, 1] between the floor and the "
+    "top. ratio %: the paper's floor-shifted ratio over baseline 1, shown for every cell "
+    "(it explodes where baseline 1 sits at the floor: read its interval). FT: forward "
+    "transfer. Taylor and Stone (2009): jumpstart = the first curve point minus baseline "
+    "1's; asymptotic = the mean score over the last 10% of the curve; steps to threshold "
+    "= the median env steps until the curve first reaches half way from the floor to the "
+    "top ('never' for a run that did not: a censored time, sorted last). speed-up: "
+    "PathNet's measure (Fernando et al. 2017), baseline 1's median steps to that threshold "
+    "over the cell's ('inf': baseline 1's median never reached it)."
+)
 
 
 def run_rows(runs: list[Run], plan: dict[str, Any], root: Path) -> list[list[str]]:
@@ -305,9 +365,18 @@ def forgetting_note(shown: int, omitted: int) -> str:
     )
 
 
-def method_text(domain: str, top_k: int, seeds: int = 1) -> str:
+def method_text(domain: str, top_k: int, seeds: int = 1, source_seed: int | None = None) -> str:
     """How the numbers are computed, in the report's words (``seeds``: per cell, from
-    ``plan.json``; more than one adds how the intervals are made)."""
+    ``plan.json``; more than one adds how the intervals are made; ``source_seed``: the
+    one source seed every seed starts from, None when each seed has its own sources)."""
+    sources = (
+        "Every seed trains its own source runs at that seed, or takes the shipped zoo "
+        "column of that seed, so the intervals cover the sources' training too. "
+        if source_seed is None
+        else f"Every seed starts from the same source run (seed {source_seed}, the shipped "
+        "zoo column where one matches), so the intervals cover the target's training only, "
+        "not how another source run would have come out. "
+    )
     return (
         "AUC = area under the learning curve over env steps / steps spanned (mean score over "
         "training). Transfer = (AUC(agent) - floor) / (AUC(baseline 1) - floor) x 100, floor = "
@@ -324,9 +393,7 @@ def method_text(domain: str, top_k: int, seeds: int = 1) -> str:
             f"show it. Each cell: the mean over its finished seeds (up to {seeds}, n given "
             "per cell), with a 95% interval from the stratified bootstrap over seeds (the "
             "cell's and baseline 1's runs resampled independently); a cell with one "
-            "finished seed has no interval and says so. Every seed trains its own source "
-            "runs at that seed, or takes the shipped zoo column of that seed, so the "
-            "intervals cover the sources' training too. "
+            "finished seed has no interval and says so. " + sources
             if seeds > 1
             else f"show it. Each cell: mean of the top {top_k} finished jobs by AUC. "
         )
@@ -388,9 +455,23 @@ class Document:
     forgetting: list[list[str]] = field(default_factory=list)  # [] when no cell has a pair
     forgetting_note: str = ""  # "" when the section is not shown
     den_growth: list[list[str]] = field(default_factory=list)
+    sensitivity: list[list[str]] = field(default_factory=list)  # [] when no analysis
     floors: list[list[str]] = field(default_factory=list)
     runs: list[list[str]] = field(default_factory=list)
     damaged: list[str] = field(default_factory=list)
+
+
+SENSITIVITY_NOTE = (
+    "How much the target column's own features matter, per layer, against the columns "
+    "transferred from the sources (Rusu et al. 2016). AFS: the newest column's share of "
+    "the average Fisher sensitivity of the policy to each layer's features, over states the "
+    "trained policy visits. APS: the newest column's share of 1 / sigma^2, where sigma^2 is "
+    "the variance of Gaussian noise (relative to each feature's own variance) injected into "
+    "that layer of that column which halves the score towards the random floor, found by "
+    "bisection; every noise level is scored over the episodes given. A share near 1: the "
+    "target column does the work at that layer; near 0: the transferred columns do. Each "
+    "entry is the mean over a cell's analysed runs with its 95% bootstrap interval and n."
+)
 
 
 def write_markdown(doc: Document, path: Path) -> None:
@@ -411,11 +492,17 @@ def write_markdown(doc: Document, path: Path) -> None:
         "",
         "## Transfer matrix",
         "",
+        MATRIX_NOTE,
+        "",
         _md_table(doc.matrix),
         "",
     ]
-    for name in f["heatmaps"] + f["curves"] + f["afs"] + f["forgetting"]:  # summary: above
+    for name in f["heatmaps"] + f["curves"] + f["forgetting"]:  # summary: above
         md += [f"![{name}]({name})", ""]
+    if doc.sensitivity:
+        md += ["## Sensitivity of the new column (AFS and APS)", "", SENSITIVITY_NOTE, ""]
+        md += [_md_table(doc.sensitivity), ""]
+        md += [f"![{name}]({name})" for name in f["sensitivity"]] + [""]
     if doc.forgetting_note:
         md += ["## Forgetting", "", doc.forgetting_note, ""]
         md += [_md_table(doc.forgetting), ""] if doc.forgetting else []
@@ -450,12 +537,18 @@ def write_html(doc: Document, out_dir: Path) -> None:
         _html_table(doc.table1),
         "<h2>Transfer matrices</h2>",
         *map(img, f["heatmaps"]),
+        f"<p>{html.escape(MATRIX_NOTE)}</p>",
         _html_table(doc.matrix),
         "<h2>Learning curves</h2>",
         *map(img, f["curves"]),
     ]
-    if f["afs"]:
-        parts += ["<h2>Average Fisher sensitivity</h2>", *map(img, f["afs"])]
+    if doc.sensitivity:
+        parts += [
+            "<h2>Sensitivity of the new column (AFS and APS)</h2>",
+            f"<p>{html.escape(SENSITIVITY_NOTE)}</p>",
+            _html_table(doc.sensitivity),
+            *map(img, f["sensitivity"]),
+        ]
     if doc.forgetting_note:
         parts += ["<h2>Forgetting</h2>", f"<p>{html.escape(doc.forgetting_note)}</p>"]
         if doc.forgetting:

@@ -23,6 +23,8 @@ from analysis.cells import (
     forgetting_rows,
     group_cells,
     score_cells,
+    sensitivities,
+    sensitivity_rows,
     table1,
 )
 from analysis.floors import load_floors
@@ -104,18 +106,20 @@ def build_report(root: str | Path, top_k: int | None = None, allow_damaged: bool
         f"Table 1 ({domain}, transfer %, top-{top_k} jobs by AUC)\n" + table_text + "\n",
     )
     forget, omitted = forgetting_rows(cells, runs, floors)
+    sens = {kind: sensitivities(cells, kind) for kind in ("afs", "aps")}
+    position = {id(c): i for i, c in enumerate(cells)}
     figures = {
         "summary": fig.summary_figure(summaries, out_dir),
         "heatmaps": fig.heatmaps(cells, out_dir) if cells else [],
         "curves": fig.curves(cells, out_dir) if cells else [],
-        "afs": fig.afs_figures(cells, out_dir)[0],
+        "sensitivity": fig.sensitivity_figures(sens, out_dir),
         "forgetting": fig.forgetting_figure(forget, out_dir),
     }
     doc = Document(
         title=f"xfer-bench report: {plan.get('suite', root.name)} "
         f"(budget {plan.get('budget', '?')})",
         answer=answer_lines(summaries),
-        method=method_text(domain, top_k, int(plan.get("seeds", 1))),
+        method=method_text(domain, top_k, int(plan.get("seeds", 1)), plan.get("source_seed")),
         notes=_notes(plan),
         domain=domain,
         table1=table_rows,
@@ -124,6 +128,9 @@ def build_report(root: str | Path, top_k: int | None = None, allow_damaged: bool
         forgetting=forgetting_table(forget),
         forgetting_note=forgetting_note(len(forget), omitted),
         den_growth=den_growth_rows(runs),
+        sensitivity=sensitivity_rows(
+            sorted(sens["afs"] + sens["aps"], key=lambda s: (position[id(s.cell)], s.kind))
+        ),
         floors=floor_rows(floors, {t: f.describe() for t, f in loaded.items()}),
         runs=run_rows(runs, plan, root),
         damaged=damaged,

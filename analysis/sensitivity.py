@@ -230,7 +230,8 @@ def average_perturbation_sensitivity(
                     if column != k or name != layer:
                         return h
                     shape = (1, -1, 1, 1) if h.dim() == 4 else (1, -1)
-                    noise = torch.randn(h.shape, generator=gen) * (sigma2 * var).sqrt().view(shape)
+                    noise = torch.randn(h.shape, generator=gen).to(h.device)
+                    noise = noise * (sigma2 * var.to(h.device)).sqrt().view(shape)
                     return h + noise
 
                 return play(lambda x: net(x, hook=hook))

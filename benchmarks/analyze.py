@@ -94,11 +94,13 @@ def afs_for_run(run_dir: str | Path, states: int = 10_000, episodes: int = 20) -
     Writes ``afs.json`` (with the states' spread over episodes).
     """
     from analysis.sensitivity import average_fisher_sensitivity
+    from benchmarks.evaluate import one_thread
 
     run_dir = Path(run_dir)
     net, run = _load(run_dir)
-    obs, spread = collect_states(net, run["task"], states, episodes=episodes)
-    result = average_fisher_sensitivity(net, obs)
+    with one_thread():  # see one_thread: 2 threads stall beside a training run
+        obs, spread = collect_states(net, run["task"], states, episodes=episodes)
+        result = average_fisher_sensitivity(net, obs)
     result.update(
         {"run": str(run_dir), "task": run["task"], "columns": net.num_columns, "spread": spread}
     )
@@ -110,11 +112,15 @@ def aps_for_run(run_dir: str | Path, episodes: int = 10, iterations: int = 6) ->
     """APS with ``episodes`` episodes per noise level (the paper: 10); writes ``aps.json``.
 
     The floor (the score APS halves towards) comes from the results root's floors, as in
-    the report (:func:`analysis.floors.load_floors`); a missing one is an error.
+    the report (:func:`analysis.floors.load_floors`); a missing one is an error. Each
+    noise level's episodes are played side by side (one batched forward pass a step), on
+    the same env seeds at every level, so levels differ by the noise, not by the episodes.
     """
+    import time
+
     from analysis.floors import load_floors
     from analysis.sensitivity import average_perturbation_sensitivity
-    from benchmarks.evaluate import play_episodes
+    from benchmarks.evaluate import one_thread, play_episodes_batched
 
     run_dir = Path(run_dir)
     net, run = _load(run_dir)
@@ -122,15 +128,21 @@ def aps_for_run(run_dir: str | Path, episodes: int = 10, iterations: int = 6) ->
     floor = load_floors(root, {run["task"]})[run["task"]]
 
     def play(policy: Any) -> float:
-        return float(np.mean(play_episodes(policy, run["task"], episodes, seed=99)))
+        return float(np.mean(play_episodes_batched(policy, run["task"], episodes, seed=99)))
 
-    obs, spread = collect_states(net, run["task"], 2_000, episodes=episodes)
-    result = average_perturbation_sensitivity(net, play, obs, floor.value, iterations=iterations)
+    started = time.time()
+    with one_thread():  # see one_thread: 2 threads stall beside a training run
+        obs, spread = collect_states(net, run["task"], 2_000, episodes=episodes)
+        result = average_perturbation_sensitivity(
+            net, play, obs, floor.value, iterations=iterations
+        )
     result.update(
         {
             "run": str(run_dir),
             "task": run["task"],
             "episodes": episodes,
+            "iterations": iterations,
+            "seconds": round(time.time() - started, 1),
             "floor_source": floor.describe(),
             "spread": spread,
         }

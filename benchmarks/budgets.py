@@ -26,6 +26,12 @@ PAPER_SPACE: dict[str, tuple[float, ...]] = {
 }
 
 
+# APS episodes per noise level in the paper (Rusu et al. 2016: "10 episodes per point")
+APS_EPISODES = 10
+# APS bisection steps (log space over [1e-3, 1e3]: 6 pin sigma^2 within 1.12x, 4 within 1.54x)
+APS_ITERATIONS = 6
+
+
 @dataclass(frozen=True)
 class Budget:
     """One named budget.
@@ -45,6 +51,16 @@ class Budget:
         method_settings: RunConfig settings of methods' own fields (``Method.fields``),
             applied to the cells of the methods that own them: the gpu and paper budgets
             evolve PathNet's paper population of 64 paths (the smaller ones keep 8).
+        source_seed: by domain, the one seed whose source runs (the shipped zoo columns)
+            seed every seed of a cell (``RunConfig.source_seed``); a domain not given
+            trains (or takes from the zoo) the sources of each seed at that seed.
+        aps_episodes: episodes per noise level of APS, the suite's perturbation analysis
+            of every finished progressive run, by domain (the paper's 10 where not given).
+            APS plays 65 such noise levels a run (4 layers x 2 columns x (2 bracket + 6
+            bisection steps) + the clean score), so long games get fewer at the laptop
+            budget; the report gives each cell's episodes.
+        aps_iterations: APS's bisection steps per (layer, column), by domain (6 where
+            not given: sigma^2 within a factor of 1.12 in [1e-3, 1e3]; 4: 1.54).
     """
 
     name: str
@@ -55,6 +71,17 @@ class Budget:
     notes: str = ""
     method_settings: dict[str, int] = field(default_factory=dict)
     seeds: dict[str, int] = field(default_factory=dict)
+    aps_episodes: dict[str, int] = field(default_factory=dict)
+    source_seed: dict[str, int] = field(default_factory=dict)
+    aps_iterations: dict[str, int] = field(default_factory=dict)
+
+    def aps_iterations_for(self, domain: str) -> int:
+        """APS bisection steps in ``domain`` (6 unless set)."""
+        return int(self.aps_iterations.get(domain, APS_ITERATIONS))
+
+    def aps_episodes_for(self, domain: str) -> int:
+        """APS episodes per noise level in ``domain`` (the paper's 10 unless set)."""
+        return int(self.aps_episodes.get(domain, APS_EPISODES))
 
     def seeds_for(self, domain: str) -> int:
         """Seeds per cell in ``domain`` (1 unless the budget says more)."""
@@ -71,6 +98,8 @@ BUDGETS: dict[str, Budget] = {
         "smoke",
         steps={"catch_soup": 3_000, "pong_soup": 2_000, "atari": 2_000, "labyrinth": 2_000},
         reduced=True,
+        aps_episodes={"catch_soup": 2, "pong_soup": 1, "atari": 1, "labyrinth": 1},
+        aps_iterations={"catch_soup": 1, "pong_soup": 1, "atari": 1, "labyrinth": 1},
         notes="a few thousand steps per run: checks the plumbing, learns nothing",
     ),
     "laptop": Budget(
@@ -82,16 +111,22 @@ BUDGETS: dict[str, Budget] = {
             "labyrinth": 250_000,
         },
         reduced=True,
-        seeds={"catch_soup": 5},
+        seeds={"catch_soup": 5, "pong_soup": 3},
+        source_seed={"pong_soup": 0},
+        aps_episodes={"pong_soup": 1, "atari": 2, "labyrinth": 3},
+        aps_iterations={"pong_soup": 4},
         notes=(
-            "reduced matrix, 1 job per cell (5 seeds on Catch Soup, 1 elsewhere: --seeds "
-            "N for more); 600k agent steps per Pong Soup target run "
-            "(150k Catch, 250k Atari and Labyrinth), about 6-8 minutes a Pong run on 2 "
-            "cores. Pong Soup's first column is the shipped zoo column (trained to >= +18), "
-            "so targets transfer from a column that plays Pong. Scratch Pong leaves the "
-            "random floor only after 300-500k steps, so 300k showed no transfer at all; "
-            "600k is the most that fits 15 target runs in 2 hours. Scale up with "
-            "BUDGET=gpu or BUDGET=paper on a cluster."
+            "reduced matrix at the default hyperparameters: 5 seeds per cell on Catch Soup, "
+            "3 on Pong Soup, 1 elsewhere (--seeds N for more); 600k agent steps per Pong "
+            "Soup target run (150k Catch, 250k Atari and Labyrinth), about 7 minutes a Pong "
+            "run on 2 cores. Pong Soup's first column is the shipped zoo column (seed 0, "
+            "trained to >= +18) for every seed, so targets transfer from a column that "
+            "plays Pong and the seeds vary the target's training. Scratch Pong leaves the "
+            "random floor only after 300-500k steps, so 300k showed no transfer at all and "
+            "400k separated no agent; 600k is where progressive on hflip pulls away. Its "
+            "matrix (2 targets x 3 agents x 3 seeds = 18 runs, APS on 1 episode per noise "
+            "level) is sized to finish within 3 hours. Scale up with BUDGET=gpu or "
+            "BUDGET=paper on a cluster."
         ),
     ),
     "gpu": Budget(

@@ -63,6 +63,7 @@ def _job_config(
     base: dict[str, Any],
     method_settings: dict[str, Any],
     seed: int = 0,
+    source_seed: int | None = None,
 ) -> RunConfig:
     # the budget's settings of a method's own fields (PathNet's population) apply to the
     # cells of methods that own them
@@ -74,6 +75,7 @@ def _job_config(
         sources=cell.sources,
         steps=steps,
         seed=seed + job,  # jobs > 1 (the paper budget) have one seed each
+        source_seed=source_seed,  # one shared source run (a zoo column), if the budget says
         # what the user gave (base) wins over the budget's PathNet settings
         **{**extra, **base},
     )
@@ -117,7 +119,15 @@ def plan_runs(
     for cell in cells:
         for seed in range(n_seeds):
             for job in range(budget.jobs):
-                cfg = _job_config(cell, steps, job, base, budget.method_settings, seed)
+                cfg = _job_config(
+                    cell,
+                    steps,
+                    job,
+                    base,
+                    budget.method_settings,
+                    seed,
+                    budget.source_seed.get(suite.domain),
+                )
                 targets.append(cfg)
                 manifest.append(
                     {
@@ -183,9 +193,19 @@ def measure_floors(tasks: list[str], root: Path, log: Any = print) -> dict[str, 
     return {t: floors[t]["floor"] for t in tasks}
 
 
-def _after_run(cfg: RunConfig, root: Path, eval_episodes: int, log: Any) -> None:
+def _after_run(
+    cfg: RunConfig,
+    root: Path,
+    eval_episodes: int,
+    log: Any,
+    aps_episodes: int = 10,
+    aps_iterations: int = 6,
+) -> None:
     """The run's evaluation on its own task, forgetting evaluations (a target run and
-    its source run on the last source, one protocol for both) and AFS for progressive."""
+    its source run on the last source, one protocol for both) and the method's analyses
+    (progressive: AFS and APS, ``aps_episodes`` episodes per noise level). An analysis
+    already on disk is kept; a run whose weights are not on disk (a published results
+    folder) gets no new analysis, and the log says so."""
     run_dir = run_dir_for(root, cfg)
     if read_status(run_dir).get("state") != "done":
         return
@@ -213,10 +233,21 @@ def _after_run(cfg: RunConfig, root: Path, eval_episodes: int, log: Any) -> None
                 evaluate_forgetting(side, source, eval_episodes)
             except ValueError as err:  # e.g. heads replaced for another action count
                 write_json(out, {"task": source, "error": str(err)})
-    if "afs" in get_method(cfg.agent).analyses and not (run_dir / "afs.json").is_file():
+    analyses = get_method(cfg.agent).analyses
+    missing = [a for a in analyses if not (run_dir / f"{a}.json").is_file()]
+    if missing and not RunDir(run_dir).weights.is_file():
+        log(f"no {'/'.join(missing).upper()} for {run_dir}: its weights are not on disk")
+        return
+    if "afs" in missing:
         from benchmarks.analyze import afs_for_run
 
         afs_for_run(run_dir, states=1_000, episodes=10)
+    if "aps" in missing:
+        from benchmarks.analyze import aps_for_run
+
+        started = time.time()
+        aps_for_run(run_dir, episodes=aps_episodes, iterations=aps_iterations)
+        log(f"APS {run_dir.relative_to(root)}: {time.time() - started:.0f} s")
 
 
 def _concurrency(parallel: int | None, env_runners: int) -> int:
@@ -333,6 +364,8 @@ def _write_plan(root: Path, suite: Suite, budget: Budget, manifest: list[dict], 
             "top_k": budget.top_k if budget.jobs > 1 else seeds,
             "jobs": budget.jobs,
             "seeds": seeds,
+            # the one source seed every seed's target starts from (None: each its own)
+            "source_seed": budget.source_seed.get(suite.domain),
             "cells": manifest,
         },
     )
@@ -461,7 +494,14 @@ def _run_suite_locked(
                     f"ETA {_hms(eta)}  ({run_dir_for(root, cfg).relative_to(root)})"
                 )
         for cfg in wave:
-            _after_run(cfg, root, eval_episodes, log)
+            _after_run(
+                cfg,
+                root,
+                eval_episodes,
+                log,
+                budget.aps_episodes_for(suite.domain),
+                budget.aps_iterations_for(suite.domain),
+            )
     bar.close()
     if report:
         _report(root, log)

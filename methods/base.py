@@ -149,7 +149,8 @@ class Method:
         exclusive_fields: see ``fields``.
         checks_curve: its curve measures the network that is saved (PathNet's averages
             a population of paths, so it is not checked against the saved path).
-        analyses: the suite's analyses of a finished run (``"afs"``: Fisher sensitivity).
+        analyses: the suite's analyses of a finished run (``"afs"``: Fisher
+            sensitivity, ``"aps"``: perturbation sensitivity; each writes ``<name>.json``).
     """
 
     name: str = ""

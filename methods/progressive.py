@@ -24,7 +24,7 @@ class Progressive(ColumnNetMethod):
     name = "progressive"
     min_sources = 1
     fields = frozenset({"alpha_init"})
-    analyses = ("afs",)
+    analyses = ("afs", "aps")
 
     def label(self, sources: Sequence[str]) -> str:
         return f"progressive-{len(sources) + 1}col"

@@ -101,6 +101,10 @@ class RunConfig:
         sources: source task ids, in column order (progressive: one column each).
         steps: agent (env) steps to train.
         seed: seeds envs, initial weights and RLlib.
+        source_seed: the seed of the source run this run starts from (None: its own
+            seed, and so with ``seed``; ignored without sources). A suite sets it to let
+            one source run, a shipped zoo column, seed every seed of a cell: the target's
+            seeds then vary its own training, not its source's.
         algo: ``impala`` (A3C-style, default) or ``ppo``.
         lr: learning rate (paper space: 1e-3, 5e-4, 1e-4).
         entropy_coeff: entropy cost (paper space: 1e-2, 1e-3, 1e-4).
@@ -190,6 +194,7 @@ class RunConfig:
     sources: tuple[str, ...] = ()
     steps: int = 100_000
     seed: int = 0
+    source_seed: int | None = None
     algo: str = "impala"
     lr: float = 7e-4
     entropy_coeff: float = 1e-2
@@ -235,6 +240,11 @@ class RunConfig:
             get_task(s)
         method = get_method(self.agent)
         method.validate(self)
+        if self.source_seed is not None:
+            if self.source_seed < 0:
+                raise ValueError(f"source_seed must be >= 0, got {self.source_seed}")
+            if not self.sources or self.source_seed == self.seed:  # one spelling per run
+                object.__setattr__(self, "source_seed", None)
         if self.steps < 1:
             raise ValueError(f"steps must be positive, got {self.steps}")
         if self.reward_clip is not None and not self.reward_clip > 0:
@@ -332,7 +342,8 @@ def source_config(cfg: RunConfig) -> RunConfig | None:
     ``Method.source_settings`` carries over (PathNet's population, DEN's constants).
     Sources use the default hyperparameters and no tag, so every target shares them;
     they run with the target's execution settings (:data:`EXECUTION_FIELDS`, steps
-    included) and its seed and algorithm.
+    included), its algorithm and its seed (``source_seed`` when set: one source run for
+    every seed of a cell; the chain below it then has that seed too).
     """
     if not cfg.sources:
         return None
@@ -342,7 +353,7 @@ def source_config(cfg: RunConfig) -> RunConfig | None:
         RunConfig(task=last),
         agent=method.source_agent(cfg.sources),
         sources=tuple(earlier),
-        seed=cfg.seed,
+        seed=cfg.seed if cfg.source_seed is None else cfg.source_seed,
         algo=cfg.algo,
         **method.source_settings(cfg),
         **{name: getattr(cfg, name) for name in EXECUTION_FIELDS},

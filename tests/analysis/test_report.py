@@ -43,6 +43,9 @@ def test_report_matrix_numbers_and_missing_cells(tree):
             "time_to_threshold",
             "time_to_threshold_lo",
             "time_to_threshold_hi",
+            "speed_up",
+            "speed_up_lo",
+            "speed_up_hi",
         ]
         rows = {(r["agent"], r["target"]): r for r in reader}
     white = rows[("progressive-2col", "pong_soup/white")]

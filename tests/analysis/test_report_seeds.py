@@ -191,3 +191,93 @@ def test_the_ratio_needs_baseline_1s_interval_clear_of_the_gate(tmp_path):
     prog = rows(build_report(root))["progressive-2col"]
     assert float(prog["auc_normalized_baseline"]) == pytest.approx(1 / 6, abs=1e-4)
     assert prog["measure"] == "ft"  # the point passes the 0.1 gate, the interval does not
+
+
+def _analysis(shares_new, kind, episodes=None):
+    """An afs.json / aps.json whose newest column has ``shares_new[layer]`` per layer."""
+    layers = {
+        lay: {"columns": [None if v is None else 1 - v, v]}
+        for lay, v in zip(("conv1", "conv2", "conv3", "fc"), shares_new, strict=True)
+    }
+    data = {"layers": layers}
+    if episodes:
+        data["episodes"] = episodes
+    return json.dumps(data)
+
+
+def test_afs_and_aps_of_every_seed_are_averaged_with_intervals(seeded):
+    """The sensitivity table: per layer, the mean of the seeds' newest-column shares with
+    the bootstrap interval of exact enumeration; a run whose layer is undefined (all its
+    features dead) leaves that layer's n one short; a run without the file is not counted."""
+    afs = [(0.2, 0.5, 0.9, None), (0.4, 0.5, 0.6, 0.3), (0.6, 0.5, 0.3, 0.5)]
+    aps = [(0.1, 0.2, 0.3, 0.4), (0.3, 0.4, 0.5, 0.6)]  # seed 2 has no aps.json
+    for seed in range(3):
+        run = seeded / "pong_soup-hflip" / "progressive_from_pong_soup-pong" / f"seed{seed}"
+        (run / "afs.json").write_text(_analysis(afs[seed], "afs"))
+        if seed < 2:
+            (run / "aps.json").write_text(_analysis(aps[seed], "aps", episodes=2))
+    out = build_report(seeded)
+    md = (out / "report.md").read_text()
+    table = md.split("## Sensitivity of the new column (AFS and APS)", 1)[1].split("\n## ", 1)[0]
+    lines = [x for x in table.splitlines() if x.startswith("| progressive-2col")]
+    assert len(lines) == 2
+    afs_cells = [c.strip() for c in lines[0].split("|")[1:-1]]
+    aps_cells = [c.strip() for c in lines[1].split("|")[1:-1]]
+    assert afs_cells[3] == "AFS" and aps_cells[3] == "APS (2 ep. per level)"
+    draws = list(itertools.product(range(3), repeat=3))
+    conv1 = np.array([0.2, 0.4, 0.6])
+    # the 27 equally likely resamples as a distribution (its quantiles, not interpolated)
+    means = [conv1[list(d)].mean() for d in draws]
+    lo, hi = np.percentile(means, [2.5, 97.5], method="inverted_cdf")
+    assert afs_cells[4].startswith("0.40 [") and afs_cells[4].endswith("(n=3)")
+    got_lo, got_hi = (float(v) for v in afs_cells[4].split("[")[1].split("]")[0].split(","))
+    assert got_lo == pytest.approx(lo, abs=0.03) and got_hi == pytest.approx(hi, abs=0.03)
+    assert afs_cells[5] == "0.50 [0.50, 0.50] (n=3)"  # no spread, no width
+    assert afs_cells[7].startswith("0.40 [") and afs_cells[7].endswith("(n=2)")  # one dead
+    assert aps_cells[4].startswith("0.20 [") and aps_cells[4].endswith("(n=2)")
+    assert (out / "sensitivity_per_layer.png").is_file()
+    assert (out / "transfer_vs_afs.png").is_file()
+    html = (out / "index.html").read_text()
+    assert "Sensitivity of the new column" in html and "sensitivity_per_layer.png" in html
+
+
+def test_a_report_without_analyses_has_no_sensitivity_section(seeded):
+    out = build_report(seeded)
+    assert "## Sensitivity" not in (out / "report.md").read_text()
+    assert not (out / "sensitivity_per_layer.png").exists()
+
+
+def test_speed_up_is_baseline_1s_median_time_over_the_cells(tmp_path):
+    """PathNet's speed-up over seeds, by hand: Pong's threshold is half way from the floor
+    (-21) to the top (21), a score of 0; baseline 1's seeds reach it at 400 and 600 steps
+    and never (a censored time, sorted last: median 600), progressive's at 100, 200 and
+    300 (median 200): 3.0x. Its interval's bounds come from resamples of those times."""
+    root = tmp_path / "results"
+    root.mkdir()
+    (root / "floors.json").write_text(json.dumps({"pong_soup/hflip": {"floor": -21.0}}))
+    base = [[(0, -21.0), (400, 0.0), (1000, 0.0)], [(0, -21.0), (600, 0.0), (1000, 0.0)]]
+    base.append([(0, -21.0), (1000, -10.0)])
+    prog = [[(0, -21.0), (t, 0.0), (1000, 0.0)] for t in (100, 200, 300)]
+    for seed in range(3):
+        write_run(root, "pong_soup/hflip", "scratch", [], base[seed], seed=seed)
+        write_run(
+            root, "pong_soup/hflip", "progressive", ["pong_soup/pong"], prog[seed], seed=seed
+        )
+    out = build_report(root)
+    prog_row = rows(out)["progressive-2col"]
+    assert float(prog_row["speed_up"]) == pytest.approx(3.0)
+    assert prog_row["time_to_threshold"] == "200"
+    assert rows(out)["baseline1-scratch"]["time_to_threshold"] == "600"
+    # every resample's value: medians of 3 draws from {400, 600, inf} over {100, 200, 300}
+    draws = list(itertools.product(range(3), repeat=3))
+    b_times, p_times = [400.0, 600.0, np.inf], [100.0, 200.0, 300.0]
+    support = {
+        np.median([b_times[i] for i in a]) / np.median([p_times[i] for i in c])
+        for a in draws
+        for c in draws
+    }
+    lo, hi = prog_row["speed_up_lo"], prog_row["speed_up_hi"]
+    assert float(lo) in {round(v, 3) for v in support if np.isfinite(v)}
+    assert hi == "inf" or float(hi) in {round(v, 3) for v in support}
+    md = (out / "report.md").read_text()
+    assert "| 3.00x [" in md and "200k" not in md.split("## Transfer matrix")[0]

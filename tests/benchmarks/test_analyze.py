@@ -78,3 +78,53 @@ def test_floors_cli_measures_and_refuses_bad_input(tmp_path, capsys):
     # the debug env's score does not depend on the policy: floor = its known score
     assert data["debug/reward_track"]["floor"] == pytest.approx(-6.0)
     assert load_floors(tmp_path, {"debug/reward_track"})["debug/reward_track"].se == 0.0
+
+
+def _progressive_run(root, task="catch_soup/hflip", weights=True):
+    from runstore.config import run_dir_for
+
+    cfg = RunConfig(task=task, agent="progressive", sources=("catch_soup/pong",), wandb=False)
+    run_dir = run_dir_for(root, cfg)
+    run_dir.mkdir(parents=True)
+    (run_dir / "config.json").write_text(json.dumps({"run": cfg.to_dict()}))
+    (run_dir / "status.json").write_text(json.dumps({"state": "done"}))
+    if weights:
+        build_agent("progressive", 3, num_columns=2, seed=0).save(run_dir / "agent.pt")
+    return cfg, run_dir
+
+
+def test_aps_of_a_catch_run_scores_every_level_on_the_batched_episodes(tmp_path):
+    from benchmarks.evaluate import play_episodes_batched
+
+    (tmp_path / "floors.json").write_text(json.dumps({"catch_soup/hflip": {"floor": -0.76}}))
+    _, run_dir = _progressive_run(tmp_path)
+    result = aps_for_run(run_dir, episodes=4, iterations=2)
+    saved = json.loads((run_dir / "aps.json").read_text())
+    assert saved["episodes"] == 4 and saved["iterations"] == 2 and saved["floor"] == -0.76
+    from agents import load_agent
+
+    net = load_agent(run_dir / "agent.pt")
+    clean = np.mean(play_episodes_batched(net, "catch_soup/hflip", 4, seed=99))
+    assert result["clean_score"] == pytest.approx(clean)
+    for layer, data in saved["layers"].items():
+        assert sum(data["columns"]) == pytest.approx(1.0), layer
+        assert len(data["sigma2"]) == 2
+        assert all(1e-3 <= s <= 1e3 for s in data["sigma2"])
+
+
+def test_the_suite_skips_analyses_of_a_run_without_weights_and_says_so(tmp_path):
+    from benchmarks.runner import _after_run
+    from runstore.rundir import eval_file
+
+    cfg, run_dir = _progressive_run(tmp_path, weights=False)
+    from benchmarks.evaluate import FORGETTING_SEED
+    from runstore.rundir import RunDir
+
+    # evaluated when it was published: its own task and the forgetting protocol
+    eval_file(run_dir, cfg.task).write_text("{}")
+    forgetting = {"episodes": 5, "seed": FORGETTING_SEED}
+    RunDir(run_dir).forgetting_eval("catch_soup/pong").write_text(json.dumps(forgetting))
+    lines = []
+    _after_run(cfg, tmp_path, 5, lines.append, aps_episodes=2)
+    assert any("no AFS/APS" in x and "weights are not on disk" in x for x in lines), lines
+    assert not (run_dir / "afs.json").exists() and not (run_dir / "aps.json").exists()

@@ -11,6 +11,7 @@ from benchmarks.evaluate import (
     evaluate_forgetting,
     evaluate_run,
     play_episodes,
+    play_episodes_batched,
 )
 from envs import make_env
 from methods import build_agent
@@ -116,7 +117,8 @@ def test_a_suite_evaluates_source_and_target_runs_on_the_same_episodes(tmp_path,
     net = build_agent("progressive", n, sources=[src_file], seed=2)
     _prefer(net, n - 1)  # the new column plays otherwise: a wrong part shows
     _finished(tmp_path, cfg, net)
-    (run_dir_for(tmp_path, cfg) / "afs.json").write_text("{}")  # AFS is not under test
+    for analysis in ("afs", "aps"):  # not under test
+        (run_dir_for(tmp_path, cfg) / f"{analysis}.json").write_text("{}")
     _after_run(cfg, tmp_path, 12, log=lambda *_: None)
     files = [RunDir(run_dir_for(tmp_path, c)).forgetting_eval(TASK) for c in (src_cfg, cfg)]
     before, after = (json.loads(f.read_text()) for f in files)
@@ -128,3 +130,27 @@ def test_a_suite_evaluates_source_and_target_runs_on_the_same_episodes(tmp_path,
     assert own["part"] == "newest" and own["column"] == -1
     _after_run(cfg, tmp_path, 5, log=lambda *_: None)  # a suite with another protocol
     assert all(json.loads(f.read_text())["episodes"] == 5 for f in files)
+
+
+@pytest.mark.parametrize("task", ["catch_soup/hflip", "pong_soup/pong"])
+def test_batched_play_scores_each_episode_as_one_at_a_time_play_does(task):
+    """Greedy play: episode i of the batch is the episode of its own seed, step for step
+    (Pong: an episode thousands of steps long, with points either way; the batch shrinks
+    as episodes end at different steps)."""
+    net = build_agent("scratch", make_env(task).action_space.n, seed=1)
+    episodes, cap = (6, 100_000) if task.startswith("catch") else (2, 400)
+    batched = play_episodes_batched(net, task, episodes, seed=20, greedy=True, max_steps=cap)
+    alone = [
+        play_episodes(net, task, 1, seed=20 + i, greedy=True, max_steps=cap)[0]
+        for i in range(episodes)
+    ]
+    assert batched == alone
+    if task.startswith("catch"):
+        assert len(set(batched)) > 1  # not one score repeated: the seeds differ
+    sampled = play_episodes_batched(net, task, episodes, seed=20, max_steps=cap)
+    assert len(sampled) == episodes
+
+
+def test_batched_play_refuses_no_episodes():
+    with pytest.raises(ValueError, match="episodes must be positive"):
+        play_episodes_batched(lambda x: None, TASK, 0)

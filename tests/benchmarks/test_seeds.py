@@ -30,12 +30,44 @@ def test_the_laptop_catch_matrix_has_five_seeds_per_cell_with_their_own_sources(
 
 
 def test_seeds_override_the_budget_and_one_seed_is_the_old_matrix():
-    suite, budget = get_suite("pong-soup"), get_budget("laptop")
-    assert seeds_for(budget, "pong_soup") == 1
+    suite, budget = get_suite("atari"), get_budget("laptop")
+    assert seeds_for(budget, "atari") == 1
     _, one = plan_runs(suite, budget)
     _, three = plan_runs(suite, budget, seeds=3)
     assert len(three) == 3 * len(one)
     assert [m["config"] for m in one] == [m["config"] for m in three if m["seed"] == 0]
+
+
+def test_the_laptop_pong_matrix_has_three_seeds_on_the_one_zoo_column():
+    """``make bench-pong``: 3 seeds of baselines 1 and 3 and progressive on hflip and
+    noisy, every seed's target on the seed-0 source (the shipped zoo column), so only
+    the targets train; seed 0's configs are those of the committed one-seed runs."""
+    from runstore.config import RunConfig, run_dir_for, source_config
+
+    suite, budget = get_suite("pong-soup"), get_budget("laptop")
+    waves, manifest = plan_runs(suite, budget)
+    cells = Counter((m["label"], m["target"]) for m in manifest)
+    assert set(cells) == {
+        (label, f"pong_soup/{t}")
+        for label in ("baseline1-scratch", "baseline3-finetune-all", "progressive-2col")
+        for t in ("hflip", "noisy")
+    }
+    assert set(cells.values()) == {3}
+    sources = {source_config(RunConfig.from_dict(m["config"])) for m in manifest} - {None}
+    assert len(sources) == 1
+    (source,) = sources
+    assert (source.task, source.agent, source.seed) == ("pong_soup/pong", "scratch", 0)
+    assert [c for c in waves[0] if c.sources == () and c.task == "pong_soup/pong"] == [source]
+    for m in manifest:
+        cfg = RunConfig.from_dict(m["config"])
+        assert cfg.source_seed == (None if m["seed"] == 0 or not cfg.sources else 0)
+    # distinct seeds of a cell are distinct run directories
+    dirs = {run_dir_for("r", RunConfig.from_dict(m["config"])) for m in manifest}
+    assert len(dirs) == len(manifest) == 18
+    # the shipped zoo column matches that source run's identity
+    from benchmarks.zoo import find_zoo_run
+
+    assert find_zoo_run(source, log=lambda *_: None) is not None
 
 
 def test_the_paper_budget_keeps_its_jobs_and_refuses_seeds():

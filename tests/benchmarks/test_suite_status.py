@@ -34,11 +34,12 @@ BASE = {"wandb": False, "check_episodes": 0}
 
 @pytest.fixture(autouse=True)
 def _no_fisher(monkeypatch):
-    """AFS of every progressive run is most of a smoke suite's time (about 100 s a run
-    on these 2 cores), and not what these tests are about."""
+    """AFS and APS of every progressive run are most of a smoke suite's time (about 100 s
+    a run on these 2 cores), and not what these tests are about."""
     import benchmarks.analyze
 
     monkeypatch.setattr(benchmarks.analyze, "afs_for_run", lambda *a, **k: {})
+    monkeypatch.setattr(benchmarks.analyze, "aps_for_run", lambda *a, **k: {})
 
 
 def quiet(*_):
