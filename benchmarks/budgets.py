@@ -51,6 +51,10 @@ class Budget:
         method_settings: RunConfig settings of methods' own fields (``Method.fields``),
             applied to the cells of the methods that own them: the gpu and paper budgets
             evolve PathNet's paper population of 64 paths (the smaller ones keep 8).
+        source_steps: agent steps of a suite's source runs, by domain (a source is
+            trained to be a source; where not given, the targets' steps, and the plan
+            and the log say so). A shipped zoo column stands in for a source run
+            whatever its steps.
         source_seed: by domain, the one seed whose source runs (the shipped zoo columns)
             seed every seed of a cell (``RunConfig.source_seed``); a domain not given
             trains (or takes from the zoo) the sources of each seed at that seed.
@@ -73,6 +77,7 @@ class Budget:
     seeds: dict[str, int] = field(default_factory=dict)
     aps_episodes: dict[str, int] = field(default_factory=dict)
     source_seed: dict[str, int] = field(default_factory=dict)
+    source_steps: dict[str, int] = field(default_factory=dict)
     aps_iterations: dict[str, int] = field(default_factory=dict)
 
     def aps_iterations_for(self, domain: str) -> int:
@@ -86,6 +91,10 @@ class Budget:
     def seeds_for(self, domain: str) -> int:
         """Seeds per cell in ``domain`` (1 unless the budget says more)."""
         return int(self.seeds.get(domain, 1))
+
+    def source_steps_for(self, domain: str) -> int:
+        """Agent steps of a source run in ``domain`` (the targets' unless set)."""
+        return int(self.source_steps.get(domain, self.steps_for(domain)))
 
     def steps_for(self, domain: str) -> int:
         if domain not in self.steps:
@@ -113,6 +122,8 @@ BUDGETS: dict[str, Budget] = {
         reduced=True,
         seeds={"catch_soup": 5, "pong_soup": 3},
         source_seed={"pong_soup": 0},
+        # Pong: the zoo column's 2M (it stands in); Catch learns its source in 40-60k
+        source_steps={"catch_soup": 150_000, "pong_soup": 2_000_000},
         aps_episodes={"pong_soup": 1, "atari": 2, "labyrinth": 3},
         aps_iterations={"pong_soup": 4},
         notes=(

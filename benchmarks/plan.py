@@ -182,12 +182,15 @@ def plan_text(
         os.environ.setdefault("RAY_ADDRESS", address)
     concurrency = _concurrency(parallel, env_runners)
     speed, source = calibrated_speed(suite.domain, first, base, address, calibrate)
+    from benchmarks.runner import source_budget_line
+
     lines = [
         f"{suite.name} at budget {budget.name}: {len(runs)} runs to train in {len(waves)} "
         f"wave(s) ({len(manifest)} target runs; {seeds_for(budget, suite.domain, seeds)} "
         f"seed(s) x {budget.jobs} job(s) per cell"
         + (f"; {len(shipped)} source run(s) from the zoo" if shipped else "")
         + ")",
+        source_budget_line(budget, suite.domain),
     ]
     if speed is None:
         total = sum(c.steps for c in runs)

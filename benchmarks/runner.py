@@ -64,6 +64,7 @@ def _job_config(
     method_settings: dict[str, Any],
     seed: int = 0,
     source_seed: int | None = None,
+    source_steps: int | None = None,
 ) -> RunConfig:
     # the budget's settings of a method's own fields (PathNet's population) apply to the
     # cells of methods that own them
@@ -76,6 +77,7 @@ def _job_config(
         steps=steps,
         seed=seed + job,  # jobs > 1 (the paper budget) have one seed each
         source_seed=source_seed,  # one shared source run (a zoo column), if the budget says
+        source_steps=source_steps if cell.sources else None,
         # what the user gave (base) wins over the budget's PathNet settings
         **{**extra, **base},
     )
@@ -127,6 +129,7 @@ def plan_runs(
                     budget.method_settings,
                     seed,
                     budget.source_seed.get(suite.domain),
+                    budget.source_steps_for(suite.domain),
                 )
                 targets.append(cfg)
                 manifest.append(
@@ -351,6 +354,21 @@ def _check_reuse(root: Path, runs: list[RunConfig]) -> int:
     return len(done)
 
 
+def source_budget_line(budget: Budget, domain: str) -> str:
+    """What a suite's source runs train for: the budget's own source steps, or (said as
+    such) the targets' step count; a matching shipped zoo column stands in either way."""
+    steps, target = budget.source_steps_for(domain), budget.steps_for(domain)
+    why = (
+        "the budget's source budget"
+        if domain in budget.source_steps
+        else "the targets' step count: this budget gives sources no budget of their own"
+    )
+    return (
+        f"source runs: {steps:,} agent steps each ({why}; targets {target:,}), or the "
+        "shipped zoo column where one matches"
+    )
+
+
 def _write_plan(root: Path, suite: Suite, budget: Budget, manifest: list[dict], seeds: int) -> None:
     write_json(
         root / "plan.json",
@@ -366,6 +384,7 @@ def _write_plan(root: Path, suite: Suite, budget: Budget, manifest: list[dict], 
             "seeds": seeds,
             # the one source seed every seed's target starts from (None: each its own)
             "source_seed": budget.source_seed.get(suite.domain),
+            "source_steps": budget.source_steps_for(suite.domain),
             "cells": manifest,
         },
     )
@@ -449,6 +468,7 @@ def _run_suite_locked(
         f"{suite.name} at budget {budget.name}: {total} runs in {len(waves)} wave(s), "
         f"{done_before} already done"
     )
+    log(source_budget_line(budget, suite.domain))
     finished, started = done_before, time.time()
     bar = Progress(total, suite.name, unit="run", initial=done_before)
     log = bar.writer(log)

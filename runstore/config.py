@@ -43,6 +43,7 @@ __all__ = [
 EXECUTION_FIELDS = frozenset(
     {
         "steps",
+        "source_steps",
         "env_runners",
         "envs_per_runner",
         "native_env",
@@ -101,6 +102,10 @@ class RunConfig:
         sources: source task ids, in column order (progressive: one column each).
         steps: agent (env) steps to train.
         seed: seeds envs, initial weights and RLlib.
+        source_steps: agent steps of the source run when it is trained for this run
+            (None: this run's own ``steps``). Suites set the budget's source budget
+            (``Budget.source_steps``): a source must be trained to be a source, not for
+            the target's step count. An execution setting: it names no other run.
         source_seed: the seed of the source run this run starts from (None: its own
             seed, and so with ``seed``; ignored without sources). A suite sets it to let
             one source run, a shipped zoo column, seed every seed of a cell: the target's
@@ -195,6 +200,7 @@ class RunConfig:
     steps: int = 100_000
     seed: int = 0
     source_seed: int | None = None
+    source_steps: int | None = None
     algo: str = "impala"
     lr: float = 7e-4
     entropy_coeff: float = 1e-2
@@ -247,6 +253,8 @@ class RunConfig:
                 object.__setattr__(self, "source_seed", None)
         if self.steps < 1:
             raise ValueError(f"steps must be positive, got {self.steps}")
+        if self.source_steps is not None and self.source_steps < 1:
+            raise ValueError(f"source_steps must be positive, got {self.source_steps}")
         if self.reward_clip is not None and not self.reward_clip > 0:
             raise ValueError(
                 f"reward_clip must be positive (or None to learn from raw rewards), "
@@ -341,14 +349,18 @@ def source_config(cfg: RunConfig) -> RunConfig | None:
     pathnet and den: the same method on Sk from S1..Sk-1), with the fields
     ``Method.source_settings`` carries over (PathNet's population, DEN's constants).
     Sources use the default hyperparameters and no tag, so every target shares them;
-    they run with the target's execution settings (:data:`EXECUTION_FIELDS`, steps
-    included), its algorithm and its seed (``source_seed`` when set: one source run for
-    every seed of a cell; the chain below it then has that seed too).
+    they run with the target's execution settings (:data:`EXECUTION_FIELDS`; their steps
+    are its ``source_steps`` when set, else its own), its algorithm and its seed
+    (``source_seed`` when set: one source run for every seed of a cell; the chain below
+    it then has that seed too).
     """
     if not cfg.sources:
         return None
     *earlier, last = cfg.sources
     method = get_method(cfg.agent)
+    execution = {name: getattr(cfg, name) for name in EXECUTION_FIELDS}
+    if cfg.source_steps is not None:
+        execution["steps"] = cfg.source_steps
     return dataclasses.replace(
         RunConfig(task=last),
         agent=method.source_agent(cfg.sources),
@@ -356,7 +368,7 @@ def source_config(cfg: RunConfig) -> RunConfig | None:
         seed=cfg.seed if cfg.source_seed is None else cfg.source_seed,
         algo=cfg.algo,
         **method.source_settings(cfg),
-        **{name: getattr(cfg, name) for name in EXECUTION_FIELDS},
+        **execution,
     )
 
 

@@ -260,9 +260,7 @@ def test_speed_up_is_baseline_1s_median_time_over_the_cells(tmp_path):
     prog = [[(0, -21.0), (t, 0.0), (1000, 0.0)] for t in (100, 200, 300)]
     for seed in range(3):
         write_run(root, "pong_soup/hflip", "scratch", [], base[seed], seed=seed)
-        write_run(
-            root, "pong_soup/hflip", "progressive", ["pong_soup/pong"], prog[seed], seed=seed
-        )
+        write_run(root, "pong_soup/hflip", "progressive", ["pong_soup/pong"], prog[seed], seed=seed)
     out = build_report(root)
     prog_row = rows(out)["progressive-2col"]
     assert float(prog_row["speed_up"]) == pytest.approx(3.0)

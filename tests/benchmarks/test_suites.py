@@ -240,3 +240,38 @@ def test_a_source_runs_with_every_execution_setting_of_its_target():
     src = source_config(target)
     assert (src.task, src.agent, src.seed, src.lr) == ("pong_soup/pong", "scratch", 4, 7e-4)
     assert all(getattr(src, k) == getattr(target, k) for k in EXECUTION_FIELDS)
+
+
+def test_sources_train_for_their_own_budget_and_the_plan_says_which():
+    """A source run trains for the target's ``source_steps`` (its chain too), an
+    execution setting: the target's identity does not change with it. Budgets with a
+    source budget say so; the others say the sources get the targets' step count."""
+    from dataclasses import replace
+
+    from benchmarks.budgets import get_budget
+    from benchmarks.runner import plan_runs, source_budget_line
+    from runstore.config import RunConfig, identity
+
+    chain = RunConfig(
+        task="catch_soup/white",
+        agent="progressive",
+        sources=("catch_soup/pong", "catch_soup/hflip"),
+        steps=1_000,
+        source_steps=5_000,
+    )
+    src = source_config(chain)
+    assert src.steps == 5_000 and source_config(src).steps == 5_000
+    assert identity(chain.to_dict()) == identity(replace(chain, source_steps=None).to_dict())
+    assert source_config(replace(chain, source_steps=None)).steps == 1_000
+    with pytest.raises(ValueError, match="source_steps must be positive"):
+        RunConfig(task="catch_soup/white", source_steps=0)
+
+    laptop = get_budget("laptop")
+    waves, manifest = plan_runs(get_suite("pong-soup"), laptop)
+    (source,) = [c for c in waves[0] if c.task == "pong_soup/pong"]
+    assert source.agent == "scratch" and source.steps == 2_000_000
+    assert {m["config"]["steps"] for m in manifest} == {600_000}
+    line = source_budget_line(laptop, "pong_soup")
+    assert "2,000,000 agent steps each (the budget's source budget; targets 600,000)" in line
+    smoke = source_budget_line(get_budget("smoke"), "catch_soup")
+    assert "3,000 agent steps each (the targets' step count: this budget gives" in smoke
