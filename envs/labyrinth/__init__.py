@@ -37,7 +37,7 @@ def labyrinth_tasks() -> dict:
             name,
             f"xfer/Labyrinth-{camel_case(name)}-v0",
             f"Labyrinth {name}: {spec.description}",
-            1,
+            LabyrinthConfig().action_repeat,  # frames per agent step
             lambda name=name, **o: _build(name, **o),
             (LabyrinthConfig(),),
         )

@@ -47,9 +47,16 @@ class LabyrinthConfig:
     Attributes:
         apple_reward / strawberry_reward: reward of the positive items.
         lemon_reward / mushroom_reward: reward of the negative items.
-        time_limit: episode limit in agent steps (None: the level's default).
+        time_limit: episode limit in agent steps (None: the level's default); the
+            episode lasts ``time_limit * action_repeat`` MiniWorld frames.
         frame_stack: stacked RGB frames (the observation has 3 * frame_stack channels).
         size: observation height = width in pixels.
+        action_repeat: MiniWorld frames each agent action is applied for (A3C's Labyrinth
+            agents repeat every action 4 times, as on Atari). Rewards of the repeated
+            frames are summed; only the last frame is rendered (the one the agent
+            observes), and an item that ends the episode ends the repeat. MiniWorld moves
+            0.15 m or turns 15 degrees a frame, so one action moves 0.6 m or turns 60
+            degrees at 4.
     """
 
     apple_reward: float = 1.0
@@ -59,6 +66,7 @@ class LabyrinthConfig:
     time_limit: int | None = None
     frame_stack: int = 4
     size: int = 84
+    action_repeat: int = 4
 
 
 @dataclass(frozen=True)
@@ -259,6 +267,25 @@ def _import_miniworld() -> Any:
     return mw
 
 
+def _capped_framebuffer(base: type) -> type:
+    """MiniWorld's FrameBuffer with its multisampling capped at what the GL offers.
+
+    MiniWorld asks for 8 samples (observations) and 16 (the human view); Mesa's software
+    renderer offers 4, and MiniWorld then prints "Falling back to num_samples=4" for
+    every env it makes. Capping first gives the same 4 samples, so the same pixels,
+    without the noise.
+    """
+    from pyglet import gl
+
+    class CappedFrameBuffer(base):  # type: ignore[misc, valid-type]
+        def __init__(self, width: int, height: int, num_samples: int = 1) -> None:
+            most = gl.GLint(0)
+            gl.glGetIntegerv(0x8D57, most)  # GL_MAX_SAMPLES_EXT
+            super().__init__(width, height, max(1, min(num_samples, most.value or 1)))
+
+    return CappedFrameBuffer
+
+
 def _make_item(kind: str) -> Any:
     from miniworld.entity import Ball, Box, MeshEnt
 
@@ -292,8 +319,19 @@ def _env_class() -> type:
                 "mushroom": config.mushroom_reward,
             }
             self.items: list[tuple[Any, str]] = []
-            limit = config.time_limit or self.spec_level.time_limit
-            super().__init__(max_episode_steps=limit, obs_width=config.size, obs_height=config.size)
+            if config.action_repeat < 1:
+                raise ValueError(f"action_repeat must be >= 1, got {config.action_repeat}")
+            self.repeat = config.action_repeat
+            self._render = True
+            limit = (config.time_limit or self.spec_level.time_limit) * self.repeat
+            original = mw.FrameBuffer
+            mw.FrameBuffer = _capped_framebuffer(original)
+            try:
+                super().__init__(
+                    max_episode_steps=limit, obs_width=config.size, obs_height=config.size
+                )
+            finally:
+                mw.FrameBuffer = original
             self.action_space = spaces.Discrete(4)  # turn left, turn right, forward, back
 
         def _gen_world(self) -> None:
@@ -331,12 +369,34 @@ def _env_class() -> type:
                     self.place_entity(ent, room=room)
                     self.items.append((ent, kind))
 
+        def render_obs(self, frame_buffer: Any = None) -> Any:
+            # frames inside an action repeat are simulated, not drawn: nobody sees them
+            return super().render_obs(frame_buffer) if self._render else None
+
         def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
             if not self.action_space.contains(action):
                 raise ValueError(
                     f"invalid action {action!r}; expected 0-3 (left, right, forward, back)"
                 )
-            obs, reward, terminated, truncated, info = super().step(int(action))
+            total, info = 0.0, {}
+            for frame in range(self.repeat):
+                self._render = False
+                try:
+                    _, reward, terminated, truncated, frame_info = self._frame(int(action))
+                finally:
+                    self._render = True
+                total += reward
+                for kind in frame_info.pop("picked", []):
+                    info.setdefault("picked", []).append(kind)
+                info.update(frame_info)
+                if terminated or truncated:
+                    break
+            info["frames"] = frame + 1
+            return self.render_obs(), total, terminated, truncated, info
+
+        def _frame(self, action: int) -> tuple[Any, float, bool, bool, dict]:
+            """One MiniWorld frame of ``action`` with the items' rewards (not drawn)."""
+            obs, reward, terminated, truncated, info = super().step(action)
             reward = float(reward)
             for ent, kind in list(self.items):
                 if self.near(ent):
@@ -348,8 +408,6 @@ def _env_class() -> type:
             if remaining == 0:
                 terminated, truncated = True, False
             info["positive_items_left"] = remaining
-            if info.get("picked"):
-                obs = self.render_obs()  # the taken item vanishes from this frame
             return obs, reward, terminated, truncated, info
 
     return _LabyrinthEnv

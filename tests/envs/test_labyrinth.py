@@ -127,3 +127,60 @@ def test_bad_level_is_rejected():
 
     with pytest.raises(ValueError, match="unknown level"):
         LabyrinthEnv("seek_track_9")
+
+
+@pytest.mark.miniworld
+def test_making_a_level_prints_no_multisampling_fallback(capfd):
+    """MiniWorld asks for more samples than Mesa offers and printed "Falling back to
+    num_samples=4" twice per env; the capped frame buffers ask for what there is."""
+    env = make_env("labyrinth/seek_avoid_1", seed=0)
+    env.reset(seed=0)
+    out = capfd.readouterr()
+    assert "Falling back" not in out.out + out.err
+    assert type(env.unwrapped.obs_fb).__name__ == "CappedFrameBuffer"
+    env.close()
+
+
+@pytest.mark.miniworld
+def test_an_action_is_four_frames_drawn_once(monkeypatch):
+    """Action repeat 4 (A3C's Labyrinth protocol): one step moves the world as four
+    frames of the same action do, draws only the frame the agent sees, and the episode's
+    time limit counts agent steps."""
+    import miniworld.miniworld as mwm
+
+    four = make_env("labyrinth/seek_track_1", seed=2)
+    one = make_env("labyrinth/seek_track_1", seed=2, action_repeat=1)
+    obs4, _ = four.reset(seed=2)
+    obs1, _ = one.reset(seed=2)
+    assert np.array_equal(obs4, obs1)  # the same world and start
+    drawn = []
+    original = mwm.MiniWorldEnv.render_obs
+    monkeypatch.setattr(
+        mwm.MiniWorldEnv, "render_obs", lambda self, fb=None: drawn.append(1) or original(self, fb)
+    )
+    for action in (2, 0):  # forward, then turn left
+        obs4, r4, *_, info = four.step(action)
+        assert len(drawn) == 1 and info["frames"] == 4
+        drawn.clear()
+        rewards = [one.step(action)[1] for _ in range(4)]
+        assert len(drawn) == 4
+        drawn.clear()
+        assert r4 == sum(rewards)
+        np.testing.assert_allclose(four.unwrapped.agent.pos, one.unwrapped.agent.pos)
+        assert four.unwrapped.agent.dir == pytest.approx(one.unwrapped.agent.dir)
+    # the newest frame of the stack (last 3 channels) is the world after the 4 frames
+    np.testing.assert_array_equal(obs4[..., -3:], one.unwrapped.render_obs())
+    four.close()
+    one.close()
+
+
+@pytest.mark.miniworld
+def test_the_time_limit_counts_agent_steps():
+    env = make_env("labyrinth/seek_track_1", seed=0, time_limit=3)
+    env.reset(seed=0)
+    ends = [env.step(0)[3] for _ in range(3)]  # turning in place: no item ends it
+    assert ends == [False, False, True]
+    assert env.unwrapped.step_count == 12  # 3 agent steps of 4 frames
+    env.close()
+    with pytest.raises(ValueError, match="action_repeat must be >= 1"):
+        make_env("labyrinth/seek_track_1", action_repeat=0)
