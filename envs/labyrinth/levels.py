@@ -378,8 +378,9 @@ def _env_class() -> type:
                 raise ValueError(
                     f"invalid action {action!r}; expected 0-3 (left, right, forward, back)"
                 )
-            total, info = 0.0, {}
-            for frame in range(self.repeat):
+            total, info, frames = 0.0, {}, 0
+            for _ in range(self.repeat):
+                frames += 1
                 self._render = False
                 try:
                     _, reward, terminated, truncated, frame_info = self._frame(int(action))
@@ -391,7 +392,7 @@ def _env_class() -> type:
                 info.update(frame_info)
                 if terminated or truncated:
                     break
-            info["frames"] = frame + 1
+            info["frames"] = frames
             return self.render_obs(), total, terminated, truncated, info
 
         def _frame(self, action: int) -> tuple[Any, float, bool, bool, dict]:
