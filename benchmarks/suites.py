@@ -172,13 +172,12 @@ def _atari_suite() -> Suite:
     cells: list[Cell] = []
     for t in ATARI_TARGETS:
         target = f"atari/{t}"
-        cells += [
-            Cell("scratch", target),
-            Cell("random-column", target),
-            Cell("finetune-head", target, chain[:1]),
-            Cell("finetune-all", target, chain[:1]),
-        ]
-        cells += [Cell("progressive", target, chain[:n]) for n in (1, 2, 3)]
+        cells += [Cell("scratch", target), Cell("random-column", target)]
+        # the paper's Atari matrix: 2-column nets and baselines 2 and 3 from each source
+        for source in chain:
+            cells += [Cell(a, target, (source,)) for a in ("finetune-head", "finetune-all")]
+            cells.append(Cell("progressive", target, (source,)))
+        cells += [Cell("progressive", target, chain[:n]) for n in (2, 3)]
         cells.append(Cell("pathnet", target, chain[:1]))
         cells.append(Cell("den", target, chain[:1]))
     reduced = tuple(
@@ -196,8 +195,10 @@ def _atari_suite() -> Suite:
         smoke,
         notes=(
             "reduced: targets boxing and gopher; baselines 1-4 and progressive-2col from "
-            "seaquest. The full matrix: all 12 targets, progressive chains seaquest > "
-            "riverraid > pong for 2, 3 and 4 columns, PathNet and DEN from seaquest."
+            "seaquest. The full matrix: all 12 targets; baselines 2 and 3 and "
+            "progressive-2col from each of seaquest, riverraid and pong (the paper's three "
+            "sources); progressive chains seaquest > riverraid for 3 columns and seaquest > "
+            "riverraid > pong for 4; PathNet and DEN from seaquest."
         ),
     )
 

@@ -21,9 +21,20 @@ def test_suites_match_the_paper():
     chains = {c.sources for c in atari.cells if c.agent == "progressive"}
     assert chains == {
         ("atari/seaquest",),
+        ("atari/riverraid",),
+        ("atari/pong",),
         ("atari/seaquest", "atari/riverraid"),
         ("atari/seaquest", "atari/riverraid", "atari/pong"),
     }
+    # the paper's Atari matrix: 2-column nets and baselines 2 and 3 from each of the three
+    # sources, on every target; baselines 1 and 4 once per target
+    for agent in ("finetune-head", "finetune-all", "progressive"):
+        one_source = {(c.sources, c.target) for c in atari.cells if c.agent == agent}
+        one_source = {x for x in one_source if len(x[0]) == 1}
+        assert len(one_source) == 3 * 12, agent
+    assert sum(c.agent == "scratch" for c in atari.cells) == 12
+    assert sum(c.agent == "random-column" for c in atari.cells) == 12
+    assert len(atari.cells) == 12 * (2 + 3 * 3 + 2 + 2)
     pong = get_suite("pong-soup")
     assert {c.target for c in pong.cells} == {
         f"pong_soup/{v}"
