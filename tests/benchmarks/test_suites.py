@@ -143,6 +143,16 @@ def test_bench_catch_smoke_killed_midway_resumes_and_reports(tmp_path):
     assert len(kept) == 4, forget
     assert all("| 0.000 |" in r and r.endswith("| 0 of 50 |") for r in kept), kept
     assert "Table 1" in out.stdout
+    # AFS and APS of every progressive run, averaged per cell in the sensitivity section
+    for run in tmp_path.glob("*/progressive_from_*/seed0"):
+        aps = json.loads((run / "aps.json").read_text())
+        assert aps["episodes"] == 2 and aps["iterations"] == 1  # the smoke budget's
+        assert all(sum(v["columns"]) == pytest.approx(1.0) for v in aps["layers"].values())
+        assert (run / "afs.json").is_file()
+    sens = report.split("## Sensitivity of the new column (AFS and APS)", 1)[1]
+    sens = sens.split("\n## ", 1)[0]
+    assert sens.count("| progressive-2col |") == 4  # 2 targets x (AFS, APS)
+    assert "source runs: 3,000 agent steps each (the targets' step count" in out.stdout
 
 
 @pytest.mark.ray
