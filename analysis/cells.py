@@ -468,15 +468,49 @@ def improvement(groups: list[tuple]) -> float:
     return float(np.mean([probability_of_improvement(x, y) for x, y in groups]))
 
 
-# AgentSummary's estimates, in its field order
-STATISTICS = (ft_mean, ft_iqm, improvement)
+def ft_median(groups: list[tuple]) -> float:
+    """Median over cells of each cell's forward transfer (of its mean normalised AUCs)."""
+    return float(
+        np.median([forward_transfer(float(np.mean(x)), float(np.mean(y))) for x, y in groups])
+    )
+
+
+# AgentSummary's forward-transfer estimates, in its field order
+STATISTICS = (ft_mean, ft_iqm, improvement, ft_median)
+
+
+def ratio_groups(mine: list[CellResult], bases: dict[str, CellResult]) -> list[tuple]:
+    """(the cell's AUCs per run, its baseline 1's) for every cell of an agent whose
+    measure is the paper's ratio, and the floors in the same order."""
+    chosen = [
+        c
+        for c in mine
+        if c.measure == "ratio"
+        and math.isfinite(c.transfer)
+        and c.target in bases
+        and c.aucs
+        and bases[c.target].aucs
+    ]
+    return [(np.array(c.aucs), np.array(bases[c.target].aucs)) for c in chosen], [
+        c.floor for c in chosen
+    ]
+
+
+def _ratios(groups: list[tuple], floors: list[float]) -> np.ndarray:
+    return np.array(
+        [
+            transfer_score(float(np.mean(x)), float(np.mean(y)), f)
+            for (x, y), f in zip(groups, floors, strict=True)
+        ]
+    )
 
 
 @dataclass(frozen=True)
 class AgentSummary:
-    """One agent over its cells: forward transfer's mean and IQM and the probability of
-    beating baseline 1, each with its stratified bootstrap interval (None: no cell with a
-    forward transfer), and the seeds per cell."""
+    """One agent over its cells: forward transfer's mean, median and IQM, the probability
+    of beating baseline 1, and the paper's ratio's mean and median over the cells that
+    show it, each with its stratified bootstrap interval (None: no such cell), and the
+    seeds per cell."""
 
     label: str
     targets: int
@@ -484,6 +518,10 @@ class AgentSummary:
     ft_mean: Estimate | None
     ft_iqm: Estimate | None
     p_improve: Estimate | None
+    ft_median: Estimate | None = None
+    ratio_targets: int = 0
+    ratio_mean: Estimate | None = None
+    ratio_median: Estimate | None = None
 
 
 def agent_summaries(cells: list[CellResult]) -> list[AgentSummary]:
@@ -501,80 +539,114 @@ def agent_summaries(cells: list[CellResult]) -> list[AgentSummary]:
         if runs:
             seeds = str(min(runs)) if min(runs) == max(runs) else f"{min(runs)}-{max(runs)}"
         found = [grouped_interval(groups, fn) if groups else None for fn in STATISTICS]
-        out.append(AgentSummary(label, len(groups), seeds, *found))
+        rgroups, floors = ratio_groups(mine, bases)
+        ratio = [None, None]
+        if rgroups:
+            ratio = [
+                grouped_interval(rgroups, lambda g, fn=fn, f=floors: float(fn(_ratios(g, f))))
+                for fn in (np.mean, np.median)
+            ]
+        out.append(AgentSummary(label, len(groups), seeds, *found, len(rgroups), *ratio))
     return out
 
 
-def _summary_cells(summary: AgentSummary | None) -> list[str]:
-    if summary is None or summary.ft_mean is None:
-        return ["n/a", "n/a", "n/a", summary.seeds if summary else "-"]
-    return [
-        summary.ft_mean.text(2),
-        summary.ft_iqm.text(2),
-        summary.p_improve.text(2),
-        summary.seeds,
-    ]
+PROGRESSIVE = "progressive-2col"
+
+
+def progressive_against_baselines(cells: list[CellResult]) -> list[list[str]]:
+    """The probability that a run of progressive-2col beats a run of each baseline on the
+    same target (normalised AUC, ties half; mean over the targets both have), with its
+    stratified bootstrap interval. Empty without progressive-2col cells."""
+    prog = {c.target: c for c in cells if c.label == PROGRESSIVE and c.aucs_norm}
+    if not prog:
+        return []
+    rows = [["baseline", "targets", "P(progressive-2col beats it) [95% CI]", "verdict"]]
+    for label in AGENT_ORDER:
+        if not label.startswith("baseline"):
+            continue
+        base = {c.target: c for c in cells if c.label == label and c.aucs_norm}
+        common = sorted(set(prog) & set(base))
+        if not common:
+            continue
+        groups = [(np.array(prog[t].aucs_norm), np.array(base[t].aucs_norm)) for t in common]
+        est = grouped_interval(groups, improvement)
+        rows.append([label, str(len(common)), est.text(2), verdict(est)])
+    return rows if len(rows) > 1 else []
+
+
+def verdict(p: Estimate) -> str:
+    """What a probability of improvement's interval supports."""
+    if not p.has_interval:
+        return "one seed per cell: no interval, an anecdote"
+    if p.lo > 0.5:
+        return "better (the interval is above 0.5)"
+    if p.hi < 0.5:
+        return "worse (the interval is below 0.5)"
+    return "no difference supported (the interval spans 0.5)"
 
 
 def table1(
     cells: list[CellResult], domain: str, summaries: list[AgentSummary] | None = None
 ) -> tuple[str, list[list[str]]]:
-    """Table 1 as text and rows: the paper's ratio and forward transfer summarised over
-    each agent's cells, the interval columns of :func:`agent_summaries`, and the paper's
-    numbers beside them."""
+    """Table 1 as text and rows: per agent over its cells, the paper's ratio (mean and
+    median over the cells that show it) and forward transfer (mean, median, IQM), the
+    probability of beating baseline 1, each with its 95% interval and the seeds per
+    cell, and the paper's numbers beside them."""
     summaries = agent_summaries(cells) if summaries is None else summaries
     by_label = {s.label: s for s in summaries}
     proxy = domain == "catch_soup"
     with_raw = any(math.isfinite(c.transfer_raw) for c in cells)
     header = [
         "agent",
-        "mean %",
-        "median %",
+        "ratio % mean [95% CI]",
+        "ratio % median [95% CI]",
         "targets (ratio)",
         "positive",
         "negative",
-        "mean FT",
-        "median FT",
-        "targets (FT)",
-    ]
-    if with_raw:
-        header += ["raw mean % (paper's formula)", "raw median %", "targets (raw)"]
-    header += [
         "FT mean [95% CI]",
+        "FT median [95% CI]",
         "FT IQM [95% CI]",
+        "targets (FT)",
         "P(better than baseline 1) [95% CI]",
         "seeds per cell",
     ]
+    if with_raw:
+        header += ["raw mean % (paper's formula)", "raw median %", "targets (raw)"]
     header.append(
         "paper Pong Soup mean/median % (Catch Soup is only a proxy)"
         if proxy
         else "paper mean/median %"
     )
+
+    def text(est: Estimate | None, digits: int, unit: str = "") -> str:
+        return est.text(digits, unit=unit) if est is not None else "n/a"
+
     rows = []
     for label in AGENT_ORDER:
         mine = [c for c in cells if c.label == label]
         if not mine:
             continue
+        s = by_label.get(label)
         scores = [c.shown_transfer for c in mine]
-        s = summarize_transfer(scores)
         signs = count_transfer_signs([x for x in scores if math.isfinite(x)])
-        ft = summarize_transfer([c.forward_transfer for c in mine])
         paper = PAPER_TABLE1.get(label, {}).get(domain.replace("catch_soup", "pong_soup"))
         row = [
             label,
-            fmt(s["mean"], 0),
-            fmt(s["median"], 0),
-            str(s["n"]),
+            text(s.ratio_mean if s else None, 0, "%"),
+            text(s.ratio_median if s else None, 0, "%"),
+            str(s.ratio_targets if s else 0),
             str(signs["positive"]),
             str(signs["negative"]),
-            fmt(ft["mean"], 2),
-            fmt(ft["median"], 2),
-            str(ft["n"]),
+            text(s.ft_mean if s else None, 2),
+            text(s.ft_median if s else None, 2),
+            text(s.ft_iqm if s else None, 2),
+            str(s.targets if s else 0),
+            text(s.p_improve if s else None, 2),
+            s.seeds if s else "-",
         ]
         if with_raw:
             raw = summarize_transfer([c.transfer_raw for c in mine])
             row += [fmt(raw["mean"], 0), fmt(raw["median"], 0), str(raw["n"])]
-        row += _summary_cells(by_label.get(label))
         row.append(f"{paper[0]:.0f} / {paper[1]:.0f}" if paper else "-")
         rows.append(row)
     widths = [max(len(str(r[i])) for r in [header] + rows) for i in range(len(header))]

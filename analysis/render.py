@@ -413,9 +413,10 @@ def method_text(domain: str, top_k: int, seeds: int = 1, source_seed: int | None
 
 
 def answer_lines(summaries: list[AgentSummary]) -> list[str]:
-    """The report's opening: per agent, its forward transfer and its probability of
-    beating baseline 1, with their intervals, and whether the intervals support a
-    difference from baseline 1 (the probability's interval clear of 0.5)."""
+    """The report's opening: per agent, its forward transfer, the paper's ratio where
+    cells show it, and its probability of beating baseline 1, with their intervals, and
+    whether the intervals support a difference from baseline 1 (the probability's
+    interval clear of 0.5)."""
     lines = []
     for s in summaries:
         if s.label == BASELINE:
@@ -423,20 +424,26 @@ def answer_lines(summaries: list[AgentSummary]) -> list[str]:
         if s.ft_mean is None or s.p_improve is None:
             lines.append(f"{s.label}: no cell with a forward transfer yet.")
             continue
+        ratio = (
+            f"the paper's ratio {s.ratio_mean.text(0, unit='%')} over {s.ratio_targets} target(s), "
+            if s.ratio_mean is not None
+            else ""
+        )
         head = (
-            f"{s.label}: forward transfer {s.ft_mean.text(2)}, P(a run beats baseline 1) "
-            f"{s.p_improve.text(2)}, over {s.targets} target(s), seeds per cell {s.seeds}: "
+            f"{s.label}: forward transfer {s.ft_mean.text(2)}, {ratio}P(a run beats "
+            f"baseline 1) {s.p_improve.text(2)}, over {s.targets} target(s), seeds per cell "
+            f"{s.seeds}: "
         )
         p = s.p_improve
         if not p.has_interval:
-            verdict = "one seed per cell, no interval: an anecdote, not a result."
+            text = "one seed per cell, no interval: an anecdote, not a result."
         elif p.lo > 0.5:
-            verdict = "better than baseline 1 (the interval is above 0.5)."
+            text = "better than baseline 1 (the interval is above 0.5)."
         elif p.hi < 0.5:
-            verdict = "worse than baseline 1 (the interval is below 0.5)."
+            text = "worse than baseline 1 (the interval is below 0.5)."
         else:
-            verdict = "the intervals do not support a difference from baseline 1."
-        lines.append(head + verdict)
+            text = "the intervals do not support a difference from baseline 1."
+        lines.append(head + text)
     return lines
 
 
@@ -456,6 +463,7 @@ class Document:
     forgetting_note: str = ""  # "" when the section is not shown
     den_growth: list[list[str]] = field(default_factory=list)
     sensitivity: list[list[str]] = field(default_factory=list)  # [] when no analysis
+    versus: list[list[str]] = field(default_factory=list)  # progressive vs each baseline
     floors: list[list[str]] = field(default_factory=list)
     runs: list[list[str]] = field(default_factory=list)
     damaged: list[str] = field(default_factory=list)
@@ -479,6 +487,8 @@ def write_markdown(doc: Document, path: Path) -> None:
     md = [f"# {doc.title}", "", "## The answer", ""]
     md += [f"- {line}" for line in doc.answer] + [""]
     md += [f"![{name}]({name})" for name in f["summary"]] + ([""] if f["summary"] else [])
+    if doc.versus:
+        md += ["Progressive nets against each baseline:", "", _md_table(doc.versus), ""]
     md += [
         "## How the numbers are made",
         "",
@@ -530,6 +540,11 @@ def write_html(doc: Document, out_dir: Path) -> None:
         + "".join(f"<li>{html.escape(line)}</li>" for line in doc.answer)
         + "</ul>",
         *map(img, f["summary"]),
+        *(
+            ["<p>Progressive nets against each baseline:</p>", _html_table(doc.versus)]
+            if doc.versus
+            else []
+        ),
         "<h2>How the numbers are made</h2>",
         f"<p>{html.escape(doc.method)}</p>",
         f"<p><b>Budget and matrix:</b> {html.escape(doc.notes or 'n/a')}</p>",

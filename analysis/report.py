@@ -22,6 +22,7 @@ from analysis.cells import (
     den_growth_rows,
     forgetting_rows,
     group_cells,
+    progressive_against_baselines,
     score_cells,
     sensitivities,
     sensitivity_rows,
@@ -119,6 +120,7 @@ def build_report(root: str | Path, top_k: int | None = None, allow_damaged: bool
         title=f"xfer-bench report: {plan.get('suite', root.name)} "
         f"(budget {plan.get('budget', '?')})",
         answer=answer_lines(summaries),
+        versus=progressive_against_baselines(cells),
         method=method_text(domain, top_k, int(plan.get("seeds", 1)), plan.get("source_seed")),
         notes=_notes(plan),
         domain=domain,

@@ -279,3 +279,43 @@ def test_speed_up_is_baseline_1s_median_time_over_the_cells(tmp_path):
     assert hi == "inf" or float(hi) in {round(v, 3) for v in support}
     md = (out / "report.md").read_text()
     assert "| 3.00x [" in md and "200k" not in md.split("## Transfer matrix")[0]
+
+
+def test_table1_aggregates_carry_intervals_and_progressive_meets_every_baseline(tmp_path):
+    """Two targets, 3 seeds: Table 1's ratio mean and median and FT median are the hand
+    computations with intervals; progressive-2col against each baseline gives the
+    probability of beating it and what its interval supports."""
+    root = tmp_path / "results"
+    root.mkdir()
+    floors = {"pong_soup/hflip": {"floor": -21.0}, "pong_soup/noisy": {"floor": -21.0}}
+    (root / "floors.json").write_text(json.dumps(floors))
+    base = {"hflip": [0.0, 2.0, 4.0], "noisy": [-7.0, -7.0, -7.0]}  # AUC_n 0.5-0.6, 1/3
+    prog = {"hflip": [10.0, 12.0, 14.0], "noisy": [7.0, 7.0, 7.0]}
+    head = {"hflip": [-21.0, -21.0, -21.0], "noisy": [-21.0, -21.0, -21.0]}  # at the floor
+    for t in ("hflip", "noisy"):
+        task = f"pong_soup/{t}"
+        for seed in range(3):
+            flat = lambda v: [(0, v), (100, v)]  # noqa: E731
+            write_run(root, task, "scratch", [], flat(base[t][seed]), seed=seed)
+            write_run(root, task, "progressive", ["pong_soup/pong"], flat(prog[t][seed]), seed=seed)
+            write_run(
+                root, task, "finetune-head", ["pong_soup/pong"], flat(head[t][seed]), seed=seed
+            )
+    out = build_report(root)
+    table = (out / "table1.txt").read_text().splitlines()
+    line = next(x for x in table if x.startswith("progressive-2col"))
+    # ratio (AUC + 21) / (AUC_base + 21): hflip 33 / 23, noisy 28 / 14
+    r_hflip, r_noisy = 100 * 33 / 23, 100 * 28 / 14
+    assert f"{(r_hflip + r_noisy) / 2:.0f}% [" in line  # mean over the two targets
+    assert f"{np.median([r_hflip, r_noisy]):.0f}% [" in line  # median of two = mean
+    # FT per target: hflip (33/42 - 23/42) / (1 - 23/42); noisy (28/42 - 14/42) / (1 - 14/42)
+    ft = [(33 - 23) / (42 - 23), (28 - 14) / (42 - 14)]
+    assert f"{np.median(ft):.2f} [" in line
+    md = (out / "report.md").read_text()
+    versus = md.split("Progressive nets against each baseline:", 1)[1].split("\n## ", 1)[0]
+    rows = {r.split("|")[1].strip(): r for r in versus.splitlines() if r.startswith("| baseline")}
+    # every progressive run beats every baseline run: P = 1 in every resample
+    assert "1.00 [1.00, 1.00] (n=3)" in rows["baseline1-scratch"]
+    assert "better (the interval is above 0.5)" in rows["baseline2-finetune-head"]
+    answer = md.split("## The answer", 1)[1].split("## How the numbers", 1)[0]
+    assert "the paper's ratio" in answer and "over 2 target(s)" in answer
