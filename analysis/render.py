@@ -11,6 +11,7 @@ import io
 import math
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -203,34 +204,26 @@ def _est(est: Estimate | None, digits: int, scale: float = 1.0, unit: str = "") 
     return est.text(digits, scale, unit) if est is not None else "n/a"
 
 
-def _steps_text(est: Estimate | None) -> str:
-    """Median steps to the threshold, in thousands; ``never`` for a median not reached."""
+def _censored_text(est: Estimate | None, show: Callable[[float], str]) -> str:
+    """An estimate that may be ``inf`` (a censored time), each number through ``show``:
+    ``value [lo, hi] (n=3)``, ``value (n=1, no interval)`` or ``n/a``."""
     if est is None:
         return "n/a"
-
-    def k(x: float) -> str:
-        return "never" if x == math.inf else f"{x / 1000:.0f}k"
-
     if math.isnan(est.value):
         return f"n/a (n={est.n})"
     if not est.has_interval:
-        return f"{k(est.value)} (n={est.n}, no interval)"
-    return f"{k(est.value)} [{k(est.lo)}, {k(est.hi)}] (n={est.n})"
+        return f"{show(est.value)} (n={est.n}, no interval)"
+    return f"{show(est.value)} [{show(est.lo)}, {show(est.hi)}] (n={est.n})"
+
+
+def _steps_text(est: Estimate | None) -> str:
+    """Median steps to the threshold, in thousands; ``never`` for a median not reached."""
+    return _censored_text(est, lambda x: "never" if x == math.inf else f"{x / 1000:.0f}k")
 
 
 def _speed_text(est: Estimate | None) -> str:
     """PathNet's speed-up; ``inf`` where baseline 1's median never reached the threshold."""
-    if est is None:
-        return "n/a"
-
-    def x(v: float) -> str:
-        return "inf" if v == math.inf else f"{v:.2f}x"
-
-    if math.isnan(est.value):
-        return f"n/a (n={est.n})"
-    if not est.has_interval:
-        return f"{x(est.value)} (n={est.n}, no interval)"
-    return f"{x(est.value)} [{x(est.lo)}, {x(est.hi)}] (n={est.n})"
+    return _censored_text(est, lambda v: "inf" if v == math.inf else f"{v:.2f}x")
 
 
 def matrix_rows(cells: list[CellResult]) -> list[list[str]]:
