@@ -373,32 +373,49 @@ def den_growth_rows(runs: list[Run]) -> list[list[str]]:
     return [header, *rows] if rows else []
 
 
+def _source_run_of(r: Run, sources: tuple[str, ...], runs: list[Run]) -> Run | None:
+    """The finished run whose weights ``r`` started from: the last source's task, the
+    method's source agent, the earlier sources, and the seed ``source_config`` gives it
+    (``source_seed`` when the target has one, else the target's own seed)."""
+    want_seed = r.config.get("source_seed")
+    if want_seed is None:
+        want_seed = r.config.get("seed", 0)
+    agent = source_agent(r.config["agent"], sources)
+    return next(
+        (
+            s
+            for s in runs
+            if s.config["task"] == sources[-1]
+            and s.state == "done"
+            and s.config["agent"] == agent
+            and tuple(s.config.get("sources", ())) == sources[:-1]
+            and int(s.config.get("seed", 0)) == int(want_seed)
+        ),
+        None,
+    )
+
+
 def forgetting_rows(
     cells: list[CellResult], runs: list[Run], floors: dict[str, float]
 ) -> tuple[list[dict], int]:
-    """Forgetting per transferred cell (its best finished job), from the same-episode
-    evaluations of the source run and the target run (``forgetting_<task>.json``), and
-    the number of cells left out because they have only evaluations of other episodes
-    (an ``eval_<source>.json`` of results made before that protocol)."""
+    """Forgetting per transferred cell, over every finished run of the cell that has a
+    same-episode pair: the run's own ``forgetting_<source>.json`` and its source run's
+    (the source run of its seed, or of its ``source_seed``). Each pair gives the run's
+    loss (before - after) and its relative loss; a row holds their means over the pairs
+    with a 95% bootstrap interval and n (the number of pairs). Also returns the number of
+    cells left out because their runs have only evaluations of other episodes (an
+    ``eval_<source>.json`` of results made before that protocol)."""
     out, omitted = [], 0
     for c in cells:
         if not c.sources:
             continue
+        source = c.sources[-1]
+        floor = floors.get(source, 0.0)
         other_episodes = False
+        pairs = []
         for r in c.finished:
-            source = c.sources[-1]
             after = read_json(RunDir(r.path).forgetting_eval(source))
-            src_run = next(
-                (
-                    s
-                    for s in runs
-                    if s.config["task"] == source
-                    and s.state == "done"
-                    and s.config["agent"] == source_agent(r.config["agent"], c.sources)
-                    and tuple(s.config["sources"]) == c.sources[:-1]
-                ),
-                None,
-            )
+            src_run = _source_run_of(r, c.sources, runs)
             before = read_json(RunDir(src_run.path).forgetting_eval(source)) if src_run else None
             if not after or not before or "scores" not in after or "scores" not in before:
                 other_episodes |= RunDir(r.path).eval(source).is_file()
@@ -407,23 +424,32 @@ def forgetting_rows(
             if any(before.get(k) != after.get(k) for k in protocol):
                 other_episodes = True  # their difference is not forgetting
                 continue
-            f = forgetting(before["mean"], after["mean"], floors.get(source, 0.0))
             changed = sum(a != b for a, b in zip(before["scores"], after["scores"], strict=True))
-            out.append(
-                {
-                    "label": c.label,
-                    "source": source,
-                    "target": c.target,
-                    "before": before["mean"],
-                    "after": after["mean"],
-                    "episodes": len(after["scores"]),
-                    "changed": changed,
-                    **f,
-                }
-            )
-            break
-        else:  # no job of the cell has a same-episode pair
+            f = forgetting(before["mean"], after["mean"], floor)
+            pairs.append((before["mean"], after["mean"], f, changed, len(after["scores"])))
+        if not pairs:
             omitted += int(other_episodes)
+            continue
+        absolute = np.array([p[2]["absolute"] for p in pairs])
+        relative = np.array([p[2]["relative"] for p in pairs])
+        relative = relative[np.isfinite(relative)]
+        out.append(
+            {
+                "label": c.label,
+                "source": source,
+                "target": c.target,
+                "n": len(pairs),
+                "before": float(np.mean([p[0] for p in pairs])),
+                "after": float(np.mean([p[1] for p in pairs])),
+                "episodes": int(sum(p[4] for p in pairs)),
+                "changed": int(sum(p[3] for p in pairs)),
+                "absolute": float(np.mean(absolute)),
+                "absolute_ci": interval(absolute),
+                "relative": float(np.mean(relative)) if relative.size else math.nan,
+                "relative_ci": interval(relative) if relative.size else None,
+                "relative_n": int(relative.size),
+            }
+        )
     return out, omitted
 
 

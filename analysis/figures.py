@@ -191,16 +191,31 @@ def sensitivity_figures(found: dict[str, list[Sensitivity]], out_dir: Path) -> l
 
 
 def forgetting_figure(rows: list[dict], out_dir: Path) -> list[str]:
+    """Per cell, the mean source score lost over its runs, with the 95% interval as an
+    error bar where there is one (n >= 2)."""
     if not rows:
         return []
     plt = _plt()
     fig, ax = plt.subplots(figsize=(max(5, 0.5 * len(rows) + 2), 3.5))
-    labels = [f"{r['label']}\n{_short(r['target'])}" for r in rows]
-    ax.bar(range(len(rows)), [r["absolute"] for r in rows])
+    labels = [f"{r['label']}\n{_short(r['target'])} (n={r['n']})" for r in rows]
+    means = np.array([r["absolute"] for r in rows])
+    lo = np.array(
+        [
+            r["absolute_ci"].lo if r["absolute_ci"].has_interval else m
+            for r, m in zip(rows, means, strict=True)
+        ]
+    )
+    hi = np.array(
+        [
+            r["absolute_ci"].hi if r["absolute_ci"].has_interval else m
+            for r, m in zip(rows, means, strict=True)
+        ]
+    )
+    ax.bar(range(len(rows)), means, yerr=np.vstack([means - lo, hi - means]), capsize=3)
     ax.set_xticks(range(len(rows)), labels, rotation=60, ha="right", fontsize=7)
-    ax.set_ylabel("source score lost (before - after)")
+    ax.set_ylabel("source score lost (before - after), mean over runs")
     ax.axhline(0, color="black", lw=0.8)
-    ax.set_title("forgetting of the source task after training on the target", fontsize=9)
+    ax.set_title("forgetting of the source task after training on the target (95% CI)", fontsize=9)
     return [_save(fig, out_dir, "forgetting.png")]
 
 

@@ -23,6 +23,7 @@ from analysis.cells import (
     CellResult,
     cell_text,
     fmt,
+    interval_text,
 )
 from analysis.paper import agent_label
 from analysis.results import Run, run_note, shown_state
@@ -61,7 +62,10 @@ FORGETTING_NOTE = (
     "play the same episodes (same count, same seed), so a network that still computes what "
     "the source computed scores the same in every episode: progressive nets and DEN must "
     "show 0 episodes scored differently. Relative: lost / (before - the source's floor), "
-    "not shown where the source run never rose above its floor."
+    "not shown where the source run never rose above its floor. Every run of a cell is "
+    "paired with the source run it started from (its own seed's, or the one shared source "
+    "run); lost and relative lost are means over those pairs with a 95% bootstrap "
+    "interval and n, and the episode count adds up all pairs' episodes."
 )
 
 MATRIX_FIELDS = (
@@ -317,19 +321,26 @@ def floor_rows(floors: dict[str, float], floor_source: dict[str, str]) -> list[l
 
 
 def forgetting_table(forget: list[dict]) -> list[list[str]]:
-    """The forgetting table (header first); [] without rows."""
+    """The forgetting table (header first); [] without rows. Lost and relative lost are
+    means over the cell's runs with their 95% interval and n."""
     if not forget:
         return []
     header = [
         "agent",
         "source",
         "target",
-        "source score before",
-        "after",
+        "source score before (mean)",
+        "after (mean)",
         "lost",
         "lost (relative)",
         "episodes scored differently",
     ]
+
+    def lost(value: float, est: Estimate | None, n: int, digits: int) -> str:
+        if not n or not math.isfinite(value):
+            return "n/a"
+        return f"{value:.{digits}f} {interval_text(est, f'.{digits}f', n)}"
+
     return [header] + [
         [
             f["label"],
@@ -337,8 +348,8 @@ def forgetting_table(forget: list[dict]) -> list[list[str]]:
             f["target"],
             fmt(f["before"], 3),
             fmt(f["after"], 3),
-            fmt(f["absolute"], 3),
-            fmt(f["relative"], 2),
+            lost(f["absolute"], f["absolute_ci"], f["n"], 3),
+            lost(f["relative"], f["relative_ci"], f["relative_n"], 2),
             f"{f['changed']} of {f['episodes']}",
         ]
         for f in forget

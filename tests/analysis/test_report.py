@@ -202,13 +202,15 @@ def test_forgetting_compares_the_same_episodes_only(tree):
     assert "1 transferred cell(s) not shown" in section
     # mean 16.0 before and after, over the floor of -21: nothing lost, every episode alike
     assert rows == [
-        "| progressive-2col | pong_soup/pong | pong_soup/white | 16.000 | 16.000 | 0.000 | 0.00 "
-        "| 0 of 4 |"
+        "| progressive-2col | pong_soup/pong | pong_soup/white | 16.000 | 16.000 "
+        "| 0.000 n=1, no interval | 0.00 n=1, no interval | 0 of 4 |"
     ]
     _forgetting_file(white, "pong_soup/pong", [15.0, 17.0, -21.0, 13.0])  # one game lost
     section = (build_report(tree) / "report.md").read_text().split("## Forgetting", 1)[1]
     # mean 24 / 4 = 6: lost 10 of the 37 gained over the floor
-    assert "| 16.000 | 6.000 | 10.000 | 0.27 | 1 of 4 |" in section
+    assert (
+        "| 16.000 | 6.000 | 10.000 n=1, no interval | 0.27 n=1, no interval | 1 of 4 |" in section
+    )
 
 
 def _growth(task, units, added, split, expanded=None, score=None):

@@ -319,3 +319,63 @@ def test_table1_aggregates_carry_intervals_and_progressive_meets_every_baseline(
     assert "better (the interval is above 0.5)" in rows["baseline2-finetune-head"]
     answer = md.split("## The answer", 1)[1].split("## How the numbers", 1)[0]
     assert "the paper's ratio" in answer and "over 2 target(s)" in answer
+
+
+def _forgetting(run_dir, scores):
+    data = {"task": "pong_soup/pong", "episodes": len(scores), "seed": 4242, "greedy": False}
+    data.update(scores=scores, mean=sum(scores) / len(scores))
+    (run_dir / "forgetting_pong_soup-pong.json").write_text(json.dumps(data))
+
+
+def _forgetting_section(root):
+    md = (build_report(root) / "report.md").read_text()
+    section = md.split("## Forgetting", 1)[1].split("\n## ", 1)[0]
+    return [line for line in section.splitlines() if line.startswith("| progressive")]
+
+
+def test_forgetting_pairs_each_seed_with_its_own_source_and_averages(seeded):
+    """Seed s's target run is compared with seed s's source run; the row is the mean over
+    the three pairs, with the interval of exact enumeration and n = 3."""
+    befores = ([10.0, 10.0], [12.0, 12.0], [-1.0, -1.0])  # source runs of seeds 0, 1, 2
+    afters = ([10.0, 10.0], [10.0, 12.0], [-9.0, -1.0])  # lost 0, 1, 4: mean 5/3
+    for seed, (b, a) in enumerate(zip(befores, afters, strict=True)):
+        src = write_run(seeded, "pong_soup/pong", "scratch", [], [(0, 0), (100, 0)], seed=seed)
+        _forgetting(src, b)
+        _forgetting(
+            seeded / "pong_soup-hflip" / "progressive_from_pong_soup-pong" / f"seed{seed}", a
+        )
+    (row,) = _forgetting_section(seeded)
+    cols = [c.strip() for c in row.strip("|").split("|")]
+    # before (10 + 12 - 1) / 3 = 7, after (10 + 11 - 5) / 3 = 16/3
+    assert cols[3:5] == ["7.000", "5.333"]
+    lost = np.array([0.0, 1.0, 4.0])
+    draws = np.array([lost[list(a)].mean() for a in itertools.product(range(3), repeat=3)])
+    value, bounds = cols[5].split(" [")
+    assert float(value) == pytest.approx(5 / 3, abs=1e-3)
+    lo, hi = (float(x) for x in bounds.split("]")[0].split(", "))
+    # the resample means are multiples of 1/3: each bound is a point of that support at
+    # which the exact distribution crosses its 2.5% tail
+    eps = 1e-3
+    assert np.any(np.abs(draws - lo) < eps) and np.any(np.abs(draws - hi) < eps)
+    assert np.mean(draws <= lo + eps) >= 0.025 and np.mean(draws < lo - eps) <= 0.025
+    assert np.mean(draws >= hi - eps) >= 0.025 and np.mean(draws > hi + eps) <= 0.025
+    assert cols[5].endswith("n=3")
+    # relative: 0 / 31, 1 / 33, 4 / 20 over the floor -21
+    assert cols[6].startswith(f"{np.mean([0, 1 / 33, 4 / 20]):.2f} [")
+    assert cols[7] == "2 of 6"  # one episode of seed 1 and one of seed 2
+
+
+def test_forgetting_with_one_shared_source_run(seeded):
+    """With ``source_seed`` 0 every seed's target pairs with the seed-0 source run."""
+    src = write_run(seeded, "pong_soup/pong", "scratch", [], [(0, 0), (100, 0)], seed=0)
+    _forgetting(src, [10.0, 10.0])
+    for seed in range(3):
+        d = seeded / "pong_soup-hflip" / "progressive_from_pong_soup-pong" / f"seed{seed}"
+        cfg = json.loads((d / "config.json").read_text())
+        cfg["run"]["source_seed"] = 0 if seed else None
+        (d / "config.json").write_text(json.dumps(cfg))
+        _forgetting(d, [10.0, 10.0 - 2 * seed])  # lost 0, 1, 2
+    (row,) = _forgetting_section(seeded)
+    cols = [c.strip() for c in row.strip("|").split("|")]
+    assert cols[3:5] == ["10.000", "9.000"]
+    assert cols[5].startswith("1.000 [") and cols[5].endswith("n=3")
