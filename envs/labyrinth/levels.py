@@ -29,11 +29,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 os.environ.setdefault("PYGLET_HEADLESS", "true")  # before pyglet is imported
+os.environ.setdefault("PYGLET_DEBUG_GL", "false")  # no glGetError after every GL call
+os.environ.setdefault("LP_NUM_THREADS", "0")  # llvmpipe draws in the calling thread
 
 import numpy as np  # noqa: E402
 from gymnasium import spaces  # noqa: E402
 
 from envs.labyrinth.geometry import Layout, corridor, polyline_from_headings  # noqa: E402
+from envs.labyrinth.render import FrameBuffer, StaticList, low_poly  # noqa: E402
 
 __all__ = ["LabyrinthConfig", "LevelSpec", "LEVELS", "LabyrinthEnv", "build_layout"]
 
@@ -267,32 +270,13 @@ def _import_miniworld() -> Any:
     return mw
 
 
-def _capped_framebuffer(base: type) -> type:
-    """MiniWorld's FrameBuffer with its multisampling capped at what the GL offers.
-
-    MiniWorld asks for 8 samples (observations) and 16 (the human view); Mesa's software
-    renderer offers 4, and MiniWorld then prints "Falling back to num_samples=4" for
-    every env it makes. Capping first gives the same 4 samples, so the same pixels,
-    without the noise.
-    """
-    from pyglet import gl
-
-    class CappedFrameBuffer(base):  # type: ignore[misc, valid-type]
-        def __init__(self, width: int, height: int, num_samples: int = 1) -> None:
-            most = gl.GLint(0)
-            gl.glGetIntegerv(0x8D57, most)  # GL_MAX_SAMPLES_EXT
-            super().__init__(width, height, max(1, min(num_samples, most.value or 1)))
-
-    return CappedFrameBuffer
-
-
 def _make_item(kind: str) -> Any:
     from miniworld.entity import Ball, Box, MeshEnt
 
-    if kind == "apple":
-        return Ball(color="red", size=0.6)
-    if kind == "lemon":
-        return Ball(color="yellow", size=0.6)
+    if kind in ("apple", "lemon"):
+        ball = Ball(color="red" if kind == "apple" else "yellow", size=0.6)
+        ball.mesh = low_poly(ball.mesh)  # the same extents, so the same scale and radius
+        return ball
     if kind == "strawberry":
         return Box(color="purple", size=0.5)
     if kind == "mushroom":
@@ -323,9 +307,20 @@ def _env_class() -> type:
                 raise ValueError(f"action_repeat must be >= 1, got {config.action_repeat}")
             self.repeat = config.action_repeat
             self._render = True
+            self._static = StaticList()
+            self._items_cache: tuple | None = None  # (item count, positions, radii)
+            self._walls: tuple | None = None  # MiniWorld's wall segments, precomputed
             limit = (config.time_limit or self.spec_level.time_limit) * self.repeat
             original = mw.FrameBuffer
-            mw.FrameBuffer = _capped_framebuffer(original)
+            size = config.size
+
+            def frame_buffer(width: int, height: int, num_samples: int = 1) -> FrameBuffer:
+                # the observation: one sample; the human view: multisampled
+                return FrameBuffer(
+                    width, height, 1 if (width, height) == (size, size) else num_samples
+                )
+
+            mw.FrameBuffer = frame_buffer
             try:
                 super().__init__(
                     max_episode_steps=limit, obs_width=config.size, obs_height=config.size
@@ -360,6 +355,7 @@ def _env_class() -> type:
             else:
                 targets = None
             self.items = []
+            self._items_cache = None
             k = 0
             for kind, count in self.spec_level.items.items():
                 for _ in range(count):
@@ -368,6 +364,23 @@ def _env_class() -> type:
                     k += 1
                     self.place_entity(ent, room=room)
                     self.items.append((ent, kind))
+
+        def _render_static(self) -> None:
+            # this env's own display list of rooms and light (MiniWorld: list 1, shared)
+            self._static.compile(self)
+
+        def _render_world(self, frame_buffer: Any, render_agent: bool) -> np.ndarray:
+            self._static.call()
+            for ent in self.entities:  # items too: taken ones are no longer in the list
+                if ent is not self.agent:
+                    ent.render()
+            if render_agent:
+                self.agent.render()
+            return frame_buffer.resolve()
+
+        def close(self) -> None:
+            self._static.release()
+            super().close()
 
         def render_obs(self, frame_buffer: Any = None) -> Any:
             # frames inside an action repeat are simulated, not drawn: nobody sees them
@@ -396,20 +409,79 @@ def _env_class() -> type:
             return self.render_obs(), total, terminated, truncated, info
 
         def _frame(self, action: int) -> tuple[Any, float, bool, bool, dict]:
-            """One MiniWorld frame of ``action`` with the items' rewards (not drawn)."""
-            obs, reward, terminated, truncated, info = super().step(action)
-            reward = float(reward)
-            for ent, kind in list(self.items):
-                if self.near(ent):
+            """One MiniWorld frame of ``action`` with the items' rewards (not drawn).
+
+            MiniWorld's ``step`` for the four actions (the same parameter draws, moves,
+            turns and time limit; a test checks trajectories against it), with the
+            collision and pickup tests over all items at once."""
+            self.step_count += 1
+            rand = self.np_random if self.domain_rand else None
+            fwd_step = self.params.sample(rand, "forward_step")
+            fwd_drift = self.params.sample(rand, "forward_drift")
+            turn_step = self.params.sample(rand, "turn_step")
+            if action == 2:
+                self._move(fwd_step, fwd_drift)
+            elif action == 3:
+                self._move(-fwd_step, fwd_drift)
+            elif action == 0:
+                self.agent.dir += turn_step * math.pi / 180
+            elif action == 1:
+                self.agent.dir += -turn_step * math.pi / 180
+            terminated = False
+            truncated = self.step_count >= self.max_episode_steps
+            reward, info = 0.0, {}
+            if self.items:
+                pos, radius = self._item_arrays()
+                near = np.linalg.norm(pos - self.agent.pos, axis=1) < (
+                    radius + self.agent.radius + 1.1 * self.max_forward_step
+                )
+                for i in np.flatnonzero(near)[::-1]:  # back to front: indices stay valid
+                    ent, kind = self.items[i]
                     reward += self.rewards[kind]
                     self.entities.remove(ent)
-                    self.items.remove((ent, kind))
-                    info.setdefault("picked", []).append(kind)
+                    del self.items[i]
+                    info.setdefault("picked", []).insert(0, kind)
             remaining = sum(1 for _, kind in self.items if self.rewards[kind] > 0)
             if remaining == 0:
                 terminated, truncated = True, False
             info["positive_items_left"] = remaining
-            return obs, reward, terminated, truncated, info
+            return None, reward, terminated, truncated, info
+
+        def _item_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+            """Positions (n, 3) and radii (n,) of the items not taken, in item order."""
+            if self._items_cache is None or self._items_cache[0] != len(self.items):
+                pos = np.array([ent.pos for ent, _ in self.items], dtype=np.float64)
+                radius = np.array([ent.radius for ent, _ in self.items], dtype=np.float64)
+                self._items_cache = (len(self.items), pos.reshape(-1, 3), radius)
+            return self._items_cache[1], self._items_cache[2]
+
+        def _move(self, fwd_dist: float, fwd_drift: float) -> None:
+            """MiniWorld's ``move_agent``: the agent moves unless the new position is in
+            a wall or an item."""
+            agent = self.agent
+            next_pos = agent.pos + agent.dir_vec * fwd_dist + agent.right_vec * fwd_drift
+            point = np.array([next_pos[0], 0.0, next_pos[2]])
+            if self._hits_wall(point, agent.radius):
+                return
+            if self.items:  # MiniWorld tests every other entity: here, the items
+                pos, radius = self._item_arrays()
+                flat = pos.copy()
+                flat[:, 1] = 0.0
+                if np.any(np.linalg.norm(flat - point, axis=1) < agent.radius + radius):
+                    return
+            agent.pos = next_pos
+
+        def _hits_wall(self, point: np.ndarray, radius: float) -> bool:
+            """MiniWorld's circle-segment test against every wall, with the segments'
+            constant parts computed once per env."""
+            if self._walls is None or self._walls[0] is not self.wall_segs:
+                a = self.wall_segs[:, 0, :]
+                ab = self.wall_segs[:, 1, :] - a
+                self._walls = (self.wall_segs, a, ab, np.sum(ab * ab, axis=1))
+            _, a, ab, abab = self._walls
+            proj = np.clip(np.sum((point - a) * ab, axis=1) / abab, 0, 1)
+            closest = a + proj[:, None] * ab
+            return bool(np.any(np.linalg.norm(closest - point, axis=1) < radius))
 
     return _LabyrinthEnv
 

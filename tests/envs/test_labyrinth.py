@@ -5,7 +5,7 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 from envs import make_env
-from envs.labyrinth import LEVELS, build_layout
+from envs.labyrinth import LEVELS, LabyrinthConfig, build_layout
 from envs.labyrinth.geometry import polyline_from_headings, turn_angles
 
 # -- geometry (no rendering) ----------------------------------------------------------------
@@ -132,12 +132,18 @@ def test_bad_level_is_rejected():
 @pytest.mark.miniworld
 def test_making_a_level_prints_no_multisampling_fallback(capfd):
     """MiniWorld asks for more samples than Mesa offers and printed "Falling back to
-    num_samples=4" twice per env; the capped frame buffers ask for what there is."""
+    num_samples=4" twice per env; our frame buffers ask for what there is: one sample for
+    the observation, multisampling for the human view."""
+    from envs.labyrinth.render import FrameBuffer, max_samples
+
     env = make_env("labyrinth/seek_avoid_1", seed=0)
     env.reset(seed=0)
     out = capfd.readouterr()
     assert "Falling back" not in out.out + out.err
-    assert type(env.unwrapped.obs_fb).__name__ == "CappedFrameBuffer"
+    raw = env.unwrapped
+    assert isinstance(raw.obs_fb, FrameBuffer) and raw.obs_fb.num_samples == 1
+    assert raw.vis_fb.num_samples == min(16, max_samples())
+    assert raw.render_obs().shape == (84, 84, 3)
     env.close()
 
 
@@ -184,3 +190,168 @@ def test_the_time_limit_counts_agent_steps():
     env.close()
     with pytest.raises(ValueError, match="action_repeat must be >= 1"):
         make_env("labyrinth/seek_track_1", action_repeat=0)
+
+
+# -- drawing: several envs per process, items, the low-poly ball ---------------------------
+
+
+@pytest.mark.miniworld
+def test_envs_in_one_process_draw_their_own_worlds():
+    """An env runner steps several envs in one process. MiniWorld compiled every env's
+    rooms into display list 1, shared by the process: the env that reset last drew its
+    walls into every other env's frames. Each env's frame must be what it draws alone."""
+    from envs.labyrinth.levels import LabyrinthEnv
+
+    a = LabyrinthEnv("seek_track_1")
+    alone, _ = a.reset(seed=0)
+    b = LabyrinthEnv("seek_avoid_1")
+    other, _ = b.reset(seed=0)
+    np.testing.assert_array_equal(a.render_obs(), alone)
+    a.reset(seed=0)
+    np.testing.assert_array_equal(b.render_obs(), other)
+    assert not np.array_equal(alone, other)  # two different worlds, so the test can fail
+    a.close()
+    b.close()
+
+
+def _look_at(env, ent, distance=2.0):
+    """Put the agent ``distance`` metres from ``ent``, looking at it."""
+    heading = env.np_random.uniform(-math.pi, math.pi)
+    for _ in range(64):
+        offset = np.array([math.cos(heading), 0.0, -math.sin(heading)]) * distance
+        pos = ent.pos + offset
+        if not env.intersect(env.agent, pos, env.agent.radius):
+            env.agent.pos = pos
+            env.agent.dir = heading + math.pi  # dir_vec = (cos, 0, -sin)
+            return
+        heading += 2 * math.pi / 64
+    raise AssertionError("no free spot around the item")
+
+
+@pytest.mark.miniworld
+def test_a_taken_item_is_no_longer_drawn():
+    """Mushrooms (barrels) are static meshes: MiniWorld compiled them into the display
+    list made at reset, so a mushroom the agent had taken stayed in view."""
+    from envs.labyrinth.levels import LabyrinthEnv
+
+    env = LabyrinthEnv("seek_avoid_2")
+    env.reset(seed=3)
+    mushroom = next(ent for ent, kind in env.items if kind == "mushroom")
+    _look_at(env, mushroom, distance=3.0)
+    seen = env.render_obs()
+    env.entities.remove(mushroom)  # what _frame does when the agent walks into it
+    gone = env.render_obs()
+    lower_middle = (slice(42, 84), slice(30, 54))  # a barrel 0.7 m high, 3 m ahead
+    changed = (seen[lower_middle] != gone[lower_middle]).any(-1).sum()
+    assert changed > 20, changed
+    env.close()
+
+
+@pytest.mark.miniworld
+def test_the_low_poly_ball_looks_and_collides_like_miniworlds():
+    """The 288-triangle apple has the 5,192-triangle mesh's extents (so its scale and
+    collision radius) and colour, and covers the same pixels up to its outline."""
+    from miniworld.entity import Ball
+    from miniworld.objmesh import ObjMesh
+
+    from envs.labyrinth.levels import LabyrinthEnv
+    from envs.labyrinth.render import SphereMesh
+
+    env = LabyrinthEnv("seek_avoid_1")
+    env.reset(seed=1)
+    apple = next(ent for ent, kind in env.items if kind == "apple")
+    assert isinstance(apple.mesh, SphereMesh) and apple.mesh.triangles == 288
+    original = Ball(color="red", size=0.6)
+    assert apple.radius == original.radius and apple.scale == original.scale
+    for ent, _ in env.items:  # only the apple in view
+        if ent is not apple:
+            env.entities.remove(ent)
+    _look_at(env, apple, distance=2.5)  # nearer, it is below the 60-degree view
+    ours = env.render_obs()
+    apple.mesh = ObjMesh.get("ball_red")
+    theirs = env.render_obs()
+
+    def red(img):
+        img = img.astype(int)
+        return (img[..., 0] > img[..., 1] + 40) & (img[..., 0] > img[..., 2] + 40)
+
+    assert red(theirs).sum() > 150  # the apple: 244 pixels of the 84 x 84
+    differ = red(ours) ^ red(theirs)
+    assert differ.sum() <= 0.06 * red(theirs).sum()  # outline pixels only (9 of 244)
+    env.close()
+
+
+def test_sphere_triangles_are_closed_and_face_outwards():
+    from envs.labyrinth.render import sphere_triangles
+
+    t = sphere_triangles(16, 10)
+    assert t.shape == (288, 3, 3)
+    np.testing.assert_allclose(np.linalg.norm(t, axis=-1), 1.0)
+    normals = np.cross(t[:, 1] - t[:, 0], t[:, 2] - t[:, 0])
+    assert (np.einsum("ij,ij->i", normals, t.mean(axis=1)) > 0).all()  # counter-clockwise
+    # closed: every edge is used once in each direction
+    edges = {}
+    for tri in np.round(t, 9):
+        for i in range(3):
+            e = (tuple(tri[i]), tuple(tri[(i + 1) % 3]))
+            edges[e] = edges.get(e, 0) + 1
+    degenerate = {e for e in edges if e[0] == e[1]}
+    assert not degenerate
+    assert all(edges.get((b, a)) == 1 for (a, b), n in edges.items() if n == 1)
+    assert set(edges.values()) == {1}
+
+
+def _reference_frame(env, action):
+    """A frame as MiniWorld steps it (its own ``step``, ``near`` per item, in order)."""
+    import miniworld.miniworld as mwm
+
+    obs, reward, terminated, truncated, info = mwm.MiniWorldEnv.step(env, action)
+    reward = float(reward)
+    for ent, kind in list(env.items):
+        if env.near(ent):
+            reward += env.rewards[kind]
+            env.entities.remove(ent)
+            env.items.remove((ent, kind))
+            info.setdefault("picked", []).append(kind)
+    remaining = sum(1 for _, kind in env.items if env.rewards[kind] > 0)
+    if remaining == 0:
+        terminated, truncated = True, False
+    info["positive_items_left"] = remaining
+    return obs, reward, terminated, truncated, info
+
+
+@pytest.mark.miniworld
+@pytest.mark.parametrize("level", ["seek_track_1", "seek_track_2", "seek_avoid_1", "seek_avoid_2"])
+def test_the_fast_frame_moves_the_world_as_miniworlds_step(level):
+    """Our frame (collisions and pickups over all items at once) against MiniWorld's
+    step: the same positions, headings, rewards, pickups and episode ends, step by step,
+    over episodes that hit walls, take items and run into the time limit."""
+    from envs.labyrinth.levels import LabyrinthEnv
+
+    ours = LabyrinthEnv(level, LabyrinthConfig(time_limit=150))
+    ref = LabyrinthEnv(level, LabyrinthConfig(time_limit=150))
+    ref._frame = lambda action: _reference_frame(ref, action)
+    rng = np.random.default_rng(7)
+    picked = blocked = ends = 0
+    for episode in range(3):
+        a, _ = ours.reset(seed=episode)
+        b, _ = ref.reset(seed=episode)
+        np.testing.assert_array_equal(a, b)
+        done = False
+        while not done:
+            action = int(rng.choice(4, p=[0.15, 0.15, 0.6, 0.1]))
+            before = ours.agent.pos.copy()
+            oa, ra, ta, ua, ia = ours.step(action)
+            ob, rb, tb, ub, ib = ref.step(action)
+            assert (ra, ta, ua) == (rb, tb, ub)
+            assert ia == ib
+            np.testing.assert_array_equal(ours.agent.pos, ref.agent.pos)
+            assert ours.agent.dir == ref.agent.dir
+            picked += len(ia.get("picked", []))
+            blocked += action in (2, 3) and np.array_equal(before, ours.agent.pos)
+            done = ta or ua
+        np.testing.assert_array_equal(oa, ob)
+        ends += 1
+    assert picked > 0 and blocked > 0 and ends == 3  # the test saw what it checks
+    ours.close()
+    ref.close()
