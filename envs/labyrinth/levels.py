@@ -308,8 +308,10 @@ def _env_class() -> type:
             self.repeat = config.action_repeat
             self._render = True
             self._static = StaticList()
-            self._items_cache: tuple | None = None  # (item count, positions, radii)
+            self._items_cache: dict | None = None  # see _item_arrays
+            self._tested_at: tuple | None = None  # agent position, items: last pickup test
             self._walls: tuple | None = None  # MiniWorld's wall segments, precomputed
+            self._walls_ahead: dict[bytes, bool] = {}  # this step's wall tests, by position
             limit = (config.time_limit or self.spec_level.time_limit) * self.repeat
             original = mw.FrameBuffer
             size = config.size
@@ -356,6 +358,7 @@ def _env_class() -> type:
                 targets = None
             self.items = []
             self._items_cache = None
+            self._tested_at = None
             k = 0
             for kind, count in self.spec_level.items.items():
                 for _ in range(count):
@@ -366,14 +369,14 @@ def _env_class() -> type:
                     self.items.append((ent, kind))
 
         def _render_static(self) -> None:
-            # this env's own display list of rooms and light (MiniWorld: list 1, shared)
-            self._static.compile(self)
+            # this env's own display list (MiniWorld: list 1, shared by the process)
+            self._static.compile(self, self._scenery())
+
+        def _scenery(self) -> list:
+            return [ent for ent in self.entities if ent is not self.agent]
 
         def _render_world(self, frame_buffer: Any, render_agent: bool) -> np.ndarray:
-            self._static.call()
-            for ent in self.entities:  # items too: taken ones are no longer in the list
-                if ent is not self.agent:
-                    ent.render()
+            self._static.draw(self, self._scenery())  # compiled again after a pickup
             if render_agent:
                 self.agent.render()
             return frame_buffer.resolve()
@@ -382,16 +385,58 @@ def _env_class() -> type:
             self._static.release()
             super().close()
 
+        def camera(self) -> tuple[np.ndarray, np.ndarray]:
+            """The agent's eye and unit view direction: MiniWorld's ``cam_pos`` and
+            ``cam_dir`` (a test compares them) without their rotation matrices."""
+            agent = self.agent
+            yaw, pitch = agent.dir, math.radians(agent.cam_pitch)
+            eye = agent.pos + np.array(
+                [
+                    agent.cam_fwd_disp * math.cos(yaw),
+                    agent.cam_height,
+                    -agent.cam_fwd_disp * math.sin(yaw),
+                ]
+            )
+            ahead = np.array(
+                [
+                    math.cos(yaw) * math.cos(pitch),
+                    math.sin(pitch),
+                    -math.sin(yaw) * math.cos(pitch),
+                ]
+            )
+            return eye, ahead
+
         def render_obs(self, frame_buffer: Any = None) -> Any:
-            # frames inside an action repeat are simulated, not drawn: nobody sees them
-            return super().render_obs(frame_buffer) if self._render else None
+            """The agent's view (MiniWorld's ``render_obs``, its camera computed once).
+            Frames inside an action repeat are simulated, not drawn: nobody sees them."""
+            if not self._render:
+                return None
+            from pyglet import gl
+
+            fb = self.obs_fb if frame_buffer is None else frame_buffer
+            self.shadow_window.switch_to()
+            fb.bind()
+            gl.glClearColor(*self.sky_color, 1.0)
+            gl.glClearDepth(1.0)
+            gl.glClear(gl.GL_COLOR_BUFFER_BIT | gl.GL_DEPTH_BUFFER_BIT)
+            gl.glMatrixMode(gl.GL_PROJECTION)
+            gl.glLoadIdentity()
+            gl.gluPerspective(self.agent.cam_fov_y, fb.width / float(fb.height), 0.04, 100.0)
+            gl.glMatrixMode(gl.GL_MODELVIEW)
+            gl.glLoadIdentity()
+            eye, ahead = self.camera()
+            gl.gluLookAt(*eye, *(eye + ahead), 0.0, 1.0, 0.0)
+            return self._render_world(fb, render_agent=False)
 
         def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
-            if not self.action_space.contains(action):
+            if not (isinstance(action, int | np.integer) and 0 <= action < 4) and (
+                not self.action_space.contains(action)
+            ):
                 raise ValueError(
                     f"invalid action {action!r}; expected 0-3 (left, right, forward, back)"
                 )
             total, info, frames = 0.0, {}, 0
+            self._walls_ahead.clear()
             for _ in range(self.repeat):
                 frames += 1
                 self._render = False
@@ -424,64 +469,101 @@ def _env_class() -> type:
             elif action == 3:
                 self._move(-fwd_step, fwd_drift)
             elif action == 0:
-                self.agent.dir += turn_step * math.pi / 180
+                self.agent.dir += turn_step * (math.pi / 180)  # MiniWorld's turn_agent
             elif action == 1:
-                self.agent.dir += -turn_step * math.pi / 180
+                self.agent.dir += -turn_step * (math.pi / 180)
             terminated = False
             truncated = self.step_count >= self.max_episode_steps
             reward, info = 0.0, {}
-            if self.items:
-                pos, radius = self._item_arrays()
-                near = np.linalg.norm(pos - self.agent.pos, axis=1) < (
-                    radius + self.agent.radius + 1.1 * self.max_forward_step
-                )
+            items = self._item_arrays()
+            # where the agent stands and the items are as at the last test, nothing is
+            # near (what was near then was taken)
+            where = (self.agent.pos.tobytes(), len(self.items))
+            if self.items and where != self._tested_at:
+                near = np.linalg.norm(items["pos"] - self.agent.pos, axis=1) < items["near"]
                 for i in np.flatnonzero(near)[::-1]:  # back to front: indices stay valid
                     ent, kind = self.items[i]
                     reward += self.rewards[kind]
                     self.entities.remove(ent)
                     del self.items[i]
                     info.setdefault("picked", []).insert(0, kind)
-            remaining = sum(1 for _, kind in self.items if self.rewards[kind] > 0)
+                if "picked" in info:
+                    items = self._item_arrays()
+                self._tested_at = (self.agent.pos.tobytes(), len(self.items))
+            remaining = items["positive"]
             if remaining == 0:
                 terminated, truncated = True, False
             info["positive_items_left"] = remaining
             return None, reward, terminated, truncated, info
 
-        def _item_arrays(self) -> tuple[np.ndarray, np.ndarray]:
-            """Positions (n, 3) and radii (n,) of the items not taken, in item order."""
-            if self._items_cache is None or self._items_cache[0] != len(self.items):
+        def _item_arrays(self) -> dict[str, Any]:
+            """The items not taken, in item order: positions (n, 3), the same on the
+            floor (y = 0), collision radii, pickup distances, and the positive count."""
+            if self._items_cache is None or self._items_cache["count"] != len(self.items):
                 pos = np.array([ent.pos for ent, _ in self.items], dtype=np.float64)
+                pos = pos.reshape(-1, 3)
+                flat = pos.copy()
+                flat[:, 1] = 0.0
                 radius = np.array([ent.radius for ent, _ in self.items], dtype=np.float64)
-                self._items_cache = (len(self.items), pos.reshape(-1, 3), radius)
-            return self._items_cache[1], self._items_cache[2]
+                self._items_cache = {
+                    "count": len(self.items),
+                    "pos": pos,
+                    "flat": flat,
+                    "radius": radius,
+                    # MiniWorld's near(): radius + the agent's + 1.1 x the longest step
+                    "near": radius + self.agent.radius + 1.1 * self.max_forward_step,
+                    "positive": sum(1 for _, kind in self.items if self.rewards[kind] > 0),
+                }
+            return self._items_cache
 
         def _move(self, fwd_dist: float, fwd_drift: float) -> None:
             """MiniWorld's ``move_agent``: the agent moves unless the new position is in
-            a wall or an item."""
+            a wall or an item. The wall test of a move is made at once for the positions
+            the rest of the action repeat can reach going on the same way (walls do not
+            move; ``step`` forgets them)."""
             agent = self.agent
-            next_pos = agent.pos + agent.dir_vec * fwd_dist + agent.right_vec * fwd_drift
-            point = np.array([next_pos[0], 0.0, next_pos[2]])
-            if self._hits_wall(point, agent.radius):
+            ahead = agent.dir_vec * fwd_dist
+            aside = agent.right_vec * fwd_drift
+            next_pos = agent.pos + ahead + aside
+            key = next_pos.tobytes()
+            if key not in self._walls_ahead:
+                path = [next_pos]
+                for _ in range(self.repeat - 1):
+                    path.append(path[-1] + ahead + aside)  # as the next frames compute them
+                hits = self._hits_wall(np.array(path), agent.radius)
+                self._walls_ahead.update(zip((q.tobytes() for q in path), hits, strict=True))
+            if self._walls_ahead[key]:
                 return
-            if self.items:  # MiniWorld tests every other entity: here, the items
-                pos, radius = self._item_arrays()
-                flat = pos.copy()
-                flat[:, 1] = 0.0
-                if np.any(np.linalg.norm(flat - point, axis=1) < agent.radius + radius):
+            # MiniWorld tests every other entity, here the items. None can be hit from
+            # where the last pickup test found none near: an item is hit within its radius
+            # plus the agent's, taken within that plus 1.1 x the longest step
+            tested = self._tested_at == (agent.pos.tobytes(), len(self.items))
+            if self.items and not (
+                tested and math.hypot(fwd_dist, fwd_drift) < 1.1 * self.max_forward_step
+            ):
+                items = self._item_arrays()
+                point = np.array([next_pos[0], 0.0, next_pos[2]])
+                distance = np.linalg.norm(items["flat"] - point, axis=1)
+                if np.any(distance < agent.radius + items["radius"]):
                     return
             agent.pos = next_pos
 
-        def _hits_wall(self, point: np.ndarray, radius: float) -> bool:
-            """MiniWorld's circle-segment test against every wall, with the segments'
-            constant parts computed once per env."""
+        def _hits_wall(self, points: np.ndarray, radius: float) -> np.ndarray:
+            """MiniWorld's circle-segment test against every wall for each of ``points``
+            (n, 3; their heights ignored), with the segments' constant parts computed
+            once per env."""
             if self._walls is None or self._walls[0] is not self.wall_segs:
                 a = self.wall_segs[:, 0, :]
                 ab = self.wall_segs[:, 1, :] - a
                 self._walls = (self.wall_segs, a, ab, np.sum(ab * ab, axis=1))
             _, a, ab, abab = self._walls
-            proj = np.clip(np.sum((point - a) * ab, axis=1) / abab, 0, 1)
-            closest = a + proj[:, None] * ab
-            return bool(np.any(np.linalg.norm(closest - point, axis=1) < radius))
+            flat = points.copy()
+            flat[:, 1] = 0.0
+            rel = flat[:, None, :] - a[None]  # (points, walls, 3)
+            proj = np.clip(np.sum(rel * ab, axis=2) / abab, 0, 1)
+            closest = a[None] + proj[..., None] * ab[None]
+            dist = np.linalg.norm(closest - flat[:, None, :], axis=2)
+            return np.any(dist < radius, axis=1)
 
     return _LabyrinthEnv
 

@@ -12,12 +12,13 @@ and make several envs in one process (an RLlib env runner steps 8) draw their ow
   vertex lists each frame: at 84x84 a ball covers at most a few hundred pixels, and those
   triangles were most of a frame's cost on the levels with many apples. The ball's
   extents, colour and so its collision radius are the original mesh's.
-- :class:`StaticList` owns one display list per env for the level's rooms. MiniWorld
-  compiles every env's static world into display list 1, shared by all the GL contexts
-  of a process: the env that reset last overwrote the walls, floors and lights of every
-  other env in the process. Items are drawn every frame, never compiled into that list,
-  so an item taken is gone from the next frame (MiniWorld compiled static items such
-  as the mushrooms' barrels into it: a taken mushroom stayed visible).
+- :class:`StaticList` owns one display list per env for the level's rooms and items.
+  MiniWorld compiles every env's static world into display list 1, shared by all the GL
+  contexts of a process: the env that reset last overwrote the walls, floors and lights
+  of every other env in the process. The list is compiled again whenever the items in
+  the world are not those it holds, so an item taken is gone from the next frame
+  (MiniWorld compiled static items such as the mushrooms' barrels at reset only: a
+  taken mushroom stayed visible), and a frame is one list call.
 
 ``PYGLET_DEBUG_GL`` (pyglet checks ``glGetError`` after every GL call when it is on) and
 ``LP_NUM_THREADS`` (llvmpipe's rasteriser threads; 0 draws in the calling thread, which
@@ -35,8 +36,8 @@ import numpy as np
 
 __all__ = ["FrameBuffer", "SphereMesh", "StaticList", "low_poly"]
 
-SPHERE_SEGMENTS = 16  # around the vertical axis
-SPHERE_RINGS = 10  # pole to pole
+SPHERE_SEGMENTS = 16
+SPHERE_RINGS = 10
 _MIN_TRIANGLES = 1000  # meshes with more triangles than this and a ball's name are replaced
 
 
@@ -199,15 +200,64 @@ def low_poly(mesh: Any) -> Any:
     return _SPHERES[key]
 
 
+def room_batches(rooms: list) -> list[tuple[Any, list[tuple]]]:
+    """The rooms' floors, ceilings and walls as triangles grouped by texture, in order of
+    first use: ``[(texture, [(normal, texcoord, vertex), ...]), ...]``.
+
+    MiniWorld draws each room as a floor polygon, a ceiling polygon and wall quads, three
+    texture binds and three primitives a room; the maze levels have 11 rooms, and these
+    state changes cost llvmpipe more than the triangles. Polygons (rooms are convex) are
+    split into fans and quads into two triangles, as the GL does itself.
+    """
+    groups: dict[int, tuple[Any, list[tuple]]] = {}
+
+    def add(texture: Any, corners: list[tuple]) -> None:
+        groups.setdefault(id(texture), (texture, []))[1].extend(corners)
+
+    for room in rooms:
+        surfaces = [(room.floor_tex, room.floor_verts, room.floor_texcs, (0.0, 1.0, 0.0))]
+        if not room.no_ceiling:
+            surfaces.append((room.ceil_tex, room.ceil_verts, room.ceil_texcs, (0.0, -1.0, 0.0)))
+        for texture, verts, texcs, normal in surfaces:
+            for i in range(1, len(verts) - 1):
+                add(texture, [(normal, texcs[k], verts[k]) for k in (0, i, i + 1)])
+        for q in range(0, len(room.wall_verts), 4):
+            add(
+                room.wall_tex,
+                [
+                    (room.wall_norms[q + k], room.wall_texcs[q + k], room.wall_verts[q + k])
+                    for k in (0, 1, 2, 0, 2, 3)
+                ],
+            )
+    return list(groups.values())
+
+
+def draw_rooms(rooms: list) -> None:
+    """Draw :func:`room_batches`: one texture bind and one triangle list per texture."""
+    gl = _gl()
+    gl.glColor3f(1.0, 1.0, 1.0)
+    for texture, corners in room_batches(rooms):
+        texture.bind()
+        gl.glBegin(gl.GL_TRIANGLES)
+        for normal, texcoord, vertex in corners:
+            gl.glNormal3f(*normal)
+            gl.glTexCoord2f(*texcoord)
+            gl.glVertex3f(*vertex)
+        gl.glEnd()
+
+
 class StaticList:
-    """One env's display list of its rooms and light (MiniWorld's is display list 1 for
-    every env of the process)."""
+    """One env's display list: its light, rooms and the items not taken. MiniWorld
+    compiles rooms and static entities into display list 1 for every env of the process
+    and draws the other entities one by one each frame; here the items are compiled too
+    (they do not move) and the list is compiled again when the set of items changes."""
 
     def __init__(self) -> None:
         self.list_id: int | None = None
+        self.drawn: tuple[int, ...] | None = None  # ids of the entities in the list
 
-    def compile(self, env: Any) -> None:
-        """Compile ``env``'s light and rooms (no entities) into this env's list."""
+    def compile(self, env: Any, entities: list) -> None:
+        """Compile ``env``'s light and rooms and ``entities`` into this env's list."""
         gl = _gl()
         if self.list_id is None:
             self.list_id = int(gl.glGenLists(1))
@@ -222,9 +272,17 @@ class StaticList:
         gl.glEnable(gl.GL_COLOR_MATERIAL)
         gl.glColorMaterial(gl.GL_FRONT_AND_BACK, gl.GL_AMBIENT_AND_DIFFUSE)
         gl.glEnable(gl.GL_TEXTURE_2D)
-        for room in env.rooms:
-            room._render()
+        draw_rooms(env.rooms)
+        for ent in entities:
+            ent.render()
         gl.glEndList()
+        self.drawn = tuple(id(e) for e in entities)
+
+    def draw(self, env: Any, entities: list) -> None:
+        """Draw the list, compiled again first if ``entities`` are not those in it."""
+        if self.drawn != tuple(id(e) for e in entities):
+            self.compile(env, entities)
+        self.call()
 
     def call(self) -> None:
         if self.list_id is None:

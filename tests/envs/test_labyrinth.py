@@ -152,17 +152,16 @@ def test_an_action_is_four_frames_drawn_once(monkeypatch):
     """Action repeat 4 (A3C's Labyrinth protocol): one step moves the world as four
     frames of the same action do, draws only the frame the agent sees, and the episode's
     time limit counts agent steps."""
-    import miniworld.miniworld as mwm
-
     four = make_env("labyrinth/seek_track_1", seed=2)
     one = make_env("labyrinth/seek_track_1", seed=2, action_repeat=1)
     obs4, _ = four.reset(seed=2)
     obs1, _ = one.reset(seed=2)
     assert np.array_equal(obs4, obs1)  # the same world and start
     drawn = []
-    original = mwm.MiniWorldEnv.render_obs
+    cls = type(four.unwrapped)
+    original = cls._render_world
     monkeypatch.setattr(
-        mwm.MiniWorldEnv, "render_obs", lambda self, fb=None: drawn.append(1) or original(self, fb)
+        cls, "_render_world", lambda self, *a, **k: drawn.append(1) or original(self, *a, **k)
     )
     for action in (2, 0):  # forward, then turn left
         obs4, r4, *_, info = four.step(action)
@@ -355,3 +354,66 @@ def test_the_fast_frame_moves_the_world_as_miniworlds_step(level):
     assert picked > 0 and blocked > 0 and ends == 3  # the test saw what it checks
     ours.close()
     ref.close()
+
+
+@pytest.mark.miniworld
+def test_the_camera_is_miniworlds():
+    """Our camera (computed once a frame, no rotation matrices) against the agent's own
+    ``cam_pos`` and ``cam_dir``, for headings, pitches and eye offsets."""
+    from envs.labyrinth.levels import LabyrinthEnv
+
+    env = LabyrinthEnv("seek_track_1")
+    env.reset(seed=0)
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        env.agent.dir = rng.uniform(-10, 10)
+        env.agent.cam_pitch = rng.uniform(-30, 30)
+        env.agent.cam_fwd_disp = rng.uniform(-0.5, 0.5)
+        eye, ahead = env.camera()
+        np.testing.assert_allclose(eye, env.agent.cam_pos, atol=1e-12)
+        np.testing.assert_allclose(ahead, env.agent.cam_dir, atol=1e-12)
+    env.close()
+
+
+@pytest.mark.miniworld
+def test_rooms_drawn_in_batches_look_like_miniworlds():
+    """Floors, ceilings and walls drawn as one triangle list per texture cover what
+    MiniWorld's per-room polygons cover: the floor triangles' area is the rooms' area,
+    and a frame differs from MiniWorld's drawing only where a quad's texture is
+    interpolated over another diagonal."""
+    from envs.labyrinth.levels import LabyrinthEnv
+    from envs.labyrinth.render import room_batches
+
+    env = LabyrinthEnv("seek_maze_m")
+    env.reset(seed=0)
+    floor = next(c for tex, c in room_batches(env.rooms) if tex is env.rooms[0].floor_tex)
+    tris = np.array([v for _, _, v in floor])[:, [0, 2]].reshape(-1, 3, 2)
+    u, w = tris[:, 1] - tris[:, 0], tris[:, 2] - tris[:, 0]
+    area = np.abs(u[:, 0] * w[:, 1] - u[:, 1] * w[:, 0]).sum() / 2
+
+    def shoelace(p):
+        return abs(np.dot(p[:, 0], np.roll(p[:, 1], 1)) - np.dot(p[:, 1], np.roll(p[:, 0], 1))) / 2
+
+    assert area == pytest.approx(sum(shoelace(r.floor_verts[:, [0, 2]]) for r in env.rooms))
+    ours = env.render_obs()
+    env._static.compile = lambda e, ents: _miniworld_rooms(env._static, e, ents)
+    env._static.drawn = None
+    theirs = env.render_obs()
+    diff = np.abs(ours.astype(int) - theirs.astype(int)).max(axis=-1)
+    assert (diff <= 12).mean() > 0.98 and diff.mean() < 2.0
+    env.close()
+
+
+def _miniworld_rooms(static, env, entities):
+    """Compile the static list with MiniWorld's own room drawing (the reference)."""
+    from pyglet import gl
+
+    from envs.labyrinth import render
+
+    real = render.draw_rooms
+    render.draw_rooms = lambda rooms: [r._render() for r in rooms]
+    try:
+        render.StaticList.compile(static, env, entities)
+    finally:
+        render.draw_rooms = real
+    gl.glFlush()
