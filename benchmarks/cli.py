@@ -277,6 +277,14 @@ def _suite_parsers(sub: argparse._SubParsersAction) -> None:
     )
     p.set_defaults(func=_cmd_analyze)
 
+    p = sub.add_parser(
+        "learnability",
+        help="does scratch leave each task's random floor, when, how far (docs/learnability.md)",
+    )
+    p.add_argument("results_dirs", nargs="+", help="results roots with scratch runs")
+    p.add_argument("--out", default=None, help="also write the Markdown table to this file")
+    p.set_defaults(func=_cmd_learnability)
+
     p = sub.add_parser("floors", help="measure random-policy floors into RESULTS/floors.json")
     p.add_argument("results_dir", help="a results root (where floors.json lives)")
     p.add_argument("--task", dest="tasks", action="append", required=True, help="task id; repeat")
@@ -409,6 +417,24 @@ def _cmd_floors(args: argparse.Namespace) -> int:
     if not root.is_dir():
         raise CLIError(f"no results directory at {root}")
     measure_floors(list(args.tasks), root)
+    return 0
+
+
+def _cmd_learnability(args: argparse.Namespace) -> int:
+    from analysis.learnability import learnability_markdown, learnability_rows
+    from runstore.atomic import write_text
+
+    for root in args.results_dirs:
+        if not Path(root).is_dir():
+            raise CLIError(f"no results directory at {root}")
+    rows = learnability_rows(args.results_dirs)
+    if not rows:
+        raise CLIError(f"no finished scratch run under {', '.join(args.results_dirs)}")
+    text = learnability_markdown(rows)
+    print(text, end="")
+    if args.out:
+        write_text(args.out, text)
+        print(f"wrote {args.out}")
     return 0
 
 

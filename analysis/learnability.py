@@ -1,0 +1,177 @@
+"""Learnability: does training from scratch leave a task's random floor, when, and how far.
+
+A laptop matrix is only worth running on tasks that scratch learns within the budget
+this machine can afford; otherwise every agent sits at the floor and the transfer
+numbers measure noise. For every finished scratch run (no sources) under one or more
+results roots, this reads its learning curve and its task's random-policy floor
+(``floors.json``) and gives:
+
+- **margin**: ``max(2 * sd, 1)``, where sd is the standard deviation of the random
+  policy's episode returns: two random episodes' spread, and at least one reward unit
+  (one point of Pong, one apple of Labyrinth, one catch of Catch).
+- **cleared at**: the first curve point from which ``CLEAR_WINDOWS`` (3) consecutive
+  measured points all reach ``floor + margin`` (a point is one curve window's mean
+  episode return; windows in which no episode ended are skipped, never filled in). A
+  single lucky window does not count. ``inf`` when the run never does.
+- **final**: the mean of the measured points in the last 10% of the curve's steps
+  (:func:`analysis.metrics.asymptotic_score`), and **learned**: final >= floor + margin.
+
+``xfer learnability ROOT... --out docs/learnability.md`` writes the table.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from analysis.floors import load_floors
+from analysis.metrics import asymptotic_score
+from analysis.results import collect_runs
+
+__all__ = [
+    "CLEAR_WINDOWS",
+    "clear_margin",
+    "steps_to_clear",
+    "LearnabilityRow",
+    "learnability_rows",
+    "learnability_markdown",
+]
+
+CLEAR_WINDOWS = 3  # consecutive measured curve points at or above floor + margin
+MIN_MARGIN = 1.0  # one reward unit
+
+
+def clear_margin(floor_sd: float | None) -> float:
+    """How far above the floor a curve must be to have left it: two random episodes'
+    standard deviation, at least one reward unit.
+
+    Example:
+        >>> clear_margin(0.4), clear_margin(30.0), clear_margin(None)
+        (1.0, 60.0, 1.0)
+    """
+    if floor_sd is None or not math.isfinite(floor_sd):
+        return MIN_MARGIN
+    return max(2.0 * float(floor_sd), MIN_MARGIN)
+
+
+def steps_to_clear(
+    steps: Sequence[float], scores: Sequence[float], level: float, windows: int = CLEAR_WINDOWS
+) -> float:
+    """The step of the first measured point from which ``windows`` consecutive measured
+    points are all at or above ``level``; ``inf`` if there is none. Unmeasured points
+    (NaN: no episode ended in that window) are dropped first.
+
+    Example:
+        >>> steps_to_clear([0, 10, 20, 30, 40, 50], [-20, -18.5, -19.5, -18, -18, -17], -19)
+        30.0
+        >>> steps_to_clear([0, 10, 20], [-20, -18, -18], -19)
+        inf
+    """
+    if windows < 1:
+        raise ValueError(f"windows must be >= 1, got {windows}")
+    x = np.asarray(steps, dtype=float)
+    y = np.asarray(scores, dtype=float)
+    keep = np.isfinite(x) & np.isfinite(y)
+    x, y = x[keep], y[keep]
+    above = y >= level
+    for i in range(len(y) - windows + 1):
+        if above[i : i + windows].all():
+            return float(x[i])
+    return math.inf
+
+
+@dataclass(frozen=True)
+class LearnabilityRow:
+    """One scratch run's learnability (see the module text for each field)."""
+
+    task: str
+    seed: int
+    run: str
+    steps: float  # agent steps of the curve's last point
+    floor: float
+    floor_sd: float | None
+    floor_source: str
+    margin: float
+    cleared_at: float
+    final: float
+    best: float
+
+    @property
+    def learned(self) -> bool:
+        return math.isfinite(self.final) and self.final >= self.floor + self.margin
+
+
+def learnability_rows(roots: Sequence[str | Path]) -> list[LearnabilityRow]:
+    """A row for every finished scratch run without sources under ``roots``, sorted by
+    task and seed. A root without ``floors.json`` entries for its tasks raises
+    :class:`analysis.floors.MissingFloorError` (naming the command that measures them)."""
+    rows = []
+    for root in map(Path, roots):
+        if not root.is_dir():
+            raise FileNotFoundError(f"no results directory at {root}")
+        runs = [
+            r
+            for r in collect_runs(root)
+            if r.state == "done"
+            and r.config.get("agent") == "scratch"
+            and not r.config.get("sources")
+            and r.curve
+        ]
+        floors = load_floors(root, {r.config["task"] for r in runs})
+        for r in runs:
+            floor = floors[r.config["task"]]
+            sd = (
+                floor.se * math.sqrt(floor.episodes)
+                if floor.se is not None and floor.episodes
+                else None
+            )
+            margin = clear_margin(sd)
+            x = [p["env_steps"] for p in r.curve]
+            y = [p["episode_return_mean"] for p in r.curve]
+            measured = [v for v in y if math.isfinite(v)]
+            rows.append(
+                LearnabilityRow(
+                    task=r.config["task"],
+                    seed=int(r.config.get("seed", 0)),
+                    run=str(r.path),
+                    steps=float(x[-1]),
+                    floor=floor.value,
+                    floor_sd=sd,
+                    floor_source=floor.describe(),
+                    margin=margin,
+                    cleared_at=steps_to_clear(x, y, floor.value + margin),
+                    final=asymptotic_score(x, y),
+                    best=max(measured) if measured else math.nan,
+                )
+            )
+    return sorted(rows, key=lambda r: (r.task, r.seed, r.run))
+
+
+def _steps(x: float) -> str:
+    if not math.isfinite(x):
+        return "not cleared"
+    return f"{x / 1e6:.2f}M" if x >= 1e6 else f"{x / 1e3:.0f}k"
+
+
+def learnability_markdown(rows: list[LearnabilityRow]) -> str:
+    """The learnability table in Markdown, with the rule it applies above it."""
+    head = (
+        f"Margin: max(2 x the random policy's episode standard deviation, 1). Cleared at: "
+        f"the first curve point from which {CLEAR_WINDOWS} consecutive measured points are "
+        "all at or above floor + margin. Final: mean of the measured points in the last "
+        "10% of the run's steps. Learned: final >= floor + margin.\n\n"
+    )
+    header = "| task | seed | steps | floor (sd) | margin | cleared at | final | best | learned |"
+    lines = [header, "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        sd = "n/a" if r.floor_sd is None else f"{r.floor_sd:.2f}"
+        lines.append(
+            f"| {r.task} | {r.seed} | {_steps(r.steps)} | {r.floor:.2f} ({sd}) | "
+            f"{r.margin:.2f} | {_steps(r.cleared_at)} | {r.final:.2f} | {r.best:.2f} | "
+            f"{'yes' if r.learned else 'no'} |"
+        )
+    return head + "\n".join(lines) + "\n"
