@@ -15,6 +15,10 @@ results roots, this reads its learning curve and its task's random-policy floor
   single lucky window does not count. ``inf`` when the run never does.
 - **final**: the mean of the measured points in the last 10% of the curve's steps
   (:func:`analysis.metrics.asymptotic_score`), and **learned**: final >= floor + margin.
+- **plateau gain**: what the last 20% of the curve's steps gained over the 20% before
+  them (mean of the measured points of each), as a share of what the run gained over
+  the floor at its best; **plateaued**: learned, and that share is below 5%. A source column is
+  trained until it has plateaued by this rule (``zoo/README.md``).
 
 ``xfer learnability ROOT... --out docs/learnability.md`` writes the table.
 """
@@ -36,6 +40,7 @@ __all__ = [
     "CLEAR_WINDOWS",
     "clear_margin",
     "steps_to_clear",
+    "plateau_gain",
     "LearnabilityRow",
     "learnability_rows",
     "learnability_markdown",
@@ -43,6 +48,8 @@ __all__ = [
 
 CLEAR_WINDOWS = 3  # consecutive measured curve points at or above floor + margin
 MIN_MARGIN = 1.0  # one reward unit
+PLATEAU_FRACTION = 0.2  # the last fifth of the steps against the fifth before
+PLATEAU_TOLERANCE = 0.05  # of the gain over the floor at the best point
 
 
 def clear_margin(floor_sd: float | None) -> float:
@@ -84,6 +91,38 @@ def steps_to_clear(
     return math.inf
 
 
+def plateau_gain(
+    steps: Sequence[float],
+    scores: Sequence[float],
+    floor: float,
+    fraction: float = PLATEAU_FRACTION,
+) -> float:
+    """Mean of the measured points in the last ``fraction`` of the curve's steps minus
+    the mean of those in the ``fraction`` before, over (best point - floor). NaN where
+    either part has no measured point or the run never rose above its floor.
+
+    Example:
+        >>> x = list(range(0, 101, 10))
+        >>> flat = [-21, -15, -8, 0, 8, 14, 18.5, 18.5, 19, 19, 19.5]
+        >>> round(plateau_gain(x, flat, floor=-21), 4)  # (19.1667 - 18.5) / 40.5
+        0.0165
+        >>> plateau_gain(x, [-21, -18, -15, -12, -9, -6, -3, 0, 3, 6, 9], floor=-21)
+        0.25
+    """
+    x = np.asarray(steps, dtype=float)
+    y = np.asarray(scores, dtype=float)
+    keep = np.isfinite(x) & np.isfinite(y)
+    x, y = x[keep], y[keep]
+    if len(x) < 2 or not np.max(y) > floor:
+        return math.nan
+    span = x[-1] - x[0]
+    last = x >= x[-1] - fraction * span
+    before = (x >= x[-1] - 2 * fraction * span) & ~last
+    if not last.any() or not before.any():
+        return math.nan
+    return float((np.mean(y[last]) - np.mean(y[before])) / (np.max(y) - floor))
+
+
 @dataclass(frozen=True)
 class LearnabilityRow:
     """One scratch run's learnability (see the module text for each field)."""
@@ -99,10 +138,17 @@ class LearnabilityRow:
     cleared_at: float
     final: float
     best: float
+    plateau: float = math.nan  # plateau_gain
 
     @property
     def learned(self) -> bool:
         return math.isfinite(self.final) and self.final >= self.floor + self.margin
+
+    @property
+    def plateaued(self) -> bool:
+        """Learned, and no longer gaining (a run at its floor has not plateaued: it has
+        not started)."""
+        return self.learned and math.isfinite(self.plateau) and self.plateau < PLATEAU_TOLERANCE
 
 
 def learnability_rows(roots: Sequence[str | Path]) -> list[LearnabilityRow]:
@@ -146,6 +192,7 @@ def learnability_rows(roots: Sequence[str | Path]) -> list[LearnabilityRow]:
                     cleared_at=steps_to_clear(x, y, floor.value + margin),
                     final=asymptotic_score(x, y),
                     best=max(measured) if measured else math.nan,
+                    plateau=plateau_gain(x, y, floor.value),
                 )
             )
     return sorted(rows, key=lambda r: (r.task, r.seed, r.run))
@@ -163,15 +210,23 @@ def learnability_markdown(rows: list[LearnabilityRow]) -> str:
         f"Margin: max(2 x the random policy's episode standard deviation, 1). Cleared at: "
         f"the first curve point from which {CLEAR_WINDOWS} consecutive measured points are "
         "all at or above floor + margin. Final: mean of the measured points in the last "
-        "10% of the run's steps. Learned: final >= floor + margin.\n\n"
+        "10% of the run's steps. Learned: final >= floor + margin. Plateau: what the last "
+        "20% of the steps gained over the 20% before, as a share of (best - floor); "
+        "plateaued: learned and below 5%.\n\n"
     )
-    header = "| task | seed | steps | floor (sd) | margin | cleared at | final | best | learned |"
-    lines = [header, "|---|---|---|---|---|---|---|---|---|"]
+    header = (
+        "| task | seed | steps | floor (sd) | margin | cleared at | final | best | learned "
+        "| plateau |"
+    )
+    lines = [header, "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         sd = "n/a" if r.floor_sd is None else f"{r.floor_sd:.2f}"
         lines.append(
             f"| {r.task} | {r.seed} | {_steps(r.steps)} | {r.floor:.2f} ({sd}) | "
             f"{r.margin:.2f} | {_steps(r.cleared_at)} | {r.final:.2f} | {r.best:.2f} | "
-            f"{'yes' if r.learned else 'no'} |"
+            f"{'yes' if r.learned else 'no'} | "
+            + ("n/a" if not math.isfinite(r.plateau) else f"{100 * r.plateau:+.1f}%")
+            + (" (plateaued)" if r.plateaued else "")
+            + " |"
         )
     return head + "\n".join(lines) + "\n"

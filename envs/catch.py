@@ -26,7 +26,7 @@ class CatchEnv(gym.Env):
     Example:
         >>> env = CatchEnv()
         >>> obs, info = env.reset(seed=0)
-        >>> obs.shape, env.action_space.n
+        >>> obs.shape, int(env.action_space.n)
         ((84, 84, 3), 3)
     """
 
