@@ -39,7 +39,14 @@ __all__ = [
     "find_zoo_run",
     "install_zoo_run",
     "ZOO_MARKER",
+    "PONG_BAR",
+    "BAR_FILE",
+    "replay_bar",
+    "write_replay_bar",
 ]
+
+PONG_BAR = 18.0  # a Pong column's greedy score over 20 episodes (the issue's bar)
+BAR_FILE = "zoo_bar.json"  # the bar of a column of any other game, written when shipped
 
 ZOO_MARKER = RunDir.ZOO_MARKER
 
@@ -152,3 +159,63 @@ def install_zoo_run(zoo_run: Path, run_dir: Path) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return run_dir
+
+
+def _is_pong(task: str) -> bool:
+    return task.startswith("pong_soup/") or task == "atari/pong"
+
+
+def write_replay_bar(run_dir: str | Path, task: str, floor: float, floor_sd: float | None) -> dict:
+    """Record the score the column in ``run_dir`` must keep on ``task`` (greedy play,
+    20 episodes): its floor plus half of what its shipped greedy evaluation
+    (``eval_greedy_<task>.json``) gained over that floor, and never less than the floor
+    plus the learnability margin (:func:`analysis.learnability.clear_margin`).
+
+    Raises:
+        ValueError: when the column's greedy evaluation is not clearly above its floor
+            (such a column must not be shipped), or it has fewer than 20 episodes.
+    """
+    from analysis.learnability import clear_margin
+
+    run = RunDir(run_dir)
+    path = run.eval(task, True)
+    greedy = run.read_json(path) if path.is_file() else {}
+    if int(greedy.get("episodes", 0)) < 20:
+        raise ValueError(f"{run_dir}: needs a greedy evaluation of >= 20 episodes on {task}")
+    margin = clear_margin(floor_sd)
+    score = float(greedy["mean"])
+    if score < floor + margin:
+        raise ValueError(
+            f"{run_dir}: greedy {score:.2f} is not clearly above the floor {floor:.2f} "
+            f"(+ margin {margin:.2f}); not a source column"
+        )
+    bar = max(floor + 0.5 * (score - floor), floor + margin)
+    data = {
+        "task": task,
+        "bar": bar,
+        "floor": floor,
+        "floor_sd": floor_sd,
+        "margin": margin,
+        "greedy_at_shipping": score,
+        "rule": "floor + half the greedy gain over the floor at shipping, >= floor + margin",
+    }
+    write_json(Path(run_dir) / BAR_FILE, data)
+    return data
+
+
+def replay_bar(run_dir: str | Path, task: str) -> float:
+    """The greedy score (20 episodes) the column in ``run_dir`` must keep on ``task``:
+    :data:`PONG_BAR` for Pong, else the bar :func:`write_replay_bar` recorded.
+
+    Raises:
+        FileNotFoundError: a column of another game without its bar file.
+    """
+    if _is_pong(task):
+        return PONG_BAR
+    path = Path(run_dir) / BAR_FILE
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path} is missing: record the bar with benchmarks.zoo.write_replay_bar "
+            "when shipping a column"
+        )
+    return float(RunDir(run_dir).read_json(path)["bar"])

@@ -142,3 +142,27 @@ def test_fields_an_agent_does_not_use_are_not_part_of_its_identity():
     assert replace(scratch, pathnet_population=4).identity() == scratch.identity()
     den = RunConfig(task="pong_soup/pong", agent="den")
     assert replace(den, den_k=3).identity() != den.identity()
+
+
+def test_replay_bar_of_a_column_of_another_game(tmp_path):
+    """Half the greedy gain over the floor, never under floor + margin; Pong's is +18;
+    a column that did not clearly learn is refused."""
+    import json
+
+    from benchmarks.zoo import replay_bar, write_replay_bar
+
+    run = tmp_path / "atari-seaquest" / "scratch" / "seed0"
+    run.mkdir(parents=True)
+    greedy = run / "eval_greedy_atari-seaquest.json"
+    greedy.write_text(json.dumps({"episodes": 20, "greedy": True, "mean": 468.0}))
+    data = write_replay_bar(run, "atari/seaquest", floor=68.0, floor_sd=30.0)
+    assert data["margin"] == 60.0 and data["bar"] == 268.0  # 68 + (468 - 68) / 2
+    assert replay_bar(run, "atari/seaquest") == 268.0
+    greedy.write_text(json.dumps({"episodes": 20, "greedy": True, "mean": 140.0}))
+    assert write_replay_bar(run, "atari/seaquest", 68.0, 30.0)["bar"] == 128.0  # margin
+    greedy.write_text(json.dumps({"episodes": 20, "greedy": True, "mean": 100.0}))
+    with pytest.raises(ValueError, match="not clearly above the floor"):
+        write_replay_bar(run, "atari/seaquest", 68.0, 30.0)
+    assert replay_bar(tmp_path, "pong_soup/pong") == 18.0
+    with pytest.raises(FileNotFoundError, match="zoo_bar.json is missing"):
+        replay_bar(tmp_path, "labyrinth/seek_track_1")
