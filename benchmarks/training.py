@@ -279,9 +279,19 @@ def train(
                 f"the source run {src_dir} is not finished: train the sources first "
                 "(`xfer train` does, in order)"
             )
+        weights = RunDir(src_dir).weights
+        if not weights.exists():
+            from benchmarks.zoo import restore_zoo_weights
+
+            if not restore_zoo_weights(src, src_dir, log):
+                raise TrainingError(
+                    f"the source run {src_dir} is finished but its weights ({weights.name}) "
+                    "are not on disk (a published results folder keeps none): put them "
+                    "back, or delete that run directory to train it again"
+                )
         # One file carries every earlier column (or PathNet's fixed modules): a chain's
         # last source run was itself trained from the sources before it.
-        sources = [str(RunDir(src_dir).weights)]
+        sources = [str(weights)]
     run_dir = run_dir_for(root, cfg)
     run_dir.mkdir(parents=True, exist_ok=True)
     from runstore.rundir import RunLock, RunLockedError

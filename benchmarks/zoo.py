@@ -38,6 +38,7 @@ __all__ = [
     "identity",
     "find_zoo_run",
     "install_zoo_run",
+    "restore_zoo_weights",
     "ZOO_MARKER",
     "PONG_BAR",
     "BAR_FILE",
@@ -140,6 +141,24 @@ def find_zoo_run(cfg: Any, log: Any = print, root: Path | None = None) -> Path |
         log(f"zoo: {run_dir}: {why}; not used")
         return None
     return run_dir
+
+
+def restore_zoo_weights(cfg: Any, run_dir: Path, log: Any = print) -> bool:
+    """Put back the weights of a zoo column copied into a results root and published
+    without them (``docs/results`` folders keep no ``agent.pt``). True when ``run_dir``
+    is such a copy (``zoo.json``), lacks ``agent.pt``, and the zoo still ships a column
+    with its identity; the weights are copied atomically. False otherwise."""
+    run = RunDir(run_dir)
+    if run.weights.exists() or not run.zoo_marker.is_file():
+        return False
+    shipped = find_zoo_run(cfg, log)
+    if shipped is None:
+        return False
+    tmp = run.weights.with_name(f".{run.weights.name}.tmp")
+    shutil.copyfile(RunDir(shipped).weights, tmp)
+    tmp.replace(run.weights)
+    log(f"{run_dir}: weights restored from the shipped zoo column {shipped}")
+    return True
 
 
 def install_zoo_run(zoo_run: Path, run_dir: Path) -> Path:

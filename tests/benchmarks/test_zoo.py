@@ -106,12 +106,24 @@ def test_train_uses_a_shipped_source_column(zoo, tmp_path):
     src_dir = run_dir_for(tmp_path / "results", RunConfig(task="catch_soup/pong", **settings))
     assert config["source_files"] == [str(src_dir / "agent.pt")]
     assert (src_dir / ZOO_MARKER).is_file() and shipped.is_dir()
+    # a published results folder keeps no weights: the zoo copy's are put back
+    import shutil
+
+    (src_dir / "agent.pt").unlink()
+    shutil.rmtree(run_dir)
+    train(cfg, tmp_path / "results", log=lines.append)
+    assert (src_dir / "agent.pt").read_bytes() == (shipped / "agent.pt").read_bytes()
+    assert any("weights restored from the shipped zoo column" in line for line in lines)
     # without the zoo the source is trained here instead
     other = tmp_path / "results2"
-    train_with_sources(cfg, other, log=lines.append, use_zoo=False)
-    assert not (
-        run_dir_for(other, RunConfig(task="catch_soup/pong", **settings)) / ZOO_MARKER
-    ).exists()
+    target = train_with_sources(cfg, other, log=lines.append, use_zoo=False)
+    trained = run_dir_for(other, RunConfig(task="catch_soup/pong", **settings))
+    assert not (trained / ZOO_MARKER).exists()
+    # a trained source without its weights is one clear error, never an IndexError
+    (trained / "agent.pt").unlink()
+    shutil.rmtree(target)
+    with pytest.raises(TrainingError, match=r"weights \(agent.pt\) are not on disk"):
+        train(cfg, other, log=lines.append)
 
 
 def test_identity_and_execution_split_every_field():
