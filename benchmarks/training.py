@@ -242,7 +242,7 @@ def take_from_zoo(cfg: RunConfig, root: str | Path, log: Any = print) -> bool:
     shipped = find_zoo_run(cfg, log)
     if shipped is None:
         return False
-    install_zoo_run(shipped, run_dir)
+    install_zoo_run(shipped, run_dir, task=cfg.task)
     log(f"{run_dir}: using the shipped zoo column {shipped} (same identity; not trained)")
     return True
 

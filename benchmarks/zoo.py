@@ -15,6 +15,9 @@ A zoo run stands in for a run the suite would train when its *identity* matches:
 - the observations (``envs.observation_fingerprint``): a column trained on pixels the
   suite no longer produces is never used.
 
+A task of :data:`EQUIVALENT_TASKS` (``atari/pong``: Pong Soup's ``pong`` without any
+effect) may take the column of its equivalent when the fingerprints agree.
+
 Using it copies the zoo run into the results root (with a ``zoo.json`` marker naming
 where it came from), so the report, evaluations and later reruns treat it like any
 other finished run. ``XFER_ZOO`` points at another zoo folder.
@@ -39,12 +42,18 @@ __all__ = [
     "find_zoo_run",
     "install_zoo_run",
     "restore_zoo_weights",
+    "EQUIVALENT_TASKS",
     "ZOO_MARKER",
     "PONG_BAR",
     "BAR_FILE",
     "replay_bar",
     "write_replay_bar",
 ]
+
+# tasks that observe the same pixels (the same observation fingerprint, checked at every
+# lookup) and play the same game: a column of the right-hand task stands in for a run of
+# the left-hand one. atari/pong is Pong Soup's pong without any effect.
+EQUIVALENT_TASKS: dict[str, str] = {"atari/pong": "pong_soup/pong"}
 
 PONG_BAR = 18.0  # a Pong column's greedy score over 20 episodes (the issue's bar)
 BAR_FILE = "zoo_bar.json"  # the bar of a column of any other game, written when shipped
@@ -102,8 +111,22 @@ def _network_matches(cfg: Any, agent_file: Path) -> str:
 def find_zoo_run(cfg: Any, log: Any = print, root: Path | None = None) -> Path | None:
     """The zoo run that can stand in for ``cfg`` (a RunConfig), or None.
 
-    Logs why a zoo run at the same place was not used (identity, network, pixels).
+    A column of ``cfg``'s own task first; else, for a task of :data:`EQUIVALENT_TASKS`,
+    a column of its equivalent, provided the two observe the same pixels. Logs why a
+    zoo run at the same place was not used (identity, network, pixels).
     """
+    import dataclasses
+
+    found = _find_zoo_run(cfg, cfg, log, root)
+    other = EQUIVALENT_TASKS.get(cfg.task)
+    if found is None and other is not None:
+        found = _find_zoo_run(dataclasses.replace(cfg, task=other), cfg, log, root)
+    return found
+
+
+def _find_zoo_run(cfg: Any, wanted: Any, log: Any, root: Path | None) -> Path | None:
+    """The column at ``cfg``'s place in the zoo if it can stand in for ``wanted`` (the
+    same identity but for the task, ``cfg``'s; the pixels of ``wanted``'s task)."""
     from envs import observation_fingerprint
     from runstore.config import run_dir_for
 
@@ -129,14 +152,14 @@ def find_zoo_run(cfg: Any, log: Any = print, root: Path | None = None) -> Path |
         diff = sorted(k for k in set(want) | set(have) if want.get(k) != have.get(k))
         log(f"zoo: {run_dir} differs from the run asked for in {diff}; not used")
         return None
-    fingerprint = observation_fingerprint(cfg.task)
+    fingerprint = observation_fingerprint(wanted.task)
     if saved.get("observation_fingerprint") != fingerprint:
         log(
-            f"zoo: {run_dir} was trained on other observations of {cfg.task} "
+            f"zoo: {run_dir} was trained on other observations than {wanted.task}'s "
             f"(fingerprint {saved.get('observation_fingerprint')} vs {fingerprint}); not used"
         )
         return None
-    why = _network_matches(cfg, run.weights)
+    why = _network_matches(wanted, run.weights)
     if why:
         log(f"zoo: {run_dir}: {why}; not used")
         return None
@@ -161,8 +184,15 @@ def restore_zoo_weights(cfg: Any, run_dir: Path, log: Any = print) -> bool:
     return True
 
 
-def install_zoo_run(zoo_run: Path, run_dir: Path) -> Path:
-    """Copy ``zoo_run`` to ``run_dir`` (which must not exist) atomically; mark it."""
+def install_zoo_run(zoo_run: Path, run_dir: Path, task: str | None = None) -> Path:
+    """Copy ``zoo_run`` to ``run_dir`` (which must not exist) atomically; mark it.
+
+    ``task``: the task the copy stands in for, when the column was trained on an
+    equivalent one (:data:`EQUIVALENT_TASKS`): the copy's ``config.json`` then names
+    ``task`` (so the results root holds a run of that task), the marker names both, and
+    evaluations named after the column's task are left behind (the suite evaluates the
+    copy on its own task).
+    """
     run_dir = Path(run_dir)
     if run_dir.exists():
         raise FileExistsError(f"{run_dir} exists; a zoo run is only copied to a new place")
@@ -170,8 +200,17 @@ def install_zoo_run(zoo_run: Path, run_dir: Path) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=f".{run_dir.name}.", dir=run_dir.parent))
     try:
         shutil.copytree(zoo_run, tmp, dirs_exist_ok=True)
-        marker = {"zoo_run": str(Path(zoo_run).resolve()), "shipped": True}
-        write_json(RunDir(tmp).zoo_marker, marker)
+        marker: dict[str, Any] = {"zoo_run": str(Path(zoo_run).resolve()), "shipped": True}
+        copy = RunDir(tmp)
+        data = copy.read_config()
+        trained_on = data.get("run", {}).get("task")
+        if task is not None and task != trained_on:
+            for stale in list(tmp.glob("eval_*.json")) + [tmp / "curve_check.json"]:
+                stale.unlink(missing_ok=True)
+            data["run"]["task"] = task
+            write_json(copy.config, data)
+            marker.update(task=task, column_task=trained_on)
+        write_json(copy.zoo_marker, marker)
         os.chmod(tmp, 0o755)
         tmp.rename(run_dir)
     except BaseException:

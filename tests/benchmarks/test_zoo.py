@@ -178,3 +178,30 @@ def test_replay_bar_of_a_column_of_another_game(tmp_path):
     assert replay_bar(tmp_path, "pong_soup/pong") == 18.0
     with pytest.raises(FileNotFoundError, match="zoo_bar.json is missing"):
         replay_bar(tmp_path, "labyrinth/seek_track_1")
+
+
+def test_atari_pong_takes_the_pong_soup_column(zoo, tmp_path):
+    """atari/pong observes the same pixels as pong_soup/pong (same fingerprint): the
+    Pong Soup column stands in for it, copied as a run of atari/pong; a column whose
+    pixels differ from atari/pong's is not used."""
+    from benchmarks.zoo import install_zoo_run
+
+    assert observation_fingerprint("atari/pong") == observation_fingerprint("pong_soup/pong")
+    column = _ship(zoo, RunConfig(task="pong_soup/pong", steps=2_000_000), actions=6)
+    (column / "eval_pong_soup-pong.json").write_text("{}")
+    want = RunConfig(task="atari/pong", steps=250_000)
+    assert find_zoo_run(want, log=print) == column
+    copy = install_zoo_run(column, run_dir_for(tmp_path, want), task=want.task)
+    assert json.loads((copy / "config.json").read_text())["run"]["task"] == "atari/pong"
+    marker = json.loads((copy / ZOO_MARKER).read_text())
+    assert marker["column_task"] == "pong_soup/pong" and marker["task"] == "atari/pong"
+    assert not (copy / "eval_pong_soup-pong.json").exists()  # evaluated again as atari/pong
+    # other pixels: the equivalence is checked, not assumed
+    lines = []
+    config = json.loads((column / "config.json").read_text())
+    config["observation_fingerprint"] = "0" * 16
+    (column / "config.json").write_text(json.dumps(config))
+    assert find_zoo_run(want, log=lines.append) is None
+    assert any("other observations than atari/pong's" in line for line in lines)
+    # a task without an equivalent finds nothing there
+    assert find_zoo_run(RunConfig(task="atari/seaquest"), log=print) is None
