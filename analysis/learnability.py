@@ -32,8 +32,10 @@ from pathlib import Path
 
 import numpy as np
 
+from analysis.cells import BASELINE
 from analysis.floors import load_floors
 from analysis.metrics import asymptotic_score
+from analysis.paper import agent_label
 from analysis.results import collect_runs
 
 __all__ = [
@@ -163,8 +165,8 @@ def learnability_rows(roots: Sequence[str | Path]) -> list[LearnabilityRow]:
             r
             for r in collect_runs(root)
             if r.state == "done"
-            and r.config.get("agent") == "scratch"
             and not r.config.get("sources")
+            and agent_label(r.config.get("agent", ""), ()) == BASELINE  # baseline 1: scratch
             and r.curve
         ]
         floors = load_floors(root, {r.config["task"] for r in runs})

@@ -141,7 +141,7 @@ def test_bench_catch_smoke_killed_midway_resumes_and_reports(tmp_path):
     forget = report.split("## Forgetting", 1)[1].split("\n## ", 1)[0]
     kept = [r for r in forget.splitlines() if r.startswith(("| progressive-2col", "| den "))]
     assert len(kept) == 4, forget
-    assert all("| 0.000 |" in r and r.endswith("| 0 of 50 |") for r in kept), kept
+    assert all("| 0.000 n=1, no interval |" in r and r.endswith("| 0 of 50 |") for r in kept), kept
     assert "Table 1" in out.stdout
     # AFS and APS of every progressive run, averaged per cell in the sensitivity section
     for run in tmp_path.glob("*/progressive_from_*/seed0"):
@@ -217,6 +217,7 @@ def test_every_cli_command_is_registered():
         "analyze",
         "perf",
         "floors",
+        "learnability",
         "plan",
     }
 
