@@ -139,5 +139,9 @@ def build_report(root: str | Path, top_k: int | None = None, allow_damaged: bool
     )
     write_markdown(doc, out_dir / "report.md")
     write_html(doc, out_dir)
+    made = {name for names in figures.values() for name in names}
+    for stale in out_dir.glob("*.png"):  # a figure of a cell or target no longer there
+        if stale.name not in made:
+            stale.unlink()
     log_to_wandb(out_dir, figures, doc.matrix, doc.table1)
     return out_dir

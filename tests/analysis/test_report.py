@@ -248,3 +248,15 @@ def test_den_growth_table_names_each_run_by_its_tasks(tree):
         "| pong_soup/pong > pong_soup/pong | 1: pong_soup/pong | 13 | 12 | 15 | 259 | 1/0/3/3 "
         "| 0/2/0/41 | 10/25/42/98 | yes | -7.250 |",
     ]
+
+
+def test_a_rebuilt_report_drops_figures_it_no_longer_draws(tree):
+    """Runs taken out of a results folder (a target dropped from the matrix) leave no
+    figure of theirs behind in report/."""
+    out = build_report(tree)
+    stale = out / "curves_pong_soup-gone.png"
+    stale.write_bytes(b"\x89PNG")
+    kept = sorted(p.name for p in out.glob("*.png") if p != stale)
+    build_report(tree)
+    assert not stale.exists()
+    assert sorted(p.name for p in out.glob("*.png")) == kept and kept
