@@ -216,7 +216,9 @@ def _censored_text(est: Estimate | None, show: Callable[[float], str]) -> str:
     if math.isnan(est.value):
         return f"n/a (n={est.n})"
     if not est.has_interval:
-        return f"{show(est.value)} (n={est.n}, no interval)"
+        # several runs, but resamples without a value (both medians censored): no interval
+        why = "no interval" if est.n < 2 else "interval undefined"
+        return f"{show(est.value)} (n={est.n}, {why})"
     return f"{show(est.value)} [{show(est.lo)}, {show(est.hi)}] (n={est.n})"
 
 
@@ -226,8 +228,12 @@ def _steps_text(est: Estimate | None) -> str:
 
 
 def _speed_text(est: Estimate | None) -> str:
-    """PathNet's speed-up; ``inf`` where baseline 1's median never reached the threshold."""
-    return _censored_text(est, lambda v: "inf" if v == math.inf else f"{v:.2f}x")
+    """PathNet's speed-up; where baseline 1's median never reached the threshold it is
+    larger than the budget can show, and says so."""
+    text = _censored_text(est, lambda v: "inf" if v == math.inf else f"{v:.2f}x")
+    if est is not None and est.value == math.inf:
+        text = text.replace("inf (", "inf: baseline 1 never got there (", 1)
+    return text
 
 
 def matrix_rows(cells: list[CellResult]) -> list[list[str]]:

@@ -379,3 +379,17 @@ def test_forgetting_with_one_shared_source_run(seeded):
     cols = [c.strip() for c in row.strip("|").split("|")]
     assert cols[3:5] == ["10.000", "9.000"]
     assert cols[5].startswith("1.000 [") and cols[5].endswith("n=3")
+
+
+def test_a_speed_up_over_a_baseline_that_never_got_there_says_so():
+    """Baseline 1's median never reached the threshold: the speed-up is larger than the
+    budget shows, and resamples where both medians are censored leave no interval."""
+    import math
+
+    from analysis.render import _speed_text, _steps_text
+    from analysis.stats import Estimate
+
+    never = Estimate(math.inf, math.nan, math.nan, 3)
+    assert _speed_text(never) == "inf: baseline 1 never got there (n=3, interval undefined)"
+    assert _speed_text(Estimate(2.0, 1.5, 3.0, 3)) == "2.00x [1.50x, 3.00x] (n=3)"
+    assert _steps_text(Estimate(math.inf, math.nan, math.nan, 1)) == "never (n=1, no interval)"
