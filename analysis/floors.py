@@ -36,12 +36,15 @@ class Floor:
         source: ``random policy`` or ``game minimum (...)``.
         episodes: random episodes measured (0 for a game minimum).
         se: standard error of ``value`` (0 for a game minimum; None if not recorded).
+        sd: standard deviation of the random episodes' scores (None where ``se`` is
+            None or there were no episodes).
     """
 
     value: float
     source: str
     episodes: int = 0
     se: float | None = 0.0
+    sd: float | None = None
 
     def describe(self) -> str:
         if not self.episodes:
@@ -71,8 +74,9 @@ def load_floors(root: str | Path, tasks: set[str] | list[str]) -> dict[str, Floo
         if isinstance(entry, dict) and "floor" in entry:
             episodes = int(entry.get("episodes", 0))
             std = entry.get("std")
-            se = float(std) / math.sqrt(episodes) if std is not None and episodes else None
-            floors[task] = Floor(float(entry["floor"]), "random policy", episodes, se)
+            sd = float(std) if std is not None and episodes else None
+            se = sd / math.sqrt(episodes) if sd is not None else None
+            floors[task] = Floor(float(entry["floor"]), "random policy", episodes, se, sd)
             continue
         domain = task.split("/", 1)[0]
         if domain in GAME_MINIMUM:

@@ -172,11 +172,7 @@ def learnability_rows(roots: Sequence[str | Path]) -> list[LearnabilityRow]:
         floors = load_floors(root, {r.config["task"] for r in runs})
         for r in runs:
             floor = floors[r.config["task"]]
-            sd = (
-                floor.se * math.sqrt(floor.episodes)
-                if floor.se is not None and floor.episodes
-                else None
-            )
+            sd = floor.sd
             margin = clear_margin(sd)
             x = [p["env_steps"] for p in r.curve]
             y = [p["episode_return_mean"] for p in r.curve]

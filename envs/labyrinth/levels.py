@@ -478,8 +478,7 @@ def _env_class() -> type:
             items = self._item_arrays()
             # where the agent stands and the items are as at the last test, nothing is
             # near (what was near then was taken)
-            where = (self.agent.pos.tobytes(), len(self.items))
-            if self.items and where != self._tested_at:
+            if self.items and self._where() != self._tested_at:
                 near = np.linalg.norm(items["pos"] - self.agent.pos, axis=1) < items["near"]
                 for i in np.flatnonzero(near)[::-1]:  # back to front: indices stay valid
                     ent, kind = self.items[i]
@@ -489,12 +488,16 @@ def _env_class() -> type:
                     info.setdefault("picked", []).insert(0, kind)
                 if "picked" in info:
                     items = self._item_arrays()
-                self._tested_at = (self.agent.pos.tobytes(), len(self.items))
+                self._tested_at = self._where()
             remaining = items["positive"]
             if remaining == 0:
                 terminated, truncated = True, False
             info["positive_items_left"] = remaining
             return None, reward, terminated, truncated, info
+
+        def _where(self) -> tuple[bytes, int]:
+            """The state a pickup test depends on: the agent's position, the items left."""
+            return self.agent.pos.tobytes(), len(self.items)
 
         def _item_arrays(self) -> dict[str, Any]:
             """The items not taken, in item order: positions (n, 3), the same on the
@@ -537,7 +540,7 @@ def _env_class() -> type:
             # MiniWorld tests every other entity, here the items. None can be hit from
             # where the last pickup test found none near: an item is hit within its radius
             # plus the agent's, taken within that plus 1.1 x the longest step
-            tested = self._tested_at == (agent.pos.tobytes(), len(self.items))
+            tested = self._tested_at == self._where()
             if self.items and not (
                 tested and math.hypot(fwd_dist, fwd_drift) < 1.1 * self.max_forward_step
             ):
