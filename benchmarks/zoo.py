@@ -220,7 +220,8 @@ def install_zoo_run(zoo_run: Path, run_dir: Path, task: str | None = None) -> Pa
 
 
 def _is_pong(task: str) -> bool:
-    return task.startswith("pong_soup/") or task == "atari/pong"
+    """Pong Soup's tasks and their equivalents (atari/pong)."""
+    return EQUIVALENT_TASKS.get(task, task).startswith("pong_soup/")
 
 
 def write_replay_bar(run_dir: str | Path, task: str, floor: float, floor_sd: float | None) -> dict:
