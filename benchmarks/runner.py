@@ -232,6 +232,9 @@ def _after_run(
                     old.get("episodes") == eval_episodes and old.get("seed") == FORGETTING_SEED
                 ):
                     continue
+            if not RunDir(side).weights.is_file():  # a published folder keeps none
+                log(f"no forgetting evaluation for {side}: its weights are not on disk")
+                continue
             try:
                 evaluate_forgetting(side, source, eval_episodes)
             except ValueError as err:  # e.g. heads replaced for another action count

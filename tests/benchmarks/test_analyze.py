@@ -128,3 +128,27 @@ def test_the_suite_skips_analyses_of_a_run_without_weights_and_says_so(tmp_path)
     _after_run(cfg, tmp_path, 5, lines.append, aps_episodes=2)
     assert any("no AFS/APS" in x and "weights are not on disk" in x for x in lines), lines
     assert not (run_dir / "afs.json").exists() and not (run_dir / "aps.json").exists()
+
+
+def test_a_run_without_weights_gets_no_forgetting_evaluation_and_the_suite_goes_on(tmp_path):
+    """A published seed's target run (no agent.pt) beside a source that has weights: the
+    source is evaluated, the target is skipped with a line, nothing is raised (a 3-seed
+    Pong Soup bench on the committed folder stopped here with FileNotFoundError)."""
+    from benchmarks.evaluate import FORGETTING_SEED
+    from benchmarks.runner import _after_run
+    from runstore.config import run_dir_for, source_config
+    from runstore.rundir import RunDir, eval_file
+
+    cfg, run_dir = _progressive_run(tmp_path, weights=False)
+    eval_file(run_dir, cfg.task).write_text("{}")
+    src_dir = run_dir_for(tmp_path, source_config(cfg))
+    src_dir.mkdir(parents=True)
+    (src_dir / "config.json").write_text(json.dumps({"run": source_config(cfg).to_dict()}))
+    (src_dir / "status.json").write_text(json.dumps({"state": "done"}))
+    build_agent("scratch", 3, seed=0).save(src_dir / "agent.pt")
+    lines = []
+    _after_run(cfg, tmp_path, 4, lines.append)
+    before = json.loads(RunDir(src_dir).forgetting_eval("catch_soup/pong").read_text())
+    assert before["episodes"] == 4 and before["seed"] == FORGETTING_SEED
+    assert not RunDir(run_dir).forgetting_eval("catch_soup/pong").exists()
+    assert any("no forgetting evaluation" in x and str(run_dir) in x for x in lines), lines
