@@ -688,9 +688,12 @@ def mean_curve(
 
     Each seed's measured points (NaN windows left out) are interpolated linearly onto
     ``points`` steps spanning every curve; a seed contributes only inside its own
-    measured range. At each grid step the band is the 2.5th-97.5th percentile of the
-    mean over seeds resampled with replacement; ``n`` is how many seeds cover the step
-    (no band where fewer than 2 do).
+    measured range. The mean and the band are given only where every seed covers the
+    step (elsewhere NaN): seeds end a window apart, and a mean over the one seed whose
+    last window lies beyond the others' would draw that seed alone as a jump at the end.
+    At each such step the band is the 2.5th-97.5th percentile of the mean over seeds
+    resampled with replacement (no band for one seed); ``n`` is how many seeds cover
+    each step.
 
     Returns:
         ``{"steps", "mean", "lo", "hi", "n"}``, arrays of ``points`` values.
@@ -715,6 +718,8 @@ def mean_curve(
         idx = np.random.default_rng(0).integers(0, len(measured), (reps, len(measured)))
         boots = np.nanmean(table[idx], axis=1)  # (reps, points)
         lo, hi = np.nanpercentile(boots, [2.5, 97.5], axis=0)
+    partial = n < len(measured)
+    mean[partial], lo[partial], hi[partial] = np.nan, np.nan, np.nan
     lo[n < 2], hi[n < 2] = np.nan, np.nan
     return {"steps": grid, "mean": mean, "lo": lo, "hi": hi, "n": n}
 

@@ -85,6 +85,10 @@ def test_cells_carry_n_and_intervals_that_match_exact_enumeration(seeded):
 def test_table1_gives_intervals_and_the_probability_of_improvement(seeded):
     out = build_report(seeded)
     text = (out / "table1.txt").read_text()
+    # a seeded budget's runs are seeds, not the paper's top jobs
+    assert (
+        text.splitlines()[0] == "Table 1 (pong_soup, transfer %, mean over up to 3 seeds per cell)"
+    )
     line = next(x for x in text.splitlines() if x.startswith("progressive-2col"))
     # every progressive seed beats every baseline seed: P = 1 in every resample
     assert "1.00 [1.00, 1.00] (n=3)" in line
@@ -145,9 +149,18 @@ def test_the_mean_curve_over_seeds_and_its_band_by_hand():
     )
     assert list(band["steps"]) == [0.0, 100.0, 200.0]
     assert list(band["n"]) == [3, 3, 2]
-    # step 100: 10, 12 (interpolated over the NaN window), 14
-    assert band["mean"] == pytest.approx([2.0, 12.0, 21.0])
+    # step 100: 10, 12 (interpolated over the NaN window), 14; step 200: the third seed
+    # ended before it, so no mean there (a mean of the other two would jump by its loss)
+    assert band["mean"][:2] == pytest.approx([2.0, 12.0])
+    assert np.isnan(band["mean"][2]) and np.isnan(band["lo"][2]) and np.isnan(band["hi"][2])
     assert 10.0 <= band["lo"][1] <= 12.0 <= band["hi"][1] <= 14.0
+    # three seeds a window apart at the end: the last grid step is one seed's alone
+    ends = mean_curve(
+        [([0, 1000], [0.0, 0.0]), ([0, 1001], [0.0, 0.0]), ([0, 1000, 1010], [0.0, 0.0, 30.0])],
+        points=5,
+    )
+    assert np.isnan(ends["mean"][-1]) and list(ends["n"])[-1] == 1
+    assert np.nanmax(ends["mean"]) < 1.0  # no jump to 30
     one = mean_curve([([0, 100], [1.0, 2.0])], points=2)
     assert np.isnan(one["lo"]).all()  # one seed: no band
 
