@@ -38,7 +38,7 @@ from analysis.stats import (
     interval,
     probability_of_improvement,
 )
-from runstore.config import source_agent
+from runstore.config import source_agent, source_seed_for
 from runstore.rundir import RunDir
 
 __all__ = [
@@ -377,9 +377,7 @@ def _source_run_of(r: Run, sources: tuple[str, ...], runs: list[Run]) -> Run | N
     """The finished run whose weights ``r`` started from: the last source's task, the
     method's source agent, the earlier sources, and the seed ``source_config`` gives it
     (``source_seed`` when the target has one, else the target's own seed)."""
-    want_seed = r.config.get("source_seed")
-    if want_seed is None:
-        want_seed = r.config.get("seed", 0)
+    want_seed = source_seed_for(r.config.get("seed", 0), r.config.get("source_seed"))
     agent = source_agent(r.config["agent"], sources)
     return next(
         (
@@ -389,7 +387,7 @@ def _source_run_of(r: Run, sources: tuple[str, ...], runs: list[Run]) -> Run | N
             and s.state == "done"
             and s.config["agent"] == agent
             and tuple(s.config.get("sources", ())) == sources[:-1]
-            and int(s.config.get("seed", 0)) == int(want_seed)
+            and int(s.config.get("seed", 0)) == want_seed
         ),
         None,
     )

@@ -36,6 +36,7 @@ __all__ = [
     "run_dir_for",
     "source_agent",
     "source_config",
+    "source_seed_for",
     "finished_run_clash",
 ]
 
@@ -341,6 +342,17 @@ def source_agent(agent: str, sources: tuple[str, ...] | list[str]) -> str:
     return get_method(agent).source_agent(sources)
 
 
+def source_seed_for(seed: int, source_seed: int | None) -> int:
+    """The seed of a target run's source run: ``source_seed`` when the target has one (one
+    source run for every seed of a cell), else the target's own seed. The one rule that
+    :func:`source_config` and the report's pairing of runs with their sources follow.
+
+    >>> source_seed_for(2, None), source_seed_for(2, 0)
+    (2, 0)
+    """
+    return int(seed if source_seed is None else source_seed)
+
+
 def source_config(cfg: RunConfig) -> RunConfig | None:
     """The run whose weights seed ``cfg`` (trained first when missing), or None.
 
@@ -365,7 +377,7 @@ def source_config(cfg: RunConfig) -> RunConfig | None:
         RunConfig(task=last),
         agent=method.source_agent(cfg.sources),
         sources=tuple(earlier),
-        seed=cfg.seed if cfg.source_seed is None else cfg.source_seed,
+        seed=source_seed_for(cfg.seed, cfg.source_seed),
         algo=cfg.algo,
         **method.source_settings(cfg),
         **execution,
