@@ -220,19 +220,20 @@ def _after_run(
         source = cfg.sources[-1]
         src_dir = run_dir_for(root, source_config(cfg))
         for side in (src_dir, run_dir):  # before, after
-            out = RunDir(side).forgetting_eval(source)
-            if read_status(side).get("state") != "done":
+            side_run = RunDir(side)
+            out = side_run.forgetting_eval(source)
+            if side_run.read_status().get("state") != "done":
                 continue
             if out.is_file():  # kept if it is this protocol's (a shared source's, say)
                 try:
-                    old = RunDir(side).read_json(out)
+                    old = side_run.read_json(out)
                 except DamagedFileError:
                     old = {}  # evaluated again, replacing the damaged file
                 if "error" in old or (
                     old.get("episodes") == eval_episodes and old.get("seed") == FORGETTING_SEED
                 ):
                     continue
-            if not RunDir(side).weights.is_file():  # a published folder keeps none
+            if not side_run.weights.is_file():  # a published folder keeps none
                 log(f"no forgetting evaluation for {side}: its weights are not on disk")
                 continue
             try:
