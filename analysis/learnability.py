@@ -20,15 +20,17 @@ results roots, this reads its learning curve and its task's random-policy floor
   the floor at its best; **plateaued**: learned, and that share is below 5%. A source column is
   trained until it has plateaued by this rule (``zoo/README.md``).
 
-``xfer learnability ROOT... --out docs/learnability.md`` writes the table.
+``xfer learnability ROOT... --out docs/learnability.md --figure docs/learnability.png``
+writes the table and a figure of every curve against its floor and floor + margin.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -46,6 +48,8 @@ __all__ = [
     "LearnabilityRow",
     "learnability_rows",
     "learnability_markdown",
+    "learnability_plot",
+    "learnability_figure",
 ]
 
 CLEAR_WINDOWS = 3  # consecutive measured curve points at or above floor + margin
@@ -141,6 +145,7 @@ class LearnabilityRow:
     final: float
     best: float
     plateau: float = math.nan  # plateau_gain
+    curve: tuple[tuple[float, float], ...] = field(default=(), repr=False)  # (steps, return)
 
     @property
     def learned(self) -> bool:
@@ -191,6 +196,7 @@ def learnability_rows(roots: Sequence[str | Path]) -> list[LearnabilityRow]:
                     final=asymptotic_score(x, y),
                     best=max(measured) if measured else math.nan,
                     plateau=plateau_gain(x, y, floor.value),
+                    curve=tuple(zip(map(float, x), map(float, y), strict=True)),
                 )
             )
     return sorted(rows, key=lambda r: (r.task, r.seed, r.run))
@@ -228,3 +234,59 @@ def learnability_markdown(rows: list[LearnabilityRow]) -> str:
             + " |"
         )
     return head + "\n".join(lines) + "\n"
+
+
+def learnability_plot(rows: list[LearnabilityRow]) -> Any:
+    """A matplotlib figure with one panel per row: its curve (measured points only), the
+    random floor, floor + margin, and a vertical line where it cleared."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if not rows:
+        raise ValueError("no learnability rows to draw")
+    n = len(rows)
+    cols = min(3, n)
+    nrows = math.ceil(n / cols)
+    fig, axes = plt.subplots(nrows, cols, figsize=(4.2 * cols, 3.0 * nrows), squeeze=False)
+    for ax, r in zip(axes.flat, rows, strict=False):
+        pts = [(x, y) for x, y in r.curve if math.isfinite(y)]
+        if pts:
+            xs, ys = zip(*pts, strict=True)
+            ax.plot(np.array(xs) / 1e6, ys, color="C0", lw=1.2, label="scratch")
+        ax.axhline(r.floor, color="grey", ls="--", lw=1, label="random floor")
+        ax.axhline(r.floor + r.margin, color="C3", ls=":", lw=1, label="floor + margin")
+        if math.isfinite(r.cleared_at):
+            ax.axvline(r.cleared_at / 1e6, color="C2", lw=1, label="cleared")
+        ax.set_title(f"{r.task} (seed {r.seed})", fontsize=9)
+        ax.set_xlabel("agent steps (M)", fontsize=8)
+        ax.set_ylabel("episode return", fontsize=8)
+        ax.tick_params(labelsize=7)
+    for ax in list(axes.flat)[n:]:
+        ax.axis("off")
+    axes.flat[0].legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    return fig
+
+
+def learnability_figure(rows: list[LearnabilityRow], path: str | Path) -> Path:
+    """:func:`learnability_plot` written atomically as a PNG at ``path``."""
+    import os
+    import tempfile
+
+    import matplotlib.pyplot as plt
+
+    fig = learnability_plot(rows)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=100, format="png")
+        os.replace(tmp, path)
+    finally:
+        plt.close(fig)
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path

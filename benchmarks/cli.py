@@ -283,6 +283,9 @@ def _suite_parsers(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("results_dirs", nargs="+", help="results roots with scratch runs")
     p.add_argument("--out", default=None, help="also write the Markdown table to this file")
+    p.add_argument(
+        "--figure", default=None, help="also draw every curve against its floor (PNG path)"
+    )
     p.set_defaults(func=_cmd_learnability)
 
     p = sub.add_parser("floors", help="measure random-policy floors into RESULTS/floors.json")
@@ -421,7 +424,11 @@ def _cmd_floors(args: argparse.Namespace) -> int:
 
 
 def _cmd_learnability(args: argparse.Namespace) -> int:
-    from analysis.learnability import learnability_markdown, learnability_rows
+    from analysis.learnability import (
+        learnability_figure,
+        learnability_markdown,
+        learnability_rows,
+    )
     from runstore.atomic import write_text
 
     for root in args.results_dirs:
@@ -435,6 +442,8 @@ def _cmd_learnability(args: argparse.Namespace) -> int:
     if args.out:
         write_text(args.out, text)
         print(f"wrote {args.out}")
+    if args.figure:
+        print(f"wrote {learnability_figure(rows, args.figure)}")
     return 0
 
 

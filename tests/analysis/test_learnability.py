@@ -14,6 +14,7 @@ from conftest import write_run
 from analysis.learnability import (
     clear_margin,
     learnability_markdown,
+    learnability_plot,
     learnability_rows,
     steps_to_clear,
 )
@@ -79,10 +80,33 @@ def test_rows_against_hand_computation(tree):
     assert "| pong_soup/hflip | 1 | 1k | -20.20 (0.40) | 1.00 | 0k | -8.00 | -7.00 | yes |" in md
 
 
+def test_the_figure_draws_each_curve_against_its_floor(tree):
+    """Each panel holds its run's measured points (NaN windows left out), the floor, floor
+    + margin and the cleared step, in the rows' order."""
+    import matplotlib.pyplot as plt
+
+    lab, pong = learnability_rows([tree])
+    fig = learnability_plot([lab, pong])
+    try:
+        for ax, row in zip(fig.axes, (lab, pong), strict=False):
+            curve, floor, level, cleared = ax.get_lines()
+            pts = [(x / 1e6, y) for x, y in row.curve if not math.isnan(y)]
+            assert list(zip(curve.get_xdata(), curve.get_ydata(), strict=True)) == pts
+            assert list(floor.get_ydata()) == [row.floor] * 2
+            assert list(level.get_ydata()) == pytest.approx([row.floor + row.margin] * 2)
+            assert list(cleared.get_xdata()) == [row.cleared_at / 1e6] * 2
+            assert row.task in ax.get_title()
+        assert len(fig.axes[0].get_lines()[0].get_xdata()) == 6  # 8 windows, 2 NaN
+    finally:
+        plt.close(fig)
+
+
 def test_cli_writes_the_table_and_refuses_a_missing_root(tree, tmp_path, capsys):
     out = tmp_path / "learnability.md"
-    assert main(["learnability", str(tree), "--out", str(out)]) == 0
+    png = tmp_path / "fig" / "learnability.png"
+    assert main(["learnability", str(tree), "--out", str(out), "--figure", str(png)]) == 0
     assert "| labyrinth/seek_track_1 | 0 |" in out.read_text()
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert main(["learnability", str(tmp_path / "nowhere")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no results directory" in err[0]

@@ -297,3 +297,28 @@ def test_sources_train_for_their_own_budget_and_the_plan_says_which():
     assert "2,000,000 agent steps each (the budget's source budget; targets 600,000)" in line
     smoke = source_budget_line(get_budget("smoke"), "catch_soup")
     assert "3,000 agent steps each (the targets' step count: this budget gives" in smoke
+
+
+def test_labyrinth_laptop_plan_is_three_seeds_on_the_zoo_source():
+    """The laptop Labyrinth matrix: baselines 1 and 3 and progressive on the two targets
+    that learn within 250k steps, 3 seeds each, every seed on the seek_track_1 source of
+    seed 0 at the zoo column's 2M steps: one source run, 18 target runs."""
+    from benchmarks.budgets import get_budget
+    from benchmarks.runner import plan_runs
+
+    waves, manifest = plan_runs(get_suite("labyrinth"), get_budget("laptop"))
+    sources = [c for wave in waves for c in wave if c.task == "labyrinth/seek_track_1"]
+    assert [(s.agent, s.seed, s.steps) for s in sources] == [("scratch", 0, 2_000_000)]
+    assert len(manifest) == 18
+    assert {m["target"] for m in manifest} == {"labyrinth/seek_track_2", "labyrinth/seek_avoid_1"}
+    assert {m["label"] for m in manifest} == {
+        "baseline1-scratch",
+        "baseline3-finetune-all",
+        "progressive-2col",
+    }
+    assert sorted({m["seed"] for m in manifest}) == [0, 1, 2]
+    assert {m["config"]["steps"] for m in manifest} == {250_000}
+    from runstore.config import source_seed_for
+
+    transfer = [m["config"] for m in manifest if m["agent"] != "scratch"]
+    assert {source_seed_for(c["seed"], c["source_seed"]) for c in transfer} == {0}
