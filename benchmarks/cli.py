@@ -288,6 +288,16 @@ def _suite_parsers(sub: argparse._SubParsersAction) -> None:
     )
     p.set_defaults(func=_cmd_learnability)
 
+    p = sub.add_parser(
+        "ship-column",
+        help="ship a finished scratch run as a zoo column (plateau check, 20 greedy "
+        "episodes, replay bar)",
+    )
+    p.add_argument("run_dir", help="a finished scratch run directory")
+    p.add_argument("--floors", required=True, help="results root whose floors.json to use")
+    p.add_argument("--zoo", default=None, help="zoo folder (default: zoo/ or $XFER_ZOO)")
+    p.set_defaults(func=_cmd_ship_column)
+
     p = sub.add_parser("floors", help="measure random-policy floors into RESULTS/floors.json")
     p.add_argument("results_dir", help="a results root (where floors.json lives)")
     p.add_argument("--task", dest="tasks", action="append", required=True, help="task id; repeat")
@@ -420,6 +430,19 @@ def _cmd_floors(args: argparse.Namespace) -> int:
     if not root.is_dir():
         raise CLIError(f"no results directory at {root}")
     measure_floors(list(args.tasks), root)
+    return 0
+
+
+def _cmd_ship_column(args: argparse.Namespace) -> int:
+    from benchmarks.zoo import ship_column
+
+    if not Path(args.run_dir).is_dir():
+        raise CLIError(f"no run directory at {args.run_dir}")
+    try:
+        dest = ship_column(args.run_dir, args.floors, args.zoo)
+    except (ValueError, FileExistsError) as err:
+        raise CLIError(str(err)) from None
+    print(f"shipped {dest}")
     return 0
 
 

@@ -48,6 +48,7 @@ __all__ = [
     "BAR_FILE",
     "replay_bar",
     "write_replay_bar",
+    "ship_column",
 ]
 
 # tasks that observe the same pixels (the same observation fingerprint, checked at every
@@ -278,3 +279,85 @@ def replay_bar(run_dir: str | Path, task: str) -> float:
             "when shipping a column"
         )
     return float(RunDir(run_dir).read_json(path)["bar"])
+
+
+# what a shipped column keeps of its run directory (no checkpoint, lock or logs)
+SHIPPED_FILES = ("agent.pt", "config.json", "curve.csv", "status.json", "curve_check.json")
+
+
+def ship_column(
+    run_dir: str | Path,
+    floors_root: str | Path,
+    zoo: str | Path | None = None,
+    evaluate: Any = None,
+    log: Any = print,
+) -> Path:
+    """Ship the finished scratch run in ``run_dir`` as a zoo column: check it, copy what a
+    column keeps, play 20 greedy episodes and record its replay bar, all in a temporary
+    folder renamed into ``zoo/<task>/scratch/seed<N>`` at the end (nothing half-written).
+
+    It is refused (ValueError, nothing written) unless the run is done, has sources
+    none, passed its curve check, and has plateaued by the zoo's rule
+    (:func:`analysis.learnability.plateau_gain` below 5% of best - floor, with the
+    floor of ``floors_root/floors.json``), and unless its greedy score clears the floor
+    by the learnability margin (:func:`write_replay_bar`).
+
+    ``evaluate(dir, episodes=, greedy=)`` plays the episodes (default
+    :func:`benchmarks.evaluate.evaluate_run`).
+    """
+    from analysis.floors import load_floors
+    from analysis.learnability import PLATEAU_TOLERANCE, clear_margin, plateau_gain
+
+    if evaluate is None:
+        from benchmarks.evaluate import evaluate_run as evaluate
+    run = RunDir(run_dir)
+    cfg = run.read_run_config()
+    task, seed = cfg.get("task"), int(cfg.get("seed", 0))
+    if not run.is_done():
+        raise ValueError(f"{run_dir}: not a finished run (status done, agent.pt)")
+    if cfg.get("agent") != "scratch" or cfg.get("sources"):
+        raise ValueError(f"{run_dir}: a zoo column is a scratch run without sources")
+    check = run.read_json(run.curve_check) if run.curve_check.is_file() else {}
+    if check.get("ok") is not True:
+        raise ValueError(f"{run_dir}: its curve check did not pass (curve_check.json)")
+    floor = load_floors(floors_root, {task})[task]
+    curve = run.read_curve()
+    x = [p["env_steps"] for p in curve]
+    y = [p["episode_return_mean"] for p in curve]
+    gain = plateau_gain(x, y, floor.value)
+    if not gain < PLATEAU_TOLERANCE:
+        raise ValueError(
+            f"{run_dir}: not plateaued (the last 20% of its steps gained {100 * gain:.1f}% "
+            f"of best - floor; the rule is < {100 * PLATEAU_TOLERANCE:.0f}%): train longer"
+        )
+    dest = Path(zoo or zoo_root()) / task.replace("/", "-") / "scratch" / f"seed{seed}"
+    if dest.exists():
+        raise FileExistsError(f"{dest} exists; remove it to ship another column")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
+    try:
+        for name in SHIPPED_FILES:
+            shutil.copy2(run.path / name, tmp / name)
+        for ev in run.path.glob("eval_*.json"):
+            shutil.copy2(ev, tmp / ev.name)
+        result = evaluate(tmp, episodes=20, greedy=True)
+        log(f"{task}: greedy {result['mean']:.2f} +- {result['std']:.2f} over 20 episodes")
+        bar = write_replay_bar(tmp, task, floor.value, floor.sd)
+        log(
+            f"{task}: bar {bar['bar']:.2f} (floor {floor.value:.2f}, margin "
+            f"{clear_margin(floor.sd):.2f}); plateau {100 * gain:+.1f}%"
+        )
+        os.chmod(tmp, 0o755)
+        tmp.rename(dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    from runstore.config import RunConfig
+
+    if find_zoo_run(RunConfig(task=task, seed=seed), log, Path(zoo or zoo_root())) != dest:
+        shutil.rmtree(dest, ignore_errors=True)
+        raise ValueError(
+            f"{run_dir}: the suite would not use it (its config, network or pixels differ "
+            "from this checkout's); retrain it at this commit"
+        )
+    return dest

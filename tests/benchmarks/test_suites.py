@@ -218,6 +218,7 @@ def test_every_cli_command_is_registered():
         "perf",
         "floors",
         "learnability",
+        "ship-column",
         "plan",
     }
 

@@ -205,3 +205,65 @@ def test_atari_pong_takes_the_pong_soup_column(zoo, tmp_path):
     assert any("other observations than atari/pong's" in line for line in lines)
     # a task without an equivalent finds nothing there
     assert find_zoo_run(RunConfig(task="atari/seaquest"), log=print) is None
+
+
+def _finished_run(root, curve, floor, floor_sd):
+    """A finished scratch run of catch_soup/pong with real (untrained) weights, its
+    curve, a passed curve check and the task's floor in ``root/floors.json``."""
+    cfg = RunConfig(task="catch_soup/pong", steps=1_000)
+    run_dir = _ship(root, cfg)
+    with (run_dir / "curve.csv").open("w") as f:
+        f.write("env_steps,frames,episodes,episode_return_mean,wall_time\n")
+        for step, score in curve:
+            f.write(f"{step},{step},1,{score},1.0\n")
+    (run_dir / "curve_check.json").write_text(json.dumps({"ok": True, "eval_episodes": 20}))
+    (run_dir / "checkpoint").mkdir()
+    floors = {"catch_soup/pong": {"floor": floor, "std": floor_sd, "episodes": 10}}
+    (root / "floors.json").write_text(json.dumps(floors))
+    return run_dir
+
+
+FLAT = [(i * 100, 0.9 if i > 2 else -0.5) for i in range(11)]  # plateaued at 0.9
+
+
+def test_ship_column_checks_plays_and_records_its_bar(zoo, tmp_path):
+    """A plateaued run is copied without its checkpoint, played for 20 greedy episodes
+    (really: an untrained Catch net) and given its bar; the suite then finds it."""
+    from benchmarks.zoo import BAR_FILE, SHIPPED_FILES, ship_column
+
+    results = tmp_path / "results"
+    run = _finished_run(results, FLAT, floor=-3.0, floor_sd=0.0)  # margin 1: bar >= -2
+    lines = []
+    dest = ship_column(run, results, zoo, log=lines.append)
+    assert dest == zoo / "catch_soup-pong" / "scratch" / "seed0"
+    assert {p.name for p in dest.iterdir()} == set(SHIPPED_FILES) | {
+        "eval_greedy_catch_soup-pong.json",
+        BAR_FILE,
+    }
+    greedy = json.loads((dest / "eval_greedy_catch_soup-pong.json").read_text())
+    assert greedy["episodes"] == 20 and greedy["greedy"] is True
+    assert all(s in (-1.0, 1.0) for s in greedy["scores"])  # real Catch episodes
+    bar = json.loads((dest / BAR_FILE).read_text())
+    assert bar["bar"] == pytest.approx(max(-3.0 + (greedy["mean"] + 3.0) / 2, -2.0))
+    assert find_zoo_run(RunConfig(task="catch_soup/pong"), log=lambda *_: None) == dest
+    assert "greedy" in lines[0] and "plateau" in lines[1]
+    with pytest.raises(FileExistsError):
+        ship_column(run, results, zoo)
+
+
+def test_ship_column_refuses_runs_that_are_not_sources(zoo, tmp_path):
+    """Still rising, or greedy play not clearly above the floor: refused, and nothing
+    (not even a temporary folder) is left in the zoo."""
+    from benchmarks.cli import main
+    from benchmarks.zoo import ship_column
+
+    rising = [(i * 100, -1.0 + 0.2 * i) for i in range(11)]
+    results = tmp_path / "a"
+    with pytest.raises(ValueError, match="not plateaued"):
+        ship_column(_finished_run(results, rising, -1.0, 0.0), results, zoo)
+    results = tmp_path / "b"
+    run = _finished_run(results, FLAT, floor=0.5, floor_sd=0.0)  # needs >= 1.5: impossible
+    with pytest.raises(ValueError, match="not clearly above the floor"):
+        ship_column(run, results, zoo)
+    assert not zoo.exists() or not any(zoo.rglob("*.json"))
+    assert main(["ship-column", str(run), "--floors", str(results), "--zoo", str(zoo)]) == 2
