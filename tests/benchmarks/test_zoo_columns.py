@@ -51,9 +51,15 @@ def test_zoo_column_is_the_default_source_and_is_complete(task, seed):
     assert greedy["mean"] >= replay_bar(run_dir, task)  # +18 on Pong, else zoo_bar.json
 
 
+def _domain_marks(task: str) -> list:
+    """Atari and Pong Soup columns need the ALE; Labyrinth columns MiniWorld."""
+    return [pytest.mark.miniworld] if task.startswith("labyrinth/") else [pytest.mark.atari]
+
+
 @pytest.mark.slow
-@pytest.mark.atari
-@pytest.mark.parametrize("task, seed", SHIPPED)
+@pytest.mark.parametrize(
+    "task, seed", [pytest.param(t, s, marks=_domain_marks(t)) for t, s in SHIPPED]
+)
 def test_zoo_column_still_reaches_its_bar(task, seed):
     run_dir = find_zoo_run(RunConfig(task=task, seed=seed), log=print)
     agent = load_agent(run_dir / "agent.pt")
