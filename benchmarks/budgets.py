@@ -116,30 +116,37 @@ BUDGETS: dict[str, Budget] = {
         steps={
             "catch_soup": 150_000,
             "pong_soup": 600_000,
-            "atari": 250_000,
+            "atari": 400_000,
             "labyrinth": 250_000,
         },
         reduced=True,
-        seeds={"catch_soup": 5, "pong_soup": 3, "labyrinth": 3},
-        source_seed={"pong_soup": 0, "labyrinth": 0},
-        # Pong and Labyrinth: the zoo column's steps (it stands in); Catch learns its
-        # source in 40-60k
-        source_steps={"catch_soup": 150_000, "pong_soup": 2_000_000, "labyrinth": 2_000_000},
+        seeds={"catch_soup": 5, "pong_soup": 3, "atari": 3, "labyrinth": 3},
+        source_seed={"pong_soup": 0, "atari": 0, "labyrinth": 0},
+        # Pong, Atari and Labyrinth: the zoo column's steps (it stands in); Catch learns
+        # its source in 40-60k
+        source_steps={
+            "catch_soup": 150_000,
+            "pong_soup": 2_000_000,
+            "atari": 5_000_000,
+            "labyrinth": 2_000_000,
+        },
         aps_episodes={"pong_soup": 1, "atari": 2, "labyrinth": 3},
         aps_iterations={"pong_soup": 4},
         notes=(
             "reduced matrix at the default hyperparameters: 5 seeds per cell on Catch Soup, 3 on "
-            "Pong Soup and Labyrinth, 1 elsewhere (--seeds N for more); 600k agent steps per Pong"
-            " Soup target run (150k Catch, 250k Atari and Labyrinth), about 7 minutes a Pong run "
-            "on 2 cores. Pong Soup's first column is the shipped zoo column (seed 0, trained to "
-            ">= +18) for every seed, so targets transfer from a column that plays Pong and the "
-            "seeds vary the target's training. Scratch Pong leaves the random floor only after "
+            "Pong Soup, Atari and Labyrinth (--seeds N for more); 600k agent steps per Pong Soup "
+            "target run (150k Catch, 400k Atari, 250k Labyrinth), about 7 minutes a Pong run on 2"
+            " cores. Pong Soup's first column is the shipped zoo column (seed 0, trained to >= "
+            "+18) for every seed, so targets transfer from a column that plays Pong and the seeds"
+            " vary the target's training. Scratch Pong leaves the random floor only after "
             "300-500k steps, so 300k showed no transfer at all and 400k separated no agent; 600k "
             "is where progressive on hflip pulls away. Its matrix (2 targets x 3 agents x 3 seeds"
             " = 18 runs, APS on 1 episode per noise level) is sized to finish within 3 hours. "
-            "Labyrinth's is the same shape: the zoo column on seek_track_1 (seed 0, 2M steps) for"
-            " every seed, targets seek_track_2 and seek_avoid_1, 3 agents x 3 seeds. Scale up "
-            "with BUDGET=gpu or BUDGET=paper on a cluster."
+            "Atari's and Labyrinth's are the same shape: the zoo column on seaquest (seed 0, 5M "
+            "steps) or seek_track_1 (seed 0, 2M steps) for every seed, targets road_runner and "
+            "krull or seek_track_2 and seek_avoid_1 (scratch learns each within the budget: "
+            "docs/learnability.md), 3 agents x 3 seeds. Scale up with BUDGET=gpu or BUDGET=paper "
+            "on a cluster."
         ),
     ),
     "gpu": Budget(

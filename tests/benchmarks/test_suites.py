@@ -323,3 +323,27 @@ def test_labyrinth_laptop_plan_is_three_seeds_on_the_zoo_source():
 
     transfer = [m["config"] for m in manifest if m["agent"] != "scratch"]
     assert {source_seed_for(c["seed"], c["source_seed"]) for c in transfer} == {0}
+
+
+def test_atari_laptop_plan_is_three_seeds_on_the_seaquest_column():
+    """The laptop Atari matrix: baselines 1 and 3 and progressive on road_runner and krull
+    (boxing stays at its floor for 1M steps), 400k steps, 3 seeds, every seed on the
+    Seaquest source of seed 0 at its 5M zoo steps."""
+    from benchmarks.budgets import get_budget
+    from benchmarks.runner import plan_runs
+    from runstore.config import source_seed_for
+
+    waves, manifest = plan_runs(get_suite("atari"), get_budget("laptop"))
+    sources = [c for wave in waves for c in wave if not c.sources and c.task == "atari/seaquest"]
+    assert [(s.agent, s.seed, s.steps) for s in sources] == [("scratch", 0, 5_000_000)]
+    assert len(manifest) == 18
+    assert {m["target"] for m in manifest} == {"atari/road_runner", "atari/krull"}
+    assert {m["label"] for m in manifest} == {
+        "baseline1-scratch",
+        "baseline3-finetune-all",
+        "progressive-2col",
+    }
+    assert {m["config"]["steps"] for m in manifest} == {400_000}
+    transfer = [m["config"] for m in manifest if m["agent"] != "scratch"]
+    assert {tuple(c["sources"]) for c in transfer} == {("atari/seaquest",)}
+    assert {source_seed_for(c["seed"], c["source_seed"]) for c in transfer} == {0}
