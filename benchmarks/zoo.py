@@ -305,8 +305,10 @@ def ship_column(
     ``evaluate(dir, episodes=, greedy=)`` plays the episodes (default
     :func:`benchmarks.evaluate.evaluate_run`).
     """
+    from analysis.cells import BASELINE  # baseline 1: a column trained from scratch
     from analysis.floors import load_floors
     from analysis.learnability import PLATEAU_TOLERANCE, clear_margin, plateau_gain
+    from analysis.paper import agent_label
 
     if evaluate is None:
         from benchmarks.evaluate import evaluate_run as evaluate
@@ -315,7 +317,7 @@ def ship_column(
     task, seed = cfg.get("task"), int(cfg.get("seed", 0))
     if not run.is_done():
         raise ValueError(f"{run_dir}: not a finished run (status done, agent.pt)")
-    if cfg.get("agent") != "scratch" or cfg.get("sources"):
+    if cfg.get("sources") or agent_label(cfg.get("agent", ""), ()) != BASELINE:
         raise ValueError(f"{run_dir}: a zoo column is a scratch run without sources")
     check = run.read_json(run.curve_check) if run.curve_check.is_file() else {}
     if check.get("ok") is not True:

@@ -30,7 +30,7 @@ def test_the_laptop_catch_matrix_has_five_seeds_per_cell_with_their_own_sources(
 
 
 def test_seeds_override_the_budget_and_one_seed_is_the_old_matrix():
-    suite, budget = get_suite("atari"), get_budget("laptop")
+    suite, budget = get_suite("atari"), get_budget("smoke")
     assert seeds_for(budget, "atari") == 1
     _, one = plan_runs(suite, budget)
     _, three = plan_runs(suite, budget, seeds=3)

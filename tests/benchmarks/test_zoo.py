@@ -267,3 +267,8 @@ def test_ship_column_refuses_runs_that_are_not_sources(zoo, tmp_path):
         ship_column(run, results, zoo)
     assert not zoo.exists() or not any(zoo.rglob("*.json"))
     assert main(["ship-column", str(run), "--floors", str(results), "--zoo", str(zoo)]) == 2
+    data = json.loads((run / "config.json").read_text())
+    data["run"].update(agent="finetune-all", sources=["catch_soup/hflip"])
+    (run / "config.json").write_text(json.dumps(data))
+    with pytest.raises(ValueError, match="a scratch run without sources"):
+        ship_column(run, results, zoo)
