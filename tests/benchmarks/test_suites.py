@@ -300,50 +300,43 @@ def test_sources_train_for_their_own_budget_and_the_plan_says_which():
     assert "3,000 agent steps each (the targets' step count: this budget gives" in smoke
 
 
-def test_labyrinth_laptop_plan_is_three_seeds_on_the_zoo_source():
-    """The laptop Labyrinth matrix: baselines 1 and 3 and progressive on the two targets
-    that learn within 250k steps, 3 seeds each, every seed on the seek_track_1 source of
-    seed 0 at the zoo column's 2M steps: one source run, 18 target runs."""
+@pytest.mark.parametrize(
+    "suite, source, source_steps, targets, steps",
+    [
+        # Labyrinth: both targets learn within 250k steps
+        (
+            "labyrinth",
+            "labyrinth/seek_track_1",
+            2_000_000,
+            ("seek_track_2", "seek_avoid_1"),
+            250_000,
+        ),
+        # Atari: boxing stays at its floor for 1M steps; road_runner and krull learn
+        ("atari", "atari/seaquest", 5_000_000, ("road_runner", "krull"), 400_000),
+    ],
+)
+def test_laptop_atari_and_labyrinth_plans_are_three_seeds_on_one_zoo_source(
+    suite, source, source_steps, targets, steps
+):
+    """The laptop Atari and Labyrinth matrices: baselines 1 and 3 and progressive on two
+    targets that scratch learns within the budget, 3 seeds each, every seed's transfer
+    run on the one source run of seed 0 at the zoo column's steps: 18 target runs."""
     from benchmarks.budgets import get_budget
     from benchmarks.runner import plan_runs
+    from runstore.config import source_seed_for
 
-    waves, manifest = plan_runs(get_suite("labyrinth"), get_budget("laptop"))
-    sources = [c for wave in waves for c in wave if c.task == "labyrinth/seek_track_1"]
-    assert [(s.agent, s.seed, s.steps) for s in sources] == [("scratch", 0, 2_000_000)]
+    waves, manifest = plan_runs(get_suite(suite), get_budget("laptop"))
+    sources = [c for wave in waves for c in wave if not c.sources and c.task == source]
+    assert [(s.agent, s.seed, s.steps) for s in sources] == [("scratch", 0, source_steps)]
     assert len(manifest) == 18
-    assert {m["target"] for m in manifest} == {"labyrinth/seek_track_2", "labyrinth/seek_avoid_1"}
+    assert {m["target"] for m in manifest} == {f"{suite}/{t}" for t in targets}
     assert {m["label"] for m in manifest} == {
         "baseline1-scratch",
         "baseline3-finetune-all",
         "progressive-2col",
     }
     assert sorted({m["seed"] for m in manifest}) == [0, 1, 2]
-    assert {m["config"]["steps"] for m in manifest} == {250_000}
-    from runstore.config import source_seed_for
-
+    assert {m["config"]["steps"] for m in manifest} == {steps}
     transfer = [m["config"] for m in manifest if m["agent"] != "scratch"]
-    assert {source_seed_for(c["seed"], c["source_seed"]) for c in transfer} == {0}
-
-
-def test_atari_laptop_plan_is_three_seeds_on_the_seaquest_column():
-    """The laptop Atari matrix: baselines 1 and 3 and progressive on road_runner and krull
-    (boxing stays at its floor for 1M steps), 400k steps, 3 seeds, every seed on the
-    Seaquest source of seed 0 at its 5M zoo steps."""
-    from benchmarks.budgets import get_budget
-    from benchmarks.runner import plan_runs
-    from runstore.config import source_seed_for
-
-    waves, manifest = plan_runs(get_suite("atari"), get_budget("laptop"))
-    sources = [c for wave in waves for c in wave if not c.sources and c.task == "atari/seaquest"]
-    assert [(s.agent, s.seed, s.steps) for s in sources] == [("scratch", 0, 5_000_000)]
-    assert len(manifest) == 18
-    assert {m["target"] for m in manifest} == {"atari/road_runner", "atari/krull"}
-    assert {m["label"] for m in manifest} == {
-        "baseline1-scratch",
-        "baseline3-finetune-all",
-        "progressive-2col",
-    }
-    assert {m["config"]["steps"] for m in manifest} == {400_000}
-    transfer = [m["config"] for m in manifest if m["agent"] != "scratch"]
-    assert {tuple(c["sources"]) for c in transfer} == {("atari/seaquest",)}
+    assert {tuple(c["sources"]) for c in transfer} == {(source,)}
     assert {source_seed_for(c["seed"], c["source_seed"]) for c in transfer} == {0}
