@@ -239,11 +239,9 @@ def learnability_markdown(rows: list[LearnabilityRow]) -> str:
 def learnability_plot(rows: list[LearnabilityRow]) -> Any:
     """A matplotlib figure with one panel per row: its curve (measured points only), the
     random floor, floor + margin, and a vertical line where it cleared."""
-    import matplotlib
+    from analysis.figures import _plt
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _plt()
     if not rows:
         raise ValueError("no learnability rows to draw")
     n = len(rows)
@@ -271,22 +269,11 @@ def learnability_plot(rows: list[LearnabilityRow]) -> Any:
 
 
 def learnability_figure(rows: list[LearnabilityRow], path: str | Path) -> Path:
-    """:func:`learnability_plot` written atomically as a PNG at ``path``."""
-    import os
-    import tempfile
+    """:func:`learnability_plot` written atomically as a PNG at ``path`` (the report's
+    figure writer, :func:`analysis.figures._save`)."""
+    from analysis.figures import _save
 
-    import matplotlib.pyplot as plt
-
-    fig = learnability_plot(rows)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=100, format="png")
-        os.replace(tmp, path)
-    finally:
-        plt.close(fig)
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    _save(learnability_plot(rows), path.parent, path.name)
     return path

@@ -294,7 +294,8 @@ def ship_column(
 ) -> Path:
     """Ship the finished scratch run in ``run_dir`` as a zoo column: check it, copy what a
     column keeps, play 20 greedy episodes and record its replay bar, all in a temporary
-    folder renamed into ``zoo/<task>/scratch/seed<N>`` at the end (nothing half-written).
+    folder renamed at the end (nothing half-written) into ``zoo/<task>/scratch/seed<N>``
+    (:func:`runstore.config.run_dir_for`).
 
     It is refused (ValueError, nothing written) unless the run is done, has sources
     none, passed its curve check, and has plateaued by the zoo's rule
@@ -332,7 +333,11 @@ def ship_column(
             f"{run_dir}: not plateaued (the last 20% of its steps gained {100 * gain:.1f}% "
             f"of best - floor; the rule is < {100 * PLATEAU_TOLERANCE:.0f}%): train longer"
         )
-    dest = Path(zoo or zoo_root()) / task.replace("/", "-") / "scratch" / f"seed{seed}"
+    from runstore.config import RunConfig, run_dir_for
+
+    root = Path(zoo or zoo_root())
+    column = RunConfig(task=task, seed=seed)  # what a suite asks the zoo for
+    dest = run_dir_for(root, column)
     if dest.exists():
         raise FileExistsError(f"{dest} exists; remove it to ship another column")
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -354,9 +359,7 @@ def ship_column(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    from runstore.config import RunConfig
-
-    if find_zoo_run(RunConfig(task=task, seed=seed), log, Path(zoo or zoo_root())) != dest:
+    if find_zoo_run(column, log, root) != dest:
         shutil.rmtree(dest, ignore_errors=True)
         raise ValueError(
             f"{run_dir}: the suite would not use it (its config, network or pixels differ "
