@@ -127,7 +127,7 @@ BUDGETS: dict[str, Budget] = {
         source_steps={
             "catch_soup": 150_000,
             "pong_soup": 2_000_000,
-            "atari": 5_000_000,
+            "atari": 2_000_000,
             "labyrinth": 2_000_000,
         },
         aps_episodes={"pong_soup": 1, "atari": 2, "labyrinth": 3},
@@ -142,8 +142,8 @@ BUDGETS: dict[str, Budget] = {
             "300-500k steps, so 300k showed no transfer at all and 400k separated no agent; 600k "
             "is where progressive on hflip pulls away. Its matrix (2 targets x 3 agents x 3 seeds"
             " = 18 runs, APS on 1 episode per noise level) is sized to finish within 3 hours. "
-            "Atari's and Labyrinth's are the same shape: the zoo column on seaquest (seed 0, 5M "
-            "steps) or seek_track_1 (seed 0, 2M steps) for every seed, targets road_runner and "
+            "Atari's and Labyrinth's are the same shape: the zoo column on pong (Pong Soup's, "
+            "seed 0, 2M steps) or seek_track_1 (seed 0, 2M steps) for every seed, targets road_runner and "
             "krull or seek_track_2 and seek_avoid_1 (scratch learns each within the budget: "
             "docs/learnability.md), 3 agents x 3 seeds. Scale up with BUDGET=gpu or BUDGET=paper "
             "on a cluster."

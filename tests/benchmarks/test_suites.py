@@ -312,7 +312,8 @@ def test_sources_train_for_their_own_budget_and_the_plan_says_which():
             250_000,
         ),
         # Atari: boxing stays at its floor for 1M steps; road_runner and krull learn
-        ("atari", "atari/seaquest", 5_000_000, ("road_runner", "krull"), 400_000),
+        # from the Pong column (atari/pong sees pong_soup/pong's pixels)
+        ("atari", "atari/pong", 2_000_000, ("road_runner", "krull"), 400_000),
     ],
 )
 def test_laptop_atari_and_labyrinth_plans_are_three_seeds_on_one_zoo_source(
