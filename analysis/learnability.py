@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from analysis.cells import BASELINE
-from analysis.floors import load_floors
+from analysis.floors import Floor, load_floors
 from analysis.metrics import asymptotic_score
 from analysis.paper import agent_label
 from analysis.results import collect_runs
@@ -46,6 +46,7 @@ __all__ = [
     "steps_to_clear",
     "plateau_gain",
     "LearnabilityRow",
+    "learnability_row",
     "learnability_rows",
     "learnability_markdown",
     "learnability_plot",
@@ -176,30 +177,49 @@ def learnability_rows(roots: Sequence[str | Path]) -> list[LearnabilityRow]:
         ]
         floors = load_floors(root, {r.config["task"] for r in runs})
         for r in runs:
-            floor = floors[r.config["task"]]
-            sd = floor.sd
-            margin = clear_margin(sd)
-            x = [p["env_steps"] for p in r.curve]
-            y = [p["episode_return_mean"] for p in r.curve]
-            measured = [v for v in y if math.isfinite(v)]
-            rows.append(
-                LearnabilityRow(
-                    task=r.config["task"],
-                    seed=int(r.config.get("seed", 0)),
-                    run=str(r.path),
-                    steps=float(x[-1]),
-                    floor=floor.value,
-                    floor_sd=sd,
-                    floor_source=floor.describe(),
-                    margin=margin,
-                    cleared_at=steps_to_clear(x, y, floor.value + margin),
-                    final=asymptotic_score(x, y),
-                    best=max(measured) if measured else math.nan,
-                    plateau=plateau_gain(x, y, floor.value),
-                    curve=tuple(zip(map(float, x), map(float, y), strict=True)),
-                )
-            )
+            task = r.config["task"]
+            seed = int(r.config.get("seed", 0))
+            rows.append(learnability_row(task, seed, str(r.path), r.curve, floors[task]))
     return sorted(rows, key=lambda r: (r.task, r.seed, r.run))
+
+
+def learnability_row(
+    task: str, seed: int, run: str, curve: Sequence[dict[str, float]], floor: Floor
+) -> LearnabilityRow:
+    """One run's row from its curve points (``env_steps``, ``episode_return_mean``, as
+    ``curve.csv`` holds them) and its task's floor. Shipping a zoo column
+    (:func:`benchmarks.zoo.ship_column`) asks the same row whether it has plateaued.
+
+    Example:
+        >>> from analysis.floors import Floor
+        >>> pts = [{"env_steps": 10 * i, "episode_return_mean": v}
+        ...        for i, v in enumerate([-1, -1, 0, 1, 1, 1, 1, 1, 1, 1, 1])]
+        >>> floor = Floor(-0.8, "random policy", 10, 0.1, 0.3)
+        >>> row = learnability_row("catch_soup/pong", 0, "run", pts, floor)
+        >>> row.margin, row.cleared_at, row.final, row.learned, row.plateaued
+        (1.0, 30.0, 1.0, True, True)
+    """
+    if not curve:
+        raise ValueError(f"{run}: no curve points")
+    margin = clear_margin(floor.sd)
+    x = [float(p["env_steps"]) for p in curve]
+    y = [float(p["episode_return_mean"]) for p in curve]
+    measured = [v for v in y if math.isfinite(v)]
+    return LearnabilityRow(
+        task=task,
+        seed=seed,
+        run=run,
+        steps=x[-1],
+        floor=floor.value,
+        floor_sd=floor.sd,
+        floor_source=floor.describe(),
+        margin=margin,
+        cleared_at=steps_to_clear(x, y, floor.value + margin),
+        final=asymptotic_score(x, y),
+        best=max(measured) if measured else math.nan,
+        plateau=plateau_gain(x, y, floor.value),
+        curve=tuple(zip(x, y, strict=True)),
+    )
 
 
 def _steps(x: float) -> str:

@@ -204,10 +204,10 @@ def _atari_suite() -> Suite:
         reduced,
         smoke,
         notes=(
-            "reduced: targets road_runner and krull (learned by scratch within the laptop "
-            "budget; boxing is not, in 1M steps); first column the shipped Pong zoo column "
-            "(atari/pong sees pong_soup/pong's pixels); agents baseline 1 (scratch), baseline 3 (fine-tune all) and "
-            "progressive-2col. The full matrix: all 12 targets; baselines 2 and 3 and "
+            "reduced: targets road_runner and krull (learned by scratch within the laptop budget; "
+            "boxing is not, in 1M steps); first column the shipped Pong zoo column (atari/pong "
+            "sees pong_soup/pong's pixels); agents baseline 1 (scratch), baseline 3 (fine-tune "
+            "all) and progressive-2col. The full matrix: all 12 targets; baselines 2 and 3 and "
             "progressive-2col from each of seaquest, riverraid and pong (the paper's three "
             "sources); progressive chains seaquest > riverraid for 3 columns and seaquest > "
             "riverraid > pong for 4; PathNet and DEN from seaquest."

@@ -298,17 +298,18 @@ def ship_column(
     (:func:`runstore.config.run_dir_for`).
 
     It is refused (ValueError, nothing written) unless the run is done, has sources
-    none, passed its curve check, and has plateaued by the zoo's rule
-    (:func:`analysis.learnability.plateau_gain` below 5% of best - floor, with the
-    floor of ``floors_root/floors.json``), and unless its greedy score clears the floor
-    by the learnability margin (:func:`write_replay_bar`).
+    none, passed its curve check, and has learned and plateaued by the zoo's rule (its
+    :func:`analysis.learnability.learnability_row` against the floor of
+    ``floors_root/floors.json``: final >= floor + margin, and the last 20% of its steps
+    gained below 5% of best - floor), and unless its greedy score clears the floor by
+    the learnability margin (:func:`write_replay_bar`).
 
     ``evaluate(dir, episodes=, greedy=)`` plays the episodes (default
     :func:`benchmarks.evaluate.evaluate_run`).
     """
     from analysis.cells import BASELINE  # baseline 1: a column trained from scratch
     from analysis.floors import load_floors
-    from analysis.learnability import PLATEAU_TOLERANCE, clear_margin, plateau_gain
+    from analysis.learnability import PLATEAU_TOLERANCE, learnability_row
     from analysis.paper import agent_label
 
     if evaluate is None:
@@ -324,14 +325,17 @@ def ship_column(
     if check.get("ok") is not True:
         raise ValueError(f"{run_dir}: its curve check did not pass (curve_check.json)")
     floor = load_floors(floors_root, {task})[task]
-    curve = run.read_curve()
-    x = [p["env_steps"] for p in curve]
-    y = [p["episode_return_mean"] for p in curve]
-    gain = plateau_gain(x, y, floor.value)
-    if not gain < PLATEAU_TOLERANCE:
+    row = learnability_row(task, seed, str(run.path), run.read_curve(), floor)
+    if not row.learned:
         raise ValueError(
-            f"{run_dir}: not plateaued (the last 20% of its steps gained {100 * gain:.1f}% "
-            f"of best - floor; the rule is < {100 * PLATEAU_TOLERANCE:.0f}%): train longer"
+            f"{run_dir}: has not learned (final {row.final:.2f} is under floor {row.floor:.2f}"
+            f" + margin {row.margin:.2f})"
+        )
+    if not row.plateaued:
+        raise ValueError(
+            f"{run_dir}: not plateaued (the last 20% of its steps gained "
+            f"{100 * row.plateau:.1f}% of best - floor; the rule is < "
+            f"{100 * PLATEAU_TOLERANCE:.0f}%): train longer"
         )
     from runstore.config import RunConfig, run_dir_for
 
@@ -352,7 +356,7 @@ def ship_column(
         bar = write_replay_bar(tmp, task, floor.value, floor.sd)
         log(
             f"{task}: bar {bar['bar']:.2f} (floor {floor.value:.2f}, margin "
-            f"{clear_margin(floor.sd):.2f}); plateau {100 * gain:+.1f}%"
+            f"{row.margin:.2f}); plateau {100 * row.plateau:+.1f}%"
         )
         os.chmod(tmp, 0o755)
         tmp.rename(dest)

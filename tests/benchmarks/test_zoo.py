@@ -262,7 +262,13 @@ def test_ship_column_refuses_runs_that_are_not_sources(zoo, tmp_path):
     with pytest.raises(ValueError, match="not plateaued"):
         ship_column(_finished_run(results, rising, -1.0, 0.0), results, zoo)
     results = tmp_path / "b"
-    run = _finished_run(results, FLAT, floor=0.5, floor_sd=0.0)  # needs >= 1.5: impossible
+    run = _finished_run(results, FLAT, floor=0.5, floor_sd=0.0)  # flat at 0.9 < 0.5 + 1
+    with pytest.raises(ValueError, match=r"has not learned \(final 0.90 is under floor 0.50"):
+        ship_column(run, results, zoo)
+    # a curve that says it learned, but greedy Catch (untrained, <= 1) cannot reach 1.5
+    results = tmp_path / "c"
+    learned = [(step, 2.0 + score) for step, score in FLAT]
+    run = _finished_run(results, learned, floor=0.5, floor_sd=0.0)
     with pytest.raises(ValueError, match="not clearly above the floor"):
         ship_column(run, results, zoo)
     assert not zoo.exists() or not any(zoo.rglob("*.json"))
