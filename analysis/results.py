@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from analysis.metrics import area_under_curve
-from runstore.rundir import DamagedFileError, RunDir, read_curve_file, run_liveness
+from runstore.rundir import DamagedFileError, RunDir, eval_file, read_curve_file, run_liveness
 
 __all__ = [
     "Run",
@@ -144,7 +144,19 @@ def run_note(run: Run) -> str:
             f"curve check: last point {check['curve_mean']:.2f} {verdict} with "
             f"{check['eval_episodes']} evaluation episodes {check['eval_mean']:.2f}"
         )
+    evaluation = read_json(eval_file(run.path, run.config.get("task", "")))
+    share = (evaluation or {}).get("top_action_share")
+    if share is not None and share >= COLLAPSED_SHARE:
+        notes.append(
+            f"collapsed policy: one action ({evaluation['top_action']}) at "
+            f"{100 * share:.0f}% of its evaluation steps"
+        )
     return "; ".join(notes)
+
+
+# a final evaluation that takes one action at this share of its steps or more is noted in
+# the runs table: a score such a policy earns (road_runner's LEFT: 1,100) needs no sight
+COLLAPSED_SHARE = 0.9
 
 
 def damaged_files() -> list[str]:

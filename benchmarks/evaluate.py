@@ -16,6 +16,7 @@ from runstore.rundir import RunDir, eval_file
 
 __all__ = [
     "FORGETTING_SEED",
+    "action_summary",
     "evaluate_forgetting",
     "evaluate_run",
     "play_episodes",
@@ -51,8 +52,14 @@ def play_episodes(
     seed: int = 12345,
     greedy: bool = False,
     max_steps: int = 100_000,
+    action_counts: np.ndarray | None = None,
 ) -> list[float]:
-    """Raw episode scores of ``policy`` (obs batch (1, C, H, W) uint8 -> AgentOutput)."""
+    """Raw episode scores of ``policy`` (obs batch (1, C, H, W) uint8 -> AgentOutput).
+
+    ``action_counts`` (one integer slot per action), when given, gets one added at the
+    index of every action taken: a policy that has collapsed onto one action shows as
+    one slot holding nearly everything.
+    """
     from envs import make_env
 
     if episodes < 1:
@@ -73,6 +80,8 @@ def play_episodes(
                         action = int(logits.argmax())
                     else:
                         action = int(torch.multinomial(torch.softmax(logits, -1), 1, generator=gen))
+                    if action_counts is not None:
+                        action_counts[action] += 1
                     obs, reward, term, trunc, _ = env.step(action)
                     total += float(reward)
                     steps += 1
@@ -136,6 +145,35 @@ def play_episodes_batched(
     return totals
 
 
+def action_summary(counts: np.ndarray, names: list[str] | None = None) -> dict[str, Any]:
+    """How often each action was taken, and the share of the most frequent one.
+
+    Example:
+        >>> action_summary(np.array([1, 0, 3]), ["NOOP", "FIRE", "LEFT"])
+        {'action_counts': [1, 0, 3], 'top_action': 'LEFT', 'top_action_share': 0.75}
+    """
+    counts = np.asarray(counts, dtype=np.int64)
+    total = int(counts.sum())
+    top = int(counts.argmax())
+    return {
+        "action_counts": counts.tolist(),
+        "top_action": names[top] if names is not None else top,
+        "top_action_share": float(counts[top] / total) if total else float("nan"),
+    }
+
+
+def _actions(task: str) -> tuple[int, list[str] | None]:
+    """The task's action count and its action names where the game gives them (ALE)."""
+    from envs import make_env
+
+    env = make_env(task)
+    try:
+        meanings = getattr(env.unwrapped, "get_action_meanings", None)
+        return int(env.action_space.n), list(meanings()) if callable(meanings) else None
+    finally:
+        env.close()
+
+
 def evaluate_run(
     run_dir: str | Path,
     episodes: int = 10,
@@ -164,7 +202,6 @@ def evaluate_run(
             part whose action count is not the task's.
     """
     from agents import load_agent
-    from envs import make_env
     from methods import get_method
     from methods.base import TaskPart
 
@@ -176,7 +213,7 @@ def evaluate_run(
         raise ValueError(f"{task} is not a source of {run_dir} (sources: {sources or 'none'})")
     agent = load_agent(RunDir(run_dir).weights)
     agent.eval()
-    num_actions = int(make_env(task).action_space.n)
+    num_actions, action_names = _actions(task)
     # task i of the chain (PathNet's readout i, DEN's head i): the sources in order, then
     # the run's own task, which its newest part plays unless ``source`` asks otherwise
     as_source = task in sources and (source or task != run["task"])
@@ -187,7 +224,8 @@ def evaluate_run(
         )
     except ValueError as err:
         raise ValueError(f"{run_dir} on {task}: {err}") from None
-    scores = play_episodes(policy, task, episodes, seed=seed, greedy=greedy)
+    counts = np.zeros(num_actions, dtype=np.int64)
+    scores = play_episodes(policy, task, episodes, seed=seed, greedy=greedy, action_counts=counts)
     result = {
         "run": str(run_dir),
         "task": task,
@@ -199,6 +237,7 @@ def evaluate_run(
         "scores": scores,
         "mean": float(np.mean(scores)),
         "std": float(np.std(scores)),
+        **action_summary(counts, action_names),
     }
     write_json(Path(out) if out is not None else eval_file(run_dir, task, greedy), result)
     return result

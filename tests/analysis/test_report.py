@@ -175,6 +175,21 @@ def test_a_running_run_that_no_process_trains_is_shown_dead(tree):
     assert "dead (status says running, but no live process holds it" in md
 
 
+def test_a_run_whose_final_evaluation_holds_one_action_is_noted_collapsed(tree):
+    """The runs table says when a run's own final evaluation took one action at >= 90% of
+    its steps (a score such a policy gets needs no sight); 80% is not noted."""
+    from conftest import write_run
+
+    for tag, counts in (("a", [1, 0, 0, 19]), ("b", [4, 0, 0, 16])):
+        run = write_run(tree, "pong_soup/white", "scratch", [], [(0, -21)], tag=tag)
+        summary = {"top_action": 3, "top_action_share": max(counts) / sum(counts)}
+        data = {"scores": [-21.0], "mean": -21.0, "action_counts": counts, **summary}
+        (run / "eval_pong_soup-white.json").write_text(json.dumps(data))
+    md = (build_report(tree) / "report.md").read_text()
+    assert md.count("collapsed policy: one action (3) at 95% of its evaluation steps") == 1
+    assert "at 80% of" not in md
+
+
 def _forgetting_file(run_dir, task, scores, seed=4242, name="forgetting"):
     data = {"task": task, "episodes": len(scores), "seed": seed, "greedy": False}
     data.update(scores=scores, mean=sum(scores) / len(scores))

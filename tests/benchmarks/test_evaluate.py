@@ -2,6 +2,7 @@
 no Ray, no training (hand-built run directories on Catch Soup)."""
 
 import json
+import math
 
 import pytest
 import torch
@@ -68,6 +69,46 @@ def test_a_diagonal_run_plays_its_own_task_with_its_newest_part_and_forgetting_w
     # two files: the forgetting evaluation never overwrites the run's own one
     assert json.loads(eval_file(run, TASK).read_text())["part"] == "newest"
     assert json.loads(RunDir(run).forgetting_eval(TASK).read_text())["part"] == "source"
+
+
+def test_evaluation_counts_the_actions_taken(tmp_path):
+    """The evaluation file says how often each action was taken: the newest column made
+    to prefer the last action takes it at nearly every step (a collapsed policy shows),
+    and the counts add up to the episodes' steps."""
+    run, net = _run_dir(tmp_path, "progressive", [TASK])
+    net.eval()
+    lengths = []
+
+    def counting(x):
+        lengths.append(1)
+        return net(x, column=-1)
+
+    result = evaluate_run(run, episodes=6, seed=5)
+    play_episodes(counting, TASK, 6, seed=5)
+    counts = result["action_counts"]
+    n = make_env(TASK).action_space.n
+    assert len(counts) == n and sum(counts) == len(lengths)
+    assert result["top_action"] == n - 1 == counts.index(max(counts))
+    assert result["top_action_share"] == pytest.approx(counts[-1] / sum(counts))
+    assert result["top_action_share"] > 0.95
+    again = play_episodes(lambda x: net(x, column=-1), TASK, 6, seed=5)
+    assert again == result["scores"]  # counting changes nothing that is played
+
+
+@pytest.mark.atari
+def test_action_summary_names_ale_actions():
+    """ALE games name their actions (the evaluation file says LEFT, not 4)."""
+    import numpy as np
+
+    from benchmarks.evaluate import _actions, action_summary
+
+    n, names = _actions("atari/road_runner")
+    assert n == 18 and names[4] == "LEFT"
+    counts = np.zeros(n, dtype=np.int64)
+    counts[4], counts[1] = 3, 1
+    summary = action_summary(counts, names)
+    assert summary["top_action"] == "LEFT" and summary["top_action_share"] == 0.75
+    assert math.isnan(action_summary(np.zeros(3, dtype=np.int64))["top_action_share"])
 
 
 def test_source_part_of_a_task_that_is_not_a_source_is_refused(tmp_path):
