@@ -38,6 +38,10 @@ class Floor:
         se: standard error of ``value`` (0 for a game minimum; None if not recorded).
         sd: standard deviation of the random episodes' scores (None where ``se`` is
             None or there were no episodes).
+        constant: the best mean score of holding one action for whole episodes (None:
+            not measured). A reference beside the floor, not the floor: a score at or
+            under it needs no sight.
+        constant_action: which action that is.
     """
 
     value: float
@@ -45,6 +49,8 @@ class Floor:
     episodes: int = 0
     se: float | None = 0.0
     sd: float | None = None
+    constant: float | None = None
+    constant_action: str | None = None
 
     def describe(self) -> str:
         if not self.episodes:
@@ -76,7 +82,16 @@ def load_floors(root: str | Path, tasks: set[str] | list[str]) -> dict[str, Floo
             std = entry.get("std")
             sd = float(std) if std is not None and episodes else None
             se = sd / math.sqrt(episodes) if sd is not None else None
-            floors[task] = Floor(float(entry["floor"]), "random policy", episodes, se, sd)
+            const = entry.get("constant") or {}
+            floors[task] = Floor(
+                float(entry["floor"]),
+                "random policy",
+                episodes,
+                se,
+                sd,
+                float(const["best"]) if "best" in const else None,
+                const.get("best_action"),
+            )
             continue
         domain = task.split("/", 1)[0]
         if domain in GAME_MINIMUM:

@@ -25,6 +25,7 @@ from analysis.cells import (
     fmt,
     interval_text,
 )
+from analysis.floors import Floor
 from analysis.paper import agent_label
 from analysis.results import Run, run_note, shown_state
 from analysis.stats import Estimate
@@ -320,9 +321,17 @@ def run_rows(runs: list[Run], plan: dict[str, Any], root: Path) -> list[list[str
     )
 
 
-def floor_rows(floors: dict[str, float], floor_source: dict[str, str]) -> list[list[str]]:
-    return [["task", "floor", "source"]] + [
-        [t, fmt(floors[t], 3), floor_source[t]] for t in sorted(floors)
+def floor_rows(floors: dict[str, Floor]) -> list[list[str]]:
+    """Each task's floor and, where measured, the best score of holding one action."""
+
+    def constant(f: Floor) -> str:
+        if f.constant is None:
+            return "not measured"
+        return f"{fmt(f.constant, 3)} ({f.constant_action})"
+
+    return [["task", "floor", "source", "best single action held"]] + [
+        [t, fmt(floors[t].value, 3), floors[t].describe(), constant(floors[t])]
+        for t in sorted(floors)
     ]
 
 

@@ -140,7 +140,7 @@ def build_report(root: str | Path, top_k: int | None = None, allow_damaged: bool
         sensitivity=sensitivity_rows(
             sorted(sens["afs"] + sens["aps"], key=lambda s: (position[id(s.cell)], s.kind))
         ),
-        floors=floor_rows(floors, {t: f.describe() for t, f in loaded.items()}),
+        floors=floor_rows(loaded),
         runs=run_rows(runs, plan, root),
         damaged=damaged,
     )

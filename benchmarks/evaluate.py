@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import math
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -19,6 +21,7 @@ __all__ = [
     "action_summary",
     "evaluate_forgetting",
     "evaluate_run",
+    "fixed_policy",
     "play_episodes",
     "play_episodes_batched",
 ]
@@ -43,6 +46,28 @@ def one_thread() -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(threads)
+
+
+def fixed_policy(num_actions: int, action: int | None = None) -> Callable[[Any], Any]:
+    """A policy that ignores what it sees: uniformly random over ``num_actions``, or,
+    given ``action``, that action at every step (even when sampled).
+
+    Example:
+        >>> out = fixed_policy(3, action=2)(torch.zeros(4, 1, 84, 84))
+        >>> out.logits.shape, out.logits.argmax(-1).tolist()
+        (torch.Size([4, 3]), [2, 2, 2, 2])
+    """
+    if action is not None and not 0 <= action < num_actions:
+        raise ValueError(f"action {action} is not one of {num_actions} actions")
+
+    def policy(x: torch.Tensor) -> Any:
+        logits = torch.zeros(x.shape[0], num_actions)
+        if action is not None:
+            logits.fill_(-math.inf)
+            logits[:, action] = 0.0
+        return SimpleNamespace(logits=logits)
+
+    return policy
 
 
 def play_episodes(

@@ -54,6 +54,8 @@ __all__ = [
 # on Pong a random policy scores -20.2 +- 0.6 (SE about 0.2 over 10 episodes, on a
 # 42-point scale).
 FLOOR_EPISODES = {"catch_soup": 500, "pong_soup": 10, "atari": 10, "labyrinth": 10}
+# episodes of each single action held for the whole episode (floors.json's constant)
+CONSTANT_EPISODES = 3
 
 
 def _job_config(
@@ -167,31 +169,50 @@ def plan_runs(
 
 
 def measure_floors(tasks: list[str], root: Path, log: Any = print) -> dict[str, float]:
-    """Mean score of a uniformly random policy per task, cached in ``root/floors.json``."""
-    from benchmarks.evaluate import play_episodes
+    """Mean score of a uniformly random policy per task, cached in ``root/floors.json``,
+    and beside it what holding each single action scores (``constant``: a reference, not
+    the floor; a score a policy earns without seeing, road_runner's LEFT say). A cached
+    entry without ``constant`` gets it added; its random floor is kept."""
+    from benchmarks.evaluate import fixed_policy, play_episodes
     from envs import get_task, make_env
 
     path = root / "floors.json"
     floors = json.loads(path.read_text()) if path.is_file() else {}
     for task in tasks:
-        if task in floors:
+        entry = floors.get(task)
+        if entry is not None and "constant" in entry:
             continue
-        episodes = FLOOR_EPISODES.get(get_task(task).domain, 10)
-        n = make_env(task).action_space.n
-        import torch
-
-        def uniform(x: torch.Tensor, n: int = n) -> Any:
-            return type("Out", (), {"logits": torch.zeros(x.shape[0], n)})()
-
-        scores = play_episodes(uniform, task, episodes, seed=2024)
-        floors[task] = {
-            "floor": float(np.mean(scores)),
-            "episodes": episodes,
-            "std": float(np.std(scores)),
-            "se": float(np.std(scores) / np.sqrt(episodes)),
-            "policy": "uniform random",
+        env = make_env(task)
+        n = int(env.action_space.n)
+        meanings = getattr(env.unwrapped, "get_action_meanings", None)
+        names = list(meanings()) if callable(meanings) else [str(a) for a in range(n)]
+        env.close()
+        if entry is None:
+            episodes = FLOOR_EPISODES.get(get_task(task).domain, 10)
+            scores = play_episodes(fixed_policy(n), task, episodes, seed=2024)
+            entry = {
+                "floor": float(np.mean(scores)),
+                "episodes": episodes,
+                "std": float(np.std(scores)),
+                "se": float(np.std(scores) / np.sqrt(episodes)),
+                "policy": "uniform random",
+            }
+            log(f"floor {task}: {entry['floor']:.3f} over {episodes} random episodes")
+        means = {
+            names[a]: float(
+                np.mean(play_episodes(fixed_policy(n, a), task, CONSTANT_EPISODES, seed=2024))
+            )
+            for a in range(n)
         }
-        log(f"floor {task}: {floors[task]['floor']:.3f} over {episodes} random episodes")
+        best = max(means, key=lambda a: means[a])
+        entry["constant"] = {
+            "episodes": CONSTANT_EPISODES,
+            "means": means,
+            "best_action": best,
+            "best": means[best],
+        }
+        log(f"constant {task}: holding {best} scores {means[best]:.3f} (the best of {n} actions)")
+        floors[task] = entry
         write_json(path, floors)
     return {t: floors[t]["floor"] for t in tasks}
 

@@ -78,6 +78,49 @@ def test_floors_cli_measures_and_refuses_bad_input(tmp_path, capsys):
     # the debug env's score does not depend on the policy: floor = its known score
     assert data["debug/reward_track"]["floor"] == pytest.approx(-6.0)
     assert load_floors(tmp_path, {"debug/reward_track"})["debug/reward_track"].se == 0.0
+    # and what holding each action scores: the same, whatever the action
+    constant = data["debug/reward_track"]["constant"]
+    assert all(v == pytest.approx(-6.0) for v in constant["means"].values())
+    assert constant["best"] == pytest.approx(-6.0) and constant["episodes"] == 3
+
+
+def test_floors_add_what_holding_each_action_scores(tmp_path):
+    """floors.json's constant: each action held for 3 whole episodes, checked against
+    a plain env loop (no policy, no torch); a cached floor without it gets it added and
+    keeps its random floor; the report's floors table shows the best action."""
+    from benchmarks.runner import CONSTANT_EPISODES, measure_floors
+    from envs import make_env
+
+    task = "catch_soup/pong"
+    (tmp_path / "floors.json").write_text(json.dumps({task: {"floor": -0.5, "episodes": 4}}))
+    measure_floors([task], tmp_path, log=lambda *_: None)
+    entry = json.loads((tmp_path / "floors.json").read_text())[task]
+    assert entry["floor"] == -0.5 and entry["episodes"] == 4  # kept, not re-measured
+    n = make_env(task).action_space.n
+    for a in range(n):
+        env = make_env(task, seed=2024)  # each action's episodes from the same seed
+        total = 0.0
+        for _ in range(CONSTANT_EPISODES):
+            env.reset()
+            done = False
+            while not done:
+                _, reward, term, trunc, _ = env.step(a)
+                total += float(reward)
+                done = term or trunc
+        assert entry["constant"]["means"][str(a)] == pytest.approx(total / CONSTANT_EPISODES)
+    means = entry["constant"]["means"]
+    assert entry["constant"]["best"] == max(means.values())
+    assert means[entry["constant"]["best_action"]] == entry["constant"]["best"]
+    floor = load_floors(tmp_path, {task})[task]
+    assert (floor.constant, floor.constant_action) == (
+        entry["constant"]["best"],
+        entry["constant"]["best_action"],
+    )
+    from analysis.render import floor_rows
+
+    rows = floor_rows({task: floor})
+    assert rows[0][-1] == "best single action held"
+    assert rows[1][-1] == f"{floor.constant:.3f} ({floor.constant_action})"
 
 
 def _progressive_run(root, task="catch_soup/hflip", weights=True):
