@@ -85,3 +85,7 @@ class CatchEnv(gym.Env):
 
     def render(self) -> np.ndarray:
         return self._frame()
+
+    def get_action_meanings(self) -> list[str]:
+        """The actions' names, as ALE names Pong's (``NOOP`` is stay)."""
+        return ["NOOP", "LEFT", "RIGHT"]

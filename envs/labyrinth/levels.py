@@ -331,6 +331,10 @@ def _env_class() -> type:
                 mw.FrameBuffer = original
             self.action_space = spaces.Discrete(4)  # turn left, turn right, forward, back
 
+        def get_action_meanings(self) -> list[str]:
+            """The 4 actions' names (as ALE games name theirs)."""
+            return ["TURN_LEFT", "TURN_RIGHT", "FORWARD", "BACK"]
+
         def _gen_world(self) -> None:
             rooms = [self.add_room(outline=poly.copy()) for poly in self.layout.rooms]
             for a, b in self.layout.links:

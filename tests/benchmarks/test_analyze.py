@@ -82,6 +82,8 @@ def test_floors_cli_measures_and_refuses_bad_input(tmp_path, capsys):
     constant = data["debug/reward_track"]["constant"]
     assert all(v == pytest.approx(-6.0) for v in constant["means"].values())
     assert constant["best"] == pytest.approx(-6.0) and constant["episodes"] == 3
+    assert set(constant["means"]) == {"0", "1", "2"}  # an env without action names
+    assert constant["best_action"] == "every action"
 
 
 def test_floors_add_what_holding_each_action_scores(tmp_path):
@@ -96,18 +98,19 @@ def test_floors_add_what_holding_each_action_scores(tmp_path):
     measure_floors([task], tmp_path, log=lambda *_: None)
     entry = json.loads((tmp_path / "floors.json").read_text())[task]
     assert entry["floor"] == -0.5 and entry["episodes"] == 4  # kept, not re-measured
-    n = make_env(task).action_space.n
-    for a in range(n):
+    assert make_env(task).action_space.n == 3
+    held = CONSTANT_EPISODES["catch_soup"]
+    for a, name in enumerate(["NOOP", "LEFT", "RIGHT"]):
         env = make_env(task, seed=2024)  # each action's episodes from the same seed
         total = 0.0
-        for _ in range(CONSTANT_EPISODES):
+        for _ in range(held):
             env.reset()
             done = False
             while not done:
                 _, reward, term, trunc, _ = env.step(a)
                 total += float(reward)
                 done = term or trunc
-        assert entry["constant"]["means"][str(a)] == pytest.approx(total / CONSTANT_EPISODES)
+        assert entry["constant"]["means"][name] == pytest.approx(total / held)
     means = entry["constant"]["means"]
     assert entry["constant"]["best"] == max(means.values())
     assert means[entry["constant"]["best_action"]] == entry["constant"]["best"]
