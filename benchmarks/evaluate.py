@@ -61,7 +61,7 @@ def fixed_policy(num_actions: int, action: int | None = None) -> Callable[[Any],
         raise ValueError(f"action {action} is not one of {num_actions} actions")
 
     def policy(x: torch.Tensor) -> Any:
-        logits = torch.zeros(x.shape[0], num_actions)
+        logits = torch.zeros(x.shape[0], num_actions, device=x.device)
         if action is not None:
             logits.fill_(-math.inf)
             logits[:, action] = 0.0
