@@ -128,6 +128,11 @@ def shown_state(run: Run) -> str:
     return "running" if liveness == "live" else "running (liveness unknown)"
 
 
+# a final evaluation that takes one action at this share of its steps or more is noted in
+# the runs table: a score such a policy earns (road_runner's LEFT: 1,100) needs no sight
+COLLAPSED_SHARE = 0.9
+
+
 def run_note(run: Run) -> str:
     """Why a run failed, whether it came from the zoo, and its curve check."""
     notes = []
@@ -152,11 +157,6 @@ def run_note(run: Run) -> str:
             f"{100 * share:.0f}% of its evaluation steps"
         )
     return "; ".join(notes)
-
-
-# a final evaluation that takes one action at this share of its steps or more is noted in
-# the runs table: a score such a policy earns (road_runner's LEFT: 1,100) needs no sight
-COLLAPSED_SHARE = 0.9
 
 
 def damaged_files() -> list[str]:

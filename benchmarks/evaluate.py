@@ -24,6 +24,7 @@ __all__ = [
     "fixed_policy",
     "play_episodes",
     "play_episodes_batched",
+    "task_actions",
 ]
 
 # the forgetting protocol's episodes: the same for a source run and every target run on
@@ -187,8 +188,9 @@ def action_summary(counts: np.ndarray, names: list[str] | None = None) -> dict[s
     }
 
 
-def _actions(task: str) -> tuple[int, list[str] | None]:
-    """The task's action count and its action names where the game gives them (ALE)."""
+def task_actions(task: str) -> tuple[int, list[str] | None]:
+    """The task's action count and its action names where the env gives them (ALE, Catch,
+    Labyrinth: ``get_action_meanings``), else None."""
     from envs import make_env
 
     env = make_env(task)
@@ -238,7 +240,7 @@ def evaluate_run(
         raise ValueError(f"{task} is not a source of {run_dir} (sources: {sources or 'none'})")
     agent = load_agent(RunDir(run_dir).weights)
     agent.eval()
-    num_actions, action_names = _actions(task)
+    num_actions, action_names = task_actions(task)
     # task i of the chain (PathNet's readout i, DEN's head i): the sources in order, then
     # the run's own task, which its newest part plays unless ``source`` asks otherwise
     as_source = task in sources and (source or task != run["task"])

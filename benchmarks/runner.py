@@ -174,8 +174,8 @@ def measure_floors(tasks: list[str], root: Path, log: Any = print) -> dict[str, 
     and beside it what holding each single action scores (``constant``: a reference, not
     the floor; a score a policy earns without seeing, road_runner's LEFT say). A cached
     entry without ``constant`` gets it added; its random floor is kept."""
-    from benchmarks.evaluate import fixed_policy, play_episodes
-    from envs import get_task, make_env
+    from benchmarks.evaluate import fixed_policy, play_episodes, task_actions
+    from envs import get_task
 
     path = root / "floors.json"
     floors = json.loads(path.read_text()) if path.is_file() else {}
@@ -183,13 +183,11 @@ def measure_floors(tasks: list[str], root: Path, log: Any = print) -> dict[str, 
         entry = floors.get(task)
         if entry is not None and "constant" in entry:
             continue
-        env = make_env(task)
-        n = int(env.action_space.n)
-        meanings = getattr(env.unwrapped, "get_action_meanings", None)
-        names = list(meanings()) if callable(meanings) else [str(a) for a in range(n)]
-        env.close()
+        n, names = task_actions(task)
+        names = names or [str(a) for a in range(n)]
+        domain = get_task(task).domain
         if entry is None:
-            episodes = FLOOR_EPISODES.get(get_task(task).domain, 10)
+            episodes = FLOOR_EPISODES.get(domain, 10)
             scores = play_episodes(fixed_policy(n), task, episodes, seed=2024)
             entry = {
                 "floor": float(np.mean(scores)),
@@ -199,7 +197,7 @@ def measure_floors(tasks: list[str], root: Path, log: Any = print) -> dict[str, 
                 "policy": "uniform random",
             }
             log(f"floor {task}: {entry['floor']:.3f} over {episodes} random episodes")
-        held = CONSTANT_EPISODES.get(get_task(task).domain, 3)
+        held = CONSTANT_EPISODES.get(domain, 3)
         means = {
             names[a]: float(np.mean(play_episodes(fixed_policy(n, a), task, held, seed=2024)))
             for a in range(n)

@@ -100,9 +100,9 @@ def test_action_summary_names_ale_actions():
     """ALE games name their actions (the evaluation file says LEFT, not 4)."""
     import numpy as np
 
-    from benchmarks.evaluate import _actions, action_summary
+    from benchmarks.evaluate import action_summary, task_actions
 
-    n, names = _actions("atari/road_runner")
+    n, names = task_actions("atari/road_runner")
     assert n == 18 and names[4] == "LEFT"
     counts = np.zeros(n, dtype=np.int64)
     counts[4], counts[1] = 3, 1
