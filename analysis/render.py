@@ -291,8 +291,13 @@ MATRIX_NOTE = (
 )
 
 
-def run_rows(runs: list[Run], plan: dict[str, Any], root: Path) -> list[list[str]]:
-    """Every run with its state, steps, AUC and notes; planned cells with no run yet."""
+def run_rows(
+    runs: list[Run], plan: dict[str, Any], root: Path, floors: dict[str, Floor] | None = None
+) -> list[list[str]]:
+    """Every run with its state, steps, AUC and notes; planned cells with no run yet.
+    ``floors`` (by task) lets a note say when a final evaluation is no better than holding
+    one action."""
+    floors = floors or {}
     planned = {(m["label"], tuple(m["sources"]), m["target"]) for m in plan.get("cells", [])}
     have = {
         (
@@ -310,7 +315,7 @@ def run_rows(runs: list[Run], plan: dict[str, Any], root: Path) -> list[list[str
                 shown_state(r),
                 fmt(r.curve[-1]["env_steps"], 0) if r.curve else "0",
                 fmt(r.auc, 3),
-                run_note(r),
+                run_note(r, floors.get(r.config.get("task", ""))),
             ]
             for r in runs
         ]

@@ -141,7 +141,7 @@ def build_report(root: str | Path, top_k: int | None = None, allow_damaged: bool
             sorted(sens["afs"] + sens["aps"], key=lambda s: (position[id(s.cell)], s.kind))
         ),
         floors=floor_rows(loaded),
-        runs=run_rows(runs, plan, root),
+        runs=run_rows(runs, plan, root, loaded),
         damaged=damaged,
     )
     write_markdown(doc, out_dir / "report.md")

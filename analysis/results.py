@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from analysis.floors import Floor
 from analysis.metrics import area_under_curve
 from runstore.rundir import DamagedFileError, RunDir, eval_file, read_curve_file, run_liveness
 
@@ -133,8 +134,11 @@ def shown_state(run: Run) -> str:
 COLLAPSED_SHARE = 0.9
 
 
-def run_note(run: Run) -> str:
-    """Why a run failed, whether it came from the zoo, and its curve check."""
+def run_note(run: Run, floor: Floor | None = None) -> str:
+    """Why a run failed, whether it came from the zoo, its curve check, and what its final
+    evaluation shows: a collapsed policy, or (given its task's ``floor`` with the best
+    single action held measured) a mean score no higher than holding that one action,
+    which needs no sight of the screen."""
     notes = []
     if run.status.get("reason"):
         notes.append(str(run.status["reason"]))
@@ -155,6 +159,17 @@ def run_note(run: Run) -> str:
         notes.append(
             f"collapsed policy: one action ({evaluation['top_action']}) at "
             f"{100 * share:.0f}% of its evaluation steps"
+        )
+    mean = (evaluation or {}).get("mean")
+    if (
+        floor is not None
+        and floor.constant is not None
+        and isinstance(mean, (int, float))
+        and mean <= floor.constant
+    ):
+        notes.append(
+            f"final evaluation {mean:.2f} is not above holding {floor.constant_action} "
+            f"({floor.constant:.2f})"
         )
     return "; ".join(notes)
 

@@ -190,6 +190,28 @@ def test_a_run_whose_final_evaluation_holds_one_action_is_noted_collapsed(tree):
     assert "at 80% of" not in md
 
 
+def test_a_final_evaluation_no_better_than_holding_one_action_is_noted(tree):
+    """Road runner's shortcut: holding one action scores points without sight. A run whose
+    final evaluation is at or under the best action held (floors.json's ``constant``) says
+    so in the runs table; one above it, or a task without that measurement, does not."""
+    from conftest import write_run
+
+    floors = json.loads((tree / "floors.json").read_text())
+    floors["pong_soup/white"]["constant"] = {"best": -19.5, "best_action": "LEFT"}
+    (tree / "floors.json").write_text(json.dumps(floors))
+    for tag, task, mean in (
+        ("a", "pong_soup/white", -19.5),  # equal to holding LEFT: noted
+        ("b", "pong_soup/white", -19.25),  # above it: not noted
+        ("c", "pong_soup/hflip", -21.0),  # hflip has no constant measured: not noted
+    ):
+        run = write_run(tree, task, "scratch", [], [(0, -21)], tag=tag)
+        data = {"scores": [mean], "mean": mean}
+        (run / f"eval_{task.replace('/', '-')}.json").write_text(json.dumps(data))
+    md = (build_report(tree) / "report.md").read_text()
+    assert md.count("is not above holding") == 1
+    assert "final evaluation -19.50 is not above holding LEFT (-19.50)" in md
+
+
 def _forgetting_file(run_dir, task, scores, seed=4242, name="forgetting"):
     data = {"task": task, "episodes": len(scores), "seed": seed, "greedy": False}
     data.update(scores=scores, mean=sum(scores) / len(scores))
