@@ -395,24 +395,29 @@ def _source_run_of(r: Run, sources: tuple[str, ...], runs: list[Run]) -> Run | N
 
 def forgetting_rows(
     cells: list[CellResult], runs: list[Run], floors: dict[str, float]
-) -> tuple[list[dict], int]:
+) -> tuple[list[dict], int, list[str]]:
     """Forgetting per transferred cell, over every finished run of the cell that has a
     same-episode pair: the run's own ``forgetting_<source>.json`` and its source run's
     (the source run of its seed, or of its ``source_seed``). Each pair gives the run's
     loss (before - after) and its relative loss; a row holds their means over the pairs
     with a 95% bootstrap interval and n (the number of pairs). Also returns the number of
     cells left out because their runs have only evaluations of other episodes (an
-    ``eval_<source>.json`` of results made before that protocol)."""
-    out, omitted = [], 0
+    ``eval_<source>.json`` of results made before that protocol), and a line for each
+    cell whose runs could not play the source task at all (their forgetting file
+    records why: a fine-tuned network whose head has the target's action count)."""
+    out, omitted, unplayable = [], 0, []
     for c in cells:
         if not c.sources:
             continue
         source = c.sources[-1]
         floor = floors.get(source, 0.0)
         other_episodes = False
-        pairs = []
+        pairs, errors = [], []
         for r in c.finished:
             after = read_json(RunDir(r.path).forgetting_eval(source))
+            if after and "error" in after:
+                errors.append(str(after["error"]).rsplit(": ", 1)[-1])
+                continue
             src_run = _source_run_of(r, c.sources, runs)
             before = read_json(RunDir(src_run.path).forgetting_eval(source)) if src_run else None
             if not after or not before or "scores" not in after or "scores" not in before:
@@ -425,6 +430,12 @@ def forgetting_rows(
             changed = sum(a != b for a, b in zip(before["scores"], after["scores"], strict=True))
             f = forgetting(before["mean"], after["mean"], floor)
             pairs.append((before["mean"], after["mean"], f, changed, len(after["scores"])))
+        if errors:
+            reasons = "; ".join(sorted(set(errors)))
+            unplayable.append(
+                f"{c.label} {source} -> {c.target}: {len(errors)} run(s) cannot play "
+                f"{source} ({reasons})"
+            )
         if not pairs:
             omitted += int(other_episodes)
             continue
@@ -448,7 +459,7 @@ def forgetting_rows(
                 "relative_n": int(relative.size),
             }
         )
-    return out, omitted
+    return out, omitted, unplayable
 
 
 BASELINE = "baseline1-scratch"

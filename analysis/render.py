@@ -376,16 +376,22 @@ def forgetting_table(forget: list[dict]) -> list[list[str]]:
     ]
 
 
-def forgetting_note(shown: int, omitted: int) -> str:
-    """The forgetting section's text ("" when it has nothing to say)."""
-    if not shown and not omitted:
+def forgetting_note(shown: int, omitted: int, unplayable: list[str] | None = None) -> str:
+    """The forgetting section's text ("" when it has nothing to say). ``unplayable``:
+    a line per cell whose runs cannot play the source task, so nothing is measured."""
+    unplayable = unplayable or []
+    if not shown and not omitted and not unplayable:
         return ""
-    return FORGETTING_NOTE + (
-        f" {omitted} transferred cell(s) not shown: their source and target runs were "
-        "not evaluated on the same episodes (results made before this protocol); `xfer "
-        "bench` on the same results evaluates them, where the runs' weights are kept."
-        if omitted
-        else ""
+    return (
+        FORGETTING_NOTE
+        + (
+            f" {omitted} transferred cell(s) not shown: their source and target runs were "
+            "not evaluated on the same episodes (results made before this protocol); `xfer "
+            "bench` on the same results evaluates them, where the runs' weights are kept."
+            if omitted
+            else ""
+        )
+        + (" Not measured, so not shown: " + "; ".join(unplayable) + "." if unplayable else "")
     )
 
 

@@ -113,7 +113,7 @@ def build_report(root: str | Path, top_k: int | None = None, allow_damaged: bool
         out_dir / "table1.txt",
         f"Table 1 ({domain}, transfer %, {runs_per_cell})\n" + table_text + "\n",
     )
-    forget, omitted = forgetting_rows(cells, runs, floors)
+    forget, omitted, unplayable = forgetting_rows(cells, runs, floors)
     sens = {kind: sensitivities(cells, kind) for kind in ("afs", "aps")}
     position = {id(c): i for i, c in enumerate(cells)}
     figures = {
@@ -135,7 +135,7 @@ def build_report(root: str | Path, top_k: int | None = None, allow_damaged: bool
         matrix=matrix_rows(cells),
         figures=figures,
         forgetting=forgetting_table(forget),
-        forgetting_note=forgetting_note(len(forget), omitted),
+        forgetting_note=forgetting_note(len(forget), omitted, unplayable),
         den_growth=den_growth_rows(runs),
         sensitivity=sensitivity_rows(
             sorted(sens["afs"] + sens["aps"], key=lambda s: (position[id(s.cell)], s.kind))

@@ -218,6 +218,40 @@ def _forgetting_file(run_dir, task, scores, seed=4242, name="forgetting"):
     (run_dir / f"{name}_{task.replace('/', '-')}.json").write_text(json.dumps(data))
 
 
+def test_a_cell_whose_runs_cannot_play_the_source_is_named_with_the_reason(tree):
+    """A fine-tuned network with the target's 18 actions cannot play 6-action Pong: its
+    forgetting file holds an error. The report names the cell and the reason instead of
+    leaving it out silently."""
+    from conftest import write_run
+
+    plan = json.loads((tree / "plan.json").read_text())
+    plan["cells"].append(
+        {
+            "label": "baseline3-finetune-all",
+            "agent": "finetune-all",
+            "target": "pong_soup/hflip",
+            "sources": ["pong_soup/pong"],
+            "job": 0,
+        }
+    )
+    (tree / "plan.json").write_text(json.dumps(plan))
+    for seed in (0, 1):
+        curve = [(0, -20), (100, -15)]
+        run = write_run(
+            tree, "pong_soup/hflip", "finetune-all", ["pong_soup/pong"], curve, seed=seed
+        )
+        err = f"{run} on pong_soup/pong: column -1 has 18 actions, the task has 6"
+        (run / "forgetting_pong_soup-pong.json").write_text(
+            json.dumps({"error": err, "task": "pong_soup/pong"})
+        )
+    md = (build_report(tree) / "report.md").read_text()
+    assert (
+        "Not measured, so not shown: baseline3-finetune-all pong_soup/pong -> "
+        "pong_soup/hflip: 2 run(s) cannot play pong_soup/pong (column -1 has 18 actions, "
+        "the task has 6)."
+    ) in md
+
+
 def test_forgetting_compares_the_same_episodes_only(tree):
     """Before and after come from one protocol (same episodes, same seed): the table's
     numbers are those files' means, and an evaluation of other episodes is not paired."""
