@@ -153,14 +153,14 @@ def run_note(run: Run, floor: Floor | None = None) -> str:
             f"curve check: last point {check['curve_mean']:.2f} {verdict} with "
             f"{check['eval_episodes']} evaluation episodes {check['eval_mean']:.2f}"
         )
-    evaluation = read_json(eval_file(run.path, run.config.get("task", "")))
-    share = (evaluation or {}).get("top_action_share")
+    evaluation = read_json(eval_file(run.path, run.config.get("task", ""))) or {}
+    share = evaluation.get("top_action_share")
     if share is not None and share >= COLLAPSED_SHARE:
         notes.append(
             f"collapsed policy: one action ({evaluation['top_action']}) at "
             f"{100 * share:.0f}% of its evaluation steps"
         )
-    mean = (evaluation or {}).get("mean")
+    mean = evaluation.get("mean")
     if (
         floor is not None
         and floor.constant is not None
