@@ -28,7 +28,9 @@ Every file is written atomically and the checkpoint is swapped in atomically (a 
 any step resumes from the newest complete checkpoint). Re-running the same run resumes
 from it and truncates the curve to it (no gap, no duplicate point); a finished run is
 left alone if its config matches (else a clear error); an interrupted run may be given
-more steps. Two processes never train one run directory at once.
+another step budget above the steps its checkpoint holds (more steps, or an earlier
+end; ``config.json`` lists the budgets it had under ``extended``). Two processes never
+train one run directory at once.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ from runstore.config import (
     run_dir_for,
     source_config,
 )
-from runstore.rundir import CURVE_FIELDS, RunDir, has_checkpoint
+from runstore.rundir import CURVE_FIELDS, RunDir, checkpoint_steps, has_checkpoint
 
 __all__ = [
     "RunConfig",  # defined in runstore.config, re-exported for existing imports
@@ -309,7 +311,7 @@ def train(
 def _resolve_config(cfg: RunConfig, run: RunDir, log: Any) -> tuple[RunConfig, list[dict]]:
     """The config to train an existing, unfinished run directory with, and its
     extension record: the same run (other execution settings allowed), or the same run
-    given more steps; anything else is a :class:`TrainingError`."""
+    given another step budget; anything else is a :class:`TrainingError`."""
     from methods import get_method
 
     run_dir = run.path
@@ -343,12 +345,18 @@ def _resolve_config(cfg: RunConfig, run: RunDir, log: Any) -> tuple[RunConfig, l
         raise TrainingError(
             f"{run_dir} holds a run with another config (differs in {diff}); "
             "use another --out or --tag, or delete that directory (an interrupted "
-            "run may only be given more --steps)"
+            "run may only be given other --steps, above the steps its checkpoint holds)"
         )
     if diff:
-        # an interrupted run may be given more steps: it resumes from its checkpoint
-        # and keeps the curve window it was written with
-        log(f"{run_dir}: extending the run from {saved['steps']} to {cfg.steps} steps")
+        # an interrupted run may be given another budget above its checkpoint: it
+        # resumes from there and keeps the curve window it was written with
+        if cfg.steps > int(saved["steps"]):
+            log(f"{run_dir}: extending the run from {saved['steps']} to {cfg.steps} steps")
+        else:
+            log(
+                f"{run_dir}: ending the run early, at {cfg.steps} steps instead of "
+                f"{saved['steps']} (its checkpoint holds {checkpoint_steps(run_dir):.0f})"
+            )
         extended.append({"steps": saved["steps"], "git_commit": saved_file.get("git_commit")})
         cfg = dataclasses.replace(cfg, curve_window=window)
     return cfg, extended
@@ -636,9 +644,12 @@ RESUMABLE_CHANGES = EXECUTION_FIELDS - {"steps", "curve_window", "address"}
 def _can_extend(
     run_dir: Path, saved: dict[str, Any], cfg: RunConfig, diff: list[str], window: int
 ) -> bool:
-    """True when ``cfg`` only asks an interrupted, resumable run for more steps."""
+    """True when ``cfg`` only asks an interrupted, resumable run for another step budget
+    above the steps its checkpoint holds (more steps, or an earlier end: the run then
+    trains at least one more iteration and finishes with a curve point of its own)."""
     if not set(diff) <= {"steps", "curve_window"} or "steps" not in diff:
         return False
     if cfg.curve_window not in (None, window):
         return False
-    return has_checkpoint(run_dir) and cfg.steps > int(saved["steps"])
+    held = checkpoint_steps(run_dir)
+    return held is not None and cfg.steps > held and cfg.steps != int(saved["steps"])

@@ -451,6 +451,22 @@ def has_checkpoint(run_dir: str | Path) -> bool:
     return (run_dir / CHECKPOINT).is_dir() and (run_dir / LEGACY_PROGRESS).is_file()
 
 
+def checkpoint_steps(run_dir: str | Path) -> float | None:
+    """The env steps of the newest complete checkpoint in ``run_dir`` (None: none), read
+    without moving anything (:func:`latest_checkpoint` tidies as it reads)."""
+    run_dir = Path(run_dir)
+    steps = [
+        float(p["window"]["env_steps"])
+        for p in (_progress_of(run_dir / n) for n in (CHECKPOINT, CHECKPOINT_OLD, CHECKPOINT_TMP))
+        if p is not None
+    ]
+    if not steps and (run_dir / CHECKPOINT).is_dir():
+        legacy = _read_json(run_dir / LEGACY_PROGRESS)
+        if legacy is not None:
+            steps.append(float(legacy["window"]["env_steps"]))
+    return max(steps) if steps else None
+
+
 def latest_checkpoint(run_dir: str | Path) -> tuple[Path, dict[str, Any]] | None:
     """The newest complete checkpoint and its progress, moved to ``checkpoint/``.
 

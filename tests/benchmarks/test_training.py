@@ -306,7 +306,7 @@ def test_killed_run_resumes_without_gaps_and_may_be_extended(tmp_path):
     # another learning rate is another run: refused, nothing touched
     clash = [*cmd, "--lr", "0.001"]
     out = subprocess.run(clash, capture_output=True, text=True, timeout=120, cwd=tmp_path, env=env)
-    assert out.returncode == 2 and "only be given more --steps" in out.stderr, out.stderr[-500:]
+    assert out.returncode == 2 and "only be given other --steps" in out.stderr, out.stderr[-500:]
     # more steps for an interrupted run, and another way to execute it (one env runner):
     # it resumes and trains on to the new total
     cmd[cmd.index("12000")] = "14000"

@@ -150,6 +150,29 @@ def test_an_interrupted_run_resumes_with_other_execution_settings_or_more_steps(
     assert curve_of(run_dir) == expected_curve(2_800, 1_000)
 
 
+def test_an_interrupted_run_may_end_early_but_not_at_or_below_its_checkpoint(tmp_path):
+    with pytest.raises(KeyboardInterrupt):
+        train(CFG, tmp_path, log=quiet, trainer_factory=fake_factory(fail_at=4))
+    run_dir = run_dir_for(tmp_path, CFG)
+    # its checkpoint holds 1200 steps: a budget there or below would train nothing
+    for steps in (800, 1_200):
+        with pytest.raises(TrainingError, match=r"another config .*'steps'.*above the steps"):
+            train(replace(CFG, steps=steps), tmp_path, log=quiet, trainer_factory=fake_factory())
+    lines: list[str] = []
+    train(replace(CFG, steps=1_500), tmp_path, log=lines.append, trainer_factory=fake_factory())
+    assert any("ending the run early, at 1500 steps instead of 2000" in ln for ln in lines)
+    assert any("its checkpoint holds 1200" in ln for ln in lines)
+    assert read_status(run_dir)["state"] == "done"
+    saved = json.loads((run_dir / "config.json").read_text())
+    assert saved["run"]["steps"] == 1_500 and [e["steps"] for e in saved["extended"]] == [2_000]
+    # one more iteration (1200 to 1600), which ends the curve with a point of its own
+    assert FakeTrainer.built[-1].iterations == 1
+    first = expected_curve(2_000, 1_000)[0]
+    assert first[:2] == (1200.0, 6.0)
+    assert curve_of(run_dir) == [first, (1600.0, 8.0, (score(6) + score(7)) / 2)]
+    assert load_agent(run_dir / "agent.pt") is not None
+
+
 def test_a_run_held_by_another_live_process_is_refused_as_held(tmp_path):
     run_dir = run_dir_for(tmp_path, CFG)
     run_dir.mkdir(parents=True)
