@@ -416,8 +416,10 @@ def forgetting_rows(
         for r in c.finished:
             after = read_json(RunDir(r.path).forgetting_eval(source))
             if after and "error" in after:
-                # evaluate_run's "<run dir> on <task>: <reason>": keep the reason whole
-                errors.append(str(after["error"]).split(f" on {source}: ", 1)[-1])
+                # the runner's reason; files written before it kept one have only
+                # evaluate_run's "<run dir> on <task>: <reason>", read back whole
+                reason = after.get("reason")
+                errors.append(reason or str(after["error"]).split(f" on {source}: ", 1)[-1])
                 continue
             src_run = _source_run_of(r, c.sources, runs)
             before = read_json(RunDir(src_run.path).forgetting_eval(source)) if src_run else None

@@ -32,6 +32,15 @@ __all__ = [
 FORGETTING_SEED = 4242
 
 
+class CannotPlayError(ValueError):
+    """A run's network cannot play a task (a head with another action count, say): the
+    message names the run and task, ``reason`` is the method's own words alone."""
+
+    def __init__(self, run_dir: str | Path, task: str, reason: str) -> None:
+        super().__init__(f"{run_dir} on {task}: {reason}")
+        self.reason = reason
+
+
 @contextmanager
 def one_thread() -> Iterator[None]:
     """Torch on one intra-op thread inside the block (restored after).
@@ -250,7 +259,7 @@ def evaluate_run(
             agent, TaskPart(index, as_source, len(sources), column, num_actions)
         )
     except ValueError as err:
-        raise ValueError(f"{run_dir} on {task}: {err}") from None
+        raise CannotPlayError(run_dir, task, str(err)) from None
     counts = np.zeros(num_actions, dtype=np.int64)
     scores = play_episodes(policy, task, episodes, seed=seed, greedy=greedy, action_counts=counts)
     result = {

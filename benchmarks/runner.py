@@ -235,7 +235,12 @@ def _after_run(
     run_dir = run_dir_for(root, cfg)
     if read_status(run_dir).get("state") != "done":
         return
-    from benchmarks.evaluate import FORGETTING_SEED, evaluate_forgetting, evaluate_run
+    from benchmarks.evaluate import (
+        FORGETTING_SEED,
+        CannotPlayError,
+        evaluate_forgetting,
+        evaluate_run,
+    )
 
     if not eval_file(run_dir, cfg.task).is_file():
         evaluate_run(run_dir, episodes=eval_episodes, task=cfg.task)
@@ -261,8 +266,8 @@ def _after_run(
                 continue
             try:
                 evaluate_forgetting(side, source, eval_episodes)
-            except ValueError as err:  # e.g. heads replaced for another action count
-                write_json(out, {"task": source, "error": str(err)})
+            except CannotPlayError as err:  # e.g. heads replaced for another action count
+                write_json(out, {"task": source, "error": str(err), "reason": err.reason})
     analyses = get_method(cfg.agent).analyses
     missing = [a for a in analyses if not (run_dir / f"{a}.json").is_file()]
     if missing and not RunDir(run_dir).weights.is_file():

@@ -240,15 +240,16 @@ def test_a_cell_whose_runs_cannot_play_the_source_is_named_with_the_reason(tree)
         run = write_run(
             tree, "pong_soup/hflip", "finetune-all", ["pong_soup/pong"], curve, seed=seed
         )
-        err = f"{run} on pong_soup/pong: column -1 has 18 actions, the task has 6"
-        (run / "forgetting_pong_soup-pong.json").write_text(
-            json.dumps({"error": err, "task": "pong_soup/pong"})
-        )
+        reason = "column -1 has 18 actions, the task has 6"
+        saved = {"error": f"{run} on pong_soup/pong: {reason}", "task": "pong_soup/pong"}
+        if seed == 1:  # the runner's own reason field; seed 0's file predates it
+            saved["reason"] = "its head: 18 actions"
+        (run / "forgetting_pong_soup-pong.json").write_text(json.dumps(saved))
     md = (build_report(tree) / "report.md").read_text()
     assert (
         "Not measured, so not shown: baseline3-finetune-all pong_soup/pong -> "
         "pong_soup/hflip: 2 run(s) cannot play pong_soup/pong (column -1 has 18 actions, "
-        "the task has 6)."
+        "the task has 6; its head: 18 actions)."
     ) in md
 
 

@@ -198,3 +198,31 @@ def test_a_run_without_weights_gets_no_forgetting_evaluation_and_the_suite_goes_
     assert before["episodes"] == 4 and before["seed"] == FORGETTING_SEED
     assert not RunDir(run_dir).forgetting_eval("catch_soup/pong").exists()
     assert any("no forgetting evaluation" in x and str(run_dir) in x for x in lines), lines
+
+
+def test_a_target_that_cannot_play_its_source_gets_a_forgetting_file_with_the_reason(tmp_path):
+    """A fine-tuned network whose head took the target's action count (here 5 against
+    Catch's 3) cannot play the source: the suite records why (the error and the reason
+    apart, which the report reads) and goes on."""
+    from benchmarks.runner import _after_run
+    from runstore.config import run_dir_for, source_config
+    from runstore.rundir import RunDir, eval_file
+
+    cfg = RunConfig(
+        task="catch_soup/hflip", agent="finetune-all", sources=("catch_soup/pong",), wandb=False
+    )
+    run_dir = run_dir_for(tmp_path, cfg)
+    src_dir = run_dir_for(tmp_path, source_config(cfg))
+    for c, d, actions in ((cfg, run_dir, 5), (source_config(cfg), src_dir, 3)):
+        d.mkdir(parents=True)
+        (d / "config.json").write_text(json.dumps({"run": c.to_dict()}))
+        (d / "status.json").write_text(json.dumps({"state": "done"}))
+        build_agent("scratch", actions, seed=0).save(d / "agent.pt")
+    eval_file(run_dir, cfg.task).write_text("{}")
+    _after_run(cfg, tmp_path, 3, [].append)
+    after = json.loads(RunDir(run_dir).forgetting_eval("catch_soup/pong").read_text())
+    assert after["reason"] == "column -1 has 5 actions, the task has 3"
+    assert after["error"] == f"{run_dir} on catch_soup/pong: {after['reason']}"
+    assert "scores" not in after
+    before = json.loads(RunDir(src_dir).forgetting_eval("catch_soup/pong").read_text())
+    assert len(before["scores"]) == 3
