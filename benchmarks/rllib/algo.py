@@ -8,6 +8,7 @@ A2C up to PPO's clipping), with the same optimizer.
 
 from __future__ import annotations
 
+import math
 import os
 from typing import TYPE_CHECKING, Any
 
@@ -168,7 +169,9 @@ def policy_lag(result: dict[str, Any]) -> float | None:
 
     RLlib's ``diff_num_grad_updates_vs_sampler_policy``: how many learner updates the
     weights that sampled a train batch are behind the weights that train on it, per
-    module, as RLlib's metrics logger smooths it. The mean over modules is returned.
+    module, as RLlib's metrics logger smooths it. The mean over modules is returned. A
+    NaN (which the logger reports for an iteration without a value) counts as
+    unreported: one NaN summed into a run's mean made its status.json say NaN.
 
     Example:
         >>> policy_lag({"learners": {"default_policy": {
@@ -176,12 +179,16 @@ def policy_lag(result: dict[str, Any]) -> float | None:
         4.5
         >>> policy_lag({"learners": {}}) is None
         True
+        >>> policy_lag({"learners": {"default_policy": {
+        ...     "diff_num_grad_updates_vs_sampler_policy": float("nan")}}}) is None
+        True
     """
     values = [
         float(module[LAG_KEY])
         for mid, module in result.get("learners", {}).items()
         if mid != "__all_modules__" and isinstance(module, dict) and LAG_KEY in module
     ]
+    values = [v for v in values if math.isfinite(v)]
     return sum(values) / len(values) if values else None
 
 

@@ -495,6 +495,10 @@ def test_policy_lag_is_the_mean_over_modules_of_rllibs_learner_metric():
     assert policy_lag(result) == 5.5
     assert policy_lag({"learners": {"a": {"total_loss": 1.0}}}) is None
     assert policy_lag({}) is None
+    # RLlib's logger reports NaN for an iteration without a value: unreported, not NaN
+    result["learners"]["b"][LAG_KEY] = float("nan")
+    assert policy_lag(result) == 4.0
+    assert policy_lag({"learners": {"a": {LAG_KEY: float("nan")}}}) is None
 
 
 def test_env_runners_build_the_native_vector_env_for_ale_tasks():
