@@ -28,9 +28,12 @@ Every file is written atomically and the checkpoint is swapped in atomically (a 
 any step resumes from the newest complete checkpoint). Re-running the same run resumes
 from it and truncates the curve to it (no gap, no duplicate point); a finished run is
 left alone if its config matches (else a clear error); an interrupted run may be given
-another step budget above the steps its checkpoint holds (more steps, or an earlier
-end; ``config.json`` lists the budgets it had under ``extended``). Two processes never
-train one run directory at once.
+another step budget (more steps, or an earlier end; ``config.json`` lists the budgets it
+had under ``extended``). A budget at or below the steps its checkpoint holds ends the run
+there without training more: its weights are the checkpoint's, its curve the points up
+to the checkpoint's window plus that window's episodes as the last point, so the curve
+it finishes with is known before it is ended. Two processes never train one run
+directory at once.
 """
 
 from __future__ import annotations
@@ -345,18 +348,27 @@ def _resolve_config(cfg: RunConfig, run: RunDir, log: Any) -> tuple[RunConfig, l
         raise TrainingError(
             f"{run_dir} holds a run with another config (differs in {diff}); "
             "use another --out or --tag, or delete that directory (an interrupted "
-            "run may only be given other --steps, above the steps its checkpoint holds)"
+            "run may only be given other --steps)"
         )
     if diff:
         # an interrupted run may be given another budget above its checkpoint: it
         # resumes from there and keeps the curve window it was written with
+        held = int(checkpoint_steps(run_dir) or 0)
         if cfg.steps > int(saved["steps"]):
             log(f"{run_dir}: extending the run from {saved['steps']} to {cfg.steps} steps")
-        else:
+        elif cfg.steps > held:
             log(
                 f"{run_dir}: ending the run early, at {cfg.steps} steps instead of "
-                f"{saved['steps']} (its checkpoint holds {checkpoint_steps(run_dir):.0f})"
+                f"{saved['steps']} (its checkpoint holds {held})"
             )
+        else:
+            # nothing more is trained: the run ends with its checkpoint's weights and
+            # curve, the episodes of its unfinished window closing a last point
+            log(
+                f"{run_dir}: ending the run at its checkpoint, {held} steps (asked for "
+                f"{cfg.steps}, budget {saved['steps']})"
+            )
+            cfg = dataclasses.replace(cfg, steps=held)
         extended.append({"steps": saved["steps"], "git_commit": saved_file.get("git_commit")})
         cfg = dataclasses.replace(cfg, curve_window=window)
     return cfg, extended
@@ -526,6 +538,9 @@ class _Loop:
         log = bar.writer(self.log)
         self.tracker = Tracker(cfg.to_dict(), self.run_dir) if cfg.wandb else None
         try:
+            if window.s["env_steps"] >= cfg.steps and window.s["env_steps"] > window.s["win_start"]:
+                # a run ended at its checkpoint: its unfinished window is its last point
+                self._curve_point(time.time(), True, bar, log)
             while self.window.s["env_steps"] < cfg.steps:
                 self._one_iteration(trainer)
                 window = self.window
@@ -645,11 +660,9 @@ def _can_extend(
     run_dir: Path, saved: dict[str, Any], cfg: RunConfig, diff: list[str], window: int
 ) -> bool:
     """True when ``cfg`` only asks an interrupted, resumable run for another step budget
-    above the steps its checkpoint holds (more steps, or an earlier end: the run then
-    trains at least one more iteration and finishes with a curve point of its own)."""
+    (more steps, or an earlier end: see :func:`_resolve_config`)."""
     if not set(diff) <= {"steps", "curve_window"} or "steps" not in diff:
         return False
     if cfg.curve_window not in (None, window):
         return False
-    held = checkpoint_steps(run_dir)
-    return held is not None and cfg.steps > held and cfg.steps != int(saved["steps"])
+    return checkpoint_steps(run_dir) is not None and cfg.steps != int(saved["steps"])

@@ -150,14 +150,10 @@ def test_an_interrupted_run_resumes_with_other_execution_settings_or_more_steps(
     assert curve_of(run_dir) == expected_curve(2_800, 1_000)
 
 
-def test_an_interrupted_run_may_end_early_but_not_at_or_below_its_checkpoint(tmp_path):
+def test_an_interrupted_run_may_end_early_after_one_more_iteration(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         train(CFG, tmp_path, log=quiet, trainer_factory=fake_factory(fail_at=4))
     run_dir = run_dir_for(tmp_path, CFG)
-    # its checkpoint holds 1200 steps: a budget there or below would train nothing
-    for steps in (800, 1_200):
-        with pytest.raises(TrainingError, match=r"another config .*'steps'.*above the steps"):
-            train(replace(CFG, steps=steps), tmp_path, log=quiet, trainer_factory=fake_factory())
     lines: list[str] = []
     train(replace(CFG, steps=1_500), tmp_path, log=lines.append, trainer_factory=fake_factory())
     assert any("ending the run early, at 1500 steps instead of 2000" in ln for ln in lines)
@@ -170,6 +166,32 @@ def test_an_interrupted_run_may_end_early_but_not_at_or_below_its_checkpoint(tmp
     first = expected_curve(2_000, 1_000)[0]
     assert first[:2] == (1200.0, 6.0)
     assert curve_of(run_dir) == [first, (1600.0, 8.0, (score(6) + score(7)) / 2)]
+    assert load_agent(run_dir / "agent.pt") is not None
+
+
+@pytest.mark.parametrize("fail_at, last", [(4, []), (5, [(1600.0, 8.0, 0.0)])])
+def test_an_interrupted_run_may_end_at_its_checkpoint_training_nothing_more(
+    tmp_path, fail_at, last
+):
+    """A budget at or below the checkpoint's steps ends the run there: the curve is the
+    points up to the checkpoint's window, plus that window's episodes as a last point
+    when it has any (checkpoint at 1600: episodes 6 and 7 since the point at 1200, whose
+    scores are 3 and -3; at 1200 the window is empty)."""
+    with pytest.raises(KeyboardInterrupt):
+        train(CFG, tmp_path, log=quiet, trainer_factory=fake_factory(fail_at=fail_at))
+    run_dir = run_dir_for(tmp_path, CFG)
+    held = 400 * (fail_at - 1)
+    lines: list[str] = []
+    train(replace(CFG, steps=1_000), tmp_path, log=lines.append, trainer_factory=fake_factory())
+    assert any(
+        f"ending the run at its checkpoint, {held} steps (asked for 1000, budget 2000)" in ln
+        for ln in lines
+    ), lines
+    assert FakeTrainer.built[-1].iterations == 0  # nothing trained after the checkpoint
+    assert read_status(run_dir)["state"] == "done"
+    saved = json.loads((run_dir / "config.json").read_text())
+    assert saved["run"]["steps"] == held and [e["steps"] for e in saved["extended"]] == [2_000]
+    assert curve_of(run_dir) == [expected_curve(2_000, 1_000)[0], *last]
     assert load_agent(run_dir / "agent.pt") is not None
 
 
