@@ -351,8 +351,8 @@ def _resolve_config(cfg: RunConfig, run: RunDir, log: Any) -> tuple[RunConfig, l
             "run may only be given other --steps)"
         )
     if diff:
-        # an interrupted run may be given another budget above its checkpoint: it
-        # resumes from there and keeps the curve window it was written with
+        # an interrupted run may be given another budget: it resumes from its
+        # checkpoint and keeps the curve window it was written with
         held = int(checkpoint_steps(run_dir) or 0)
         if cfg.steps > int(saved["steps"]):
             log(f"{run_dir}: extending the run from {saved['steps']} to {cfg.steps} steps")
