@@ -473,6 +473,7 @@ class _Loop:
         from methods import get_method
 
         cfg = self.cfg
+        self.floor, self.ended = self._plateau_floor(), None
         trainer = self.trainer_factory(cfg, model_config(cfg, self.sources))
         try:
             wall_offset, state = self._resume(trainer)
@@ -556,12 +557,44 @@ class _Loop:
                     log(f"{self.run_dir}: {line}")
                 bar.update_to(min(window.s["env_steps"], cfg.steps))
                 done = window.s["env_steps"] >= cfg.steps
+                points = len(self.rows)
                 self._curve_point(now, done, bar, log)
+                if not done and len(self.rows) > points and self._plateaued(log):
+                    break
                 if now - last_ckpt > cfg.checkpoint_every_s and not done:
                     self._checkpoint(trainer, hooks)
                     last_ckpt = time.time()
         finally:
             bar.close()
+
+    def _plateau_floor(self) -> Any:
+        """The task's floor under ``cfg.plateau_floors`` (None when it is not set); a
+        missing floor is an error before anything is trained."""
+        if self.cfg.plateau_floors is None:
+            return None
+        from analysis.floors import load_floors
+
+        return load_floors(self.cfg.plateau_floors, {self.cfg.task})[self.cfg.task]
+
+    def _plateaued(self, log: Any) -> bool:
+        """At a new curve point: True (and the reason kept for status.json) when the run
+        is to end there by ``plateau_floors`` (see :class:`RunConfig`)."""
+        cfg, floor = self.cfg, self.floor
+        if floor is None or self.window.s["env_steps"] < cfg.plateau_min_steps:
+            return False
+        from analysis.learnability import PLATEAU_TOLERANCE, learnability_row
+
+        row = learnability_row(cfg.task, cfg.seed, str(self.run_dir), self.rows, floor)
+        if not row.plateaued:
+            return False
+        self.ended = (
+            f"plateaued at {int(self.window.s['env_steps'])} steps: final {row.final:.2f} >= "
+            f"floor {row.floor:.2f} + margin {row.margin:.2f}, the last 20% of its steps "
+            f"gained {100 * row.plateau:+.1f}% of best - floor (< "
+            f"{100 * PLATEAU_TOLERANCE:.0f}%)"
+        )
+        log(f"{self.run_dir}: {self.ended}; ending the run (budget {cfg.steps})")
+        return True
 
     def _curve_point(self, now: float, done: bool, bar: Progress, log: Any) -> None:
         cfg = self.cfg
@@ -618,6 +651,7 @@ class _Loop:
             episodes=episodes,
             score_mean=s["ret_sum"] / episodes if episodes else None,
             learn_return_mean=s["learn_sum"] / episodes if episodes else None,
+            **({"ended": self.ended} if self.ended else {}),
         )
         shutil.rmtree(run_dir / "checkpoint", ignore_errors=True)
         (run_dir / LEGACY_PROGRESS).unlink(missing_ok=True)

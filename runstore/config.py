@@ -58,6 +58,8 @@ EXECUTION_FIELDS = frozenset(
         "checkpoint_every_s",
         "stall_timeout_s",
         "check_episodes",
+        "plateau_floors",
+        "plateau_min_steps",
         "wandb",
         "address",
     }
@@ -190,6 +192,17 @@ class RunConfig:
         check_episodes: episodes of the independent evaluation that every finished run's
             last curve point is checked against (``benchmarks.evaluate.check_curve``);
             a disagreement fails the run. 0 skips the check.
+        plateau_floors: a results root whose ``floors.json`` holds this task's random
+            floor (``xfer floors``): the run then ends at the first curve point, from
+            ``plateau_min_steps`` on, at which it has learned and plateaued by the zoo's
+            rule (``analysis.learnability``: the last 10% of its steps at least floor +
+            margin, and the last 20% gained under 5% of best - floor over the 20%
+            before), with ``steps`` as its cap; status.json says where and why it ended.
+            None: it trains for ``steps``. For source columns (``xfer ship-column``
+            asks the same rule).
+        plateau_min_steps: the steps before which ``plateau_floors`` ends no run (a
+            curve can sit flat for a while and climb again: River Raid did from 1.25M
+            to 3.76M steps).
         tag: free suffix of the run directory (jobs of a sweep).
         wandb: log config and curve to wandb (offline unless the user configured it).
         address: Ray cluster address (None: embedded Ray; also read from RAY_ADDRESS).
@@ -235,6 +248,8 @@ class RunConfig:
     den_zero_eps: float = DENConfig.zero_eps
     den_phases: tuple[float, ...] = DENConfig.phases
     check_episodes: int = 20
+    plateau_floors: str | None = None
+    plateau_min_steps: int = 0
     tag: str = ""
     wandb: bool = True
     address: str | None = field(default=None, compare=False)
@@ -261,6 +276,8 @@ class RunConfig:
                 f"reward_clip must be positive (or None to learn from raw rewards), "
                 f"got {self.reward_clip}"
             )
+        if self.plateau_min_steps < 0:
+            raise ValueError(f"plateau_min_steps must be >= 0, got {self.plateau_min_steps}")
         if self.check_episodes < 0:
             raise ValueError(f"check_episodes must be >= 0, got {self.check_episodes}")
         if self.requests_in_flight < 1:

@@ -264,3 +264,59 @@ def test_a_registered_toy_method_trains_resumes_and_shows_in_a_report(tmp_path):
     assert "toy-method" in (out / "report.md").read_text()
     with pytest.raises(ValueError, match="unknown agent 'toy'"):
         RunConfig(task="catch_soup/pong", agent="toy")  # gone with its registration
+
+
+def _floors(root, floor: float = -5.0, std: float = 0.25) -> str:
+    (root / "floors.json").write_text(
+        json.dumps({"catch_soup/pong": {"floor": floor, "std": std, "episodes": 10}})
+    )
+    return str(root)
+
+
+def test_plateau_floors_end_a_run_at_its_first_plateaued_point_after_the_minimum(tmp_path):
+    """The fake's points (by hand, expected_curve) are walked one by one with the zoo's
+    rule: the run must end at the first point from plateau_min_steps on whose curve so
+    far has learned and plateaued, neither sooner nor later, with status.json saying so."""
+    from analysis.floors import load_floors
+    from analysis.learnability import learnability_row
+
+    root = tmp_path / "out"
+    root.mkdir()
+    cfg = replace(CFG, steps=40_000, plateau_floors=_floors(root), plateau_min_steps=6_000)
+    floor = load_floors(root, {cfg.task})[cfg.task]
+    points = expected_curve(40_000, 1_000)
+    rows = [{"env_steps": p[0], "episode_return_mean": p[2]} for p in points]
+    first = next(
+        k
+        for k in range(len(rows))
+        if rows[k]["env_steps"] >= 6_000
+        and learnability_row(cfg.task, 0, "r", rows[: k + 1], floor).plateaued
+    )
+    assert rows[first]["env_steps"] < 40_000  # the test ends a run early
+    before = [learnability_row(cfg.task, 0, "r", rows[: k + 1], floor) for k in range(first)]
+    assert any(r.plateaued for r in before)  # and the minimum kept it from ending sooner
+    lines: list[str] = []
+    run_dir = train(cfg, root, log=lines.append, trainer_factory=fake_factory())
+    assert curve_of(run_dir) == points[: first + 1]
+    assert FakeTrainer.built[-1].iterations == int(rows[first]["env_steps"]) // STEPS_PER_ITER
+    status = read_status(run_dir)
+    at = int(rows[first]["env_steps"])
+    assert status["state"] == "done" and status["env_steps"] == at
+    assert status["ended"].startswith(f"plateaued at {at} steps: final ")
+    assert any("ending the run (budget 40000)" in ln for ln in lines)
+    saved = json.loads((run_dir / "config.json").read_text())["run"]
+    assert saved["steps"] == 40_000 and saved["plateau_floors"] == str(root)
+
+
+def test_plateau_floors_end_nothing_that_has_not_learned_and_a_bad_file_stops_first(tmp_path):
+    root = tmp_path / "out"
+    root.mkdir()
+    # a floor the fake's scores (-3..3) never clear: it trains to its budget
+    cfg = replace(CFG, steps=8_000, plateau_floors=_floors(root, floor=3.0))
+    run_dir = train(cfg, root, log=quiet, trainer_factory=fake_factory())
+    assert curve_of(run_dir) == expected_curve(8_000, 1_000)
+    assert "ended" not in read_status(run_dir)
+    (root / "floors.json").write_text("{not json")
+    with pytest.raises(TrainingError, match="floors.json"):
+        train(replace(cfg, seed=1), root, log=quiet, trainer_factory=fake_factory())
+    assert len(FakeTrainer.built) == 1  # nothing was built for the second run
