@@ -574,6 +574,9 @@ class _Loop:
             return None
         from analysis.floors import load_floors
 
+        if not Path(self.cfg.plateau_floors).is_dir():  # else a game minimum stands in
+            raise ValueError(f"plateau_floors {self.cfg.plateau_floors}: no such directory")
+
         return load_floors(self.cfg.plateau_floors, {self.cfg.task})[self.cfg.task]
 
     def _plateaued(self, log: Any) -> bool:

@@ -319,4 +319,11 @@ def test_plateau_floors_end_nothing_that_has_not_learned_and_a_bad_file_stops_fi
     (root / "floors.json").write_text("{not json")
     with pytest.raises(TrainingError, match="floors.json"):
         train(replace(cfg, seed=1), root, log=quiet, trainer_factory=fake_factory())
-    assert len(FakeTrainer.built) == 1  # nothing was built for the second run
+    with pytest.raises(TrainingError, match="plateau_floors .*: no such directory"):
+        train(
+            replace(cfg, seed=2, plateau_floors=str(tmp_path / "typo")),
+            root,
+            log=quiet,
+            trainer_factory=fake_factory(),
+        )
+    assert len(FakeTrainer.built) == 1  # nothing was built for the later runs
