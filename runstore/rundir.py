@@ -451,20 +451,29 @@ def has_checkpoint(run_dir: str | Path) -> bool:
     return (run_dir / CHECKPOINT).is_dir() and (run_dir / LEGACY_PROGRESS).is_file()
 
 
+def _newest_progress(run_dir: Path) -> tuple[str | None, dict[str, Any]] | None:
+    """The newest complete checkpoint's folder name and progress (reads only): among
+    ``checkpoint``, ``checkpoint.old`` and ``checkpoint.tmp`` the one with the most env
+    steps; else a checkpoint from before this layout, ``(None, progress.json)``."""
+    candidates = []
+    for name in (CHECKPOINT, CHECKPOINT_OLD, CHECKPOINT_TMP):
+        progress = _progress_of(run_dir / name)
+        if progress is not None:
+            candidates.append((float(progress["window"]["env_steps"]), name, progress))
+    if candidates:
+        _, name, progress = max(candidates, key=lambda c: c[:2])
+        return name, progress
+    legacy = _read_json(run_dir / LEGACY_PROGRESS)
+    if (run_dir / CHECKPOINT).is_dir() and legacy is not None:
+        return None, legacy
+    return None
+
+
 def checkpoint_steps(run_dir: str | Path) -> float | None:
     """The env steps of the newest complete checkpoint in ``run_dir`` (None: none), read
     without moving anything (:func:`latest_checkpoint` tidies as it reads)."""
-    run_dir = Path(run_dir)
-    steps = [
-        float(p["window"]["env_steps"])
-        for p in (_progress_of(run_dir / n) for n in (CHECKPOINT, CHECKPOINT_OLD, CHECKPOINT_TMP))
-        if p is not None
-    ]
-    if not steps and (run_dir / CHECKPOINT).is_dir():
-        legacy = _read_json(run_dir / LEGACY_PROGRESS)
-        if legacy is not None:
-            steps.append(float(legacy["window"]["env_steps"]))
-    return max(steps) if steps else None
+    found = _newest_progress(Path(run_dir))
+    return None if found is None else float(found[1]["window"]["env_steps"])
 
 
 def latest_checkpoint(run_dir: str | Path) -> tuple[Path, dict[str, Any]] | None:
@@ -477,17 +486,12 @@ def latest_checkpoint(run_dir: str | Path) -> tuple[Path, dict[str, Any]] | None
     """
     run_dir = Path(run_dir)
     ckpt = run_dir / CHECKPOINT
-    candidates = []
-    for name in (CHECKPOINT, CHECKPOINT_OLD, CHECKPOINT_TMP):
-        progress = _progress_of(run_dir / name)
-        if progress is not None:
-            candidates.append((float(progress["window"]["env_steps"]), name, progress))
-    if not candidates:
-        legacy = _read_json(run_dir / LEGACY_PROGRESS)
-        if ckpt.is_dir() and legacy is not None:
-            return ckpt, legacy
+    found = _newest_progress(run_dir)
+    if found is None:
         return None
-    _, name, progress = max(candidates)
+    name, progress = found
+    if name is None:  # the old layout
+        return ckpt, progress
     if name != CHECKPOINT:
         shutil.rmtree(ckpt, ignore_errors=True)
         (run_dir / name).rename(ckpt)
