@@ -427,8 +427,10 @@ def _cmd_floors(args: argparse.Namespace) -> int:
     for task in args.tasks:
         get_task(task)  # an unknown task id is one clear error, before anything is played
     root = Path(args.results_dir)
-    if not root.is_dir():
-        raise CLIError(f"no results directory at {root}")
+    if root.exists() and not root.is_dir():
+        raise CLIError(f"{root} is a file, not a results directory")
+    # the first step of training into a new root (zoo/README.md): it is created here
+    root.mkdir(parents=True, exist_ok=True)
     measure_floors(list(args.tasks), root)
     return 0
 

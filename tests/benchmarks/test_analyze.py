@@ -70,9 +70,16 @@ def test_aps_refuses_a_task_without_a_floor(tmp_path):
 def test_floors_cli_measures_and_refuses_bad_input(tmp_path, capsys):
     from benchmarks.cli import main
 
-    assert main(["floors", str(tmp_path), "--task", "nope/nothing"]) == 2
+    assert main(["floors", str(tmp_path / "new"), "--task", "nope/nothing"]) == 2
     assert "nope/nothing" in capsys.readouterr().err
-    assert main(["floors", str(tmp_path / "missing"), "--task", "catch_soup/pong"]) == 2
+    assert not (tmp_path / "new").exists()  # an unknown task creates nothing
+    (tmp_path / "a_file").write_text("x")
+    assert main(["floors", str(tmp_path / "a_file"), "--task", "debug/reward_track"]) == 2
+    assert "is a file" in capsys.readouterr().err
+    assert (tmp_path / "a_file").read_text() == "x"
+    # a new root is created (the first step of training a column into it)
+    assert main(["floors", str(tmp_path / "new" / "root"), "--task", "debug/reward_track"]) == 0
+    assert (tmp_path / "new" / "root" / "floors.json").is_file()
     assert main(["floors", str(tmp_path), "--task", "debug/reward_track"]) == 0
     data = json.loads((tmp_path / "floors.json").read_text())
     # the debug env's score does not depend on the policy: floor = its known score
