@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -561,6 +562,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("xfer: interrupted; rerun the same command to resume", file=sys.stderr)
         return 130
+    except SystemExit as err:
+        if err.code != signal.SIGTERM:  # Ray's driver exits with the signal's number
+            raise
+        print("xfer: terminated (SIGTERM); rerun the same command to resume", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except CLIError as err:
         print(f"xfer: error: {err}", file=sys.stderr)
         return 2

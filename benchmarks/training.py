@@ -414,6 +414,13 @@ def _train_locked(
     except KeyboardInterrupt:
         _set_status(run_dir, "failed", reason="interrupted (KeyboardInterrupt); rerun to resume")
         raise
+    except SystemExit as err:
+        # SIGTERM: ray.init makes the driver's handler sys.exit(15) (a Ray worker's raises
+        # a SystemExit too), so a `kill` lands here, not in KeyboardInterrupt
+        _set_status(
+            run_dir, "failed", reason=f"interrupted (SystemExit {err.code}); rerun to resume"
+        )
+        raise
     except Exception as err:  # noqa: BLE001 - recorded, then re-raised
         _set_status(run_dir, "failed", reason=f"{type(err).__name__}: {err}")
         raise TrainingError(f"{run_dir}: {type(err).__name__}: {err}") from err

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import math
 import os
+import signal
+import sys
+import threading
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -206,7 +209,18 @@ def ensure_ray(address: str | None, num_cpus: int | None = None) -> dict:
             # "local": always a fresh embedded Ray, never a cluster named by a (possibly
             # stale) /tmp/ray/ray_current_cluster that some earlier `ray start` left
             ray.init(address="local", num_cpus=num_cpus or os.cpu_count(), **kwargs)
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, _exit_on_sigterm)
     return ray.cluster_resources()
+
+
+def _exit_on_sigterm(signum: int, frame: Any) -> None:
+    """SIGTERM (``kill PID``) ends the driver with ``SystemExit(15)``, as ray.init's own
+    handler does, so the run records "interrupted" and Ray shuts down. Set after ray.init,
+    it displaces the abseil failure handler that Ray's core worker chains in front of
+    Python's: that one logs a stack and arms a 3-second alarm that aborts the process
+    (exit 134, a core dump) while the run is still closing (ray-project/ray PR 64830)."""
+    sys.exit(signum)
 
 
 def build_algorithm(s: RunConfig, model_config: dict[str, Any]) -> Any:

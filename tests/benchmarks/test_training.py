@@ -416,7 +416,11 @@ def test_embedded_ray_ignores_a_stale_cluster_address(tmp_path):
         shutil.rmtree(ray_tmp, ignore_errors=True)
 
 
-def test_ctrl_c_leaves_a_resumable_run_and_exits_within_seconds(tmp_path):
+# Ctrl-C signals the foreground process group; `kill PID` sends SIGTERM to xfer alone
+@pytest.mark.parametrize(
+    ("sig", "group", "code"), [(signal.SIGINT, True, 130), (signal.SIGTERM, False, 143)]
+)
+def test_ctrl_c_or_kill_leaves_a_resumable_run_and_exits_within_seconds(tmp_path, sig, group, code):
     cmd = _train_cli("--steps 200000 --envs-per-runner 2 --checkpoint-every 1")
     cmd += ["--out", str(tmp_path)]
     run_dir = tmp_path / "catch_soup-pong" / "scratch" / "seed0"
@@ -435,15 +439,15 @@ def test_ctrl_c_leaves_a_resumable_run_and_exits_within_seconds(tmp_path):
             assert time.time() < deadline, "no checkpoint within 240 s"
             assert proc.poll() is None, proc.stderr.read()[-2000:]
             time.sleep(0.5)
-        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C sends to the foreground group
+        (os.killpg if group else os.kill)(proc.pid, sig)
         sent = time.time()
         _, err = proc.communicate(timeout=60)
         took = time.time() - sent
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-    assert took < 30, f"exit took {took:.0f} s after Ctrl-C"
-    assert proc.returncode == 130 and "rerun the same command to resume" in err
+    assert took < 30, f"exit took {took:.0f} s after {sig.name}"
+    assert proc.returncode == code and "rerun the same command to resume" in err, err[-2000:]
     status = json.loads((run_dir / "status.json").read_text())
     assert status["state"] == "failed" and "interrupted" in status["reason"]
     assert latest_checkpoint(run_dir) is not None  # resumable

@@ -104,12 +104,16 @@ def test_a_window_without_a_finished_episode_is_marked_not_repeated(tmp_path, mo
     )
 
 
-def test_ctrl_c_leaves_a_run_that_resumes_without_gap_or_duplicate(tmp_path):
-    with pytest.raises(KeyboardInterrupt):
-        train(CFG, tmp_path, log=quiet, trainer_factory=fake_factory(fail_at=4))
+# Ctrl-C is a KeyboardInterrupt; a SIGTERM reaches the loop as SystemExit(15), raised by
+# the handler ray.init installs in the driver
+@pytest.mark.parametrize("stop", [KeyboardInterrupt, SystemExit])
+def test_ctrl_c_or_kill_leaves_a_run_that_resumes_without_gap_or_duplicate(tmp_path, stop):
+    with pytest.raises(stop):
+        train(CFG, tmp_path, log=quiet, trainer_factory=fake_factory(fail_at=4, error=stop))
     run_dir = run_dir_for(tmp_path, CFG)
     status = read_status(run_dir)
-    assert status["state"] == "failed" and "KeyboardInterrupt" in status["reason"]
+    assert status["state"] == "failed" and stop.__name__ in status["reason"]
+    assert "rerun to resume" in status["reason"]
     assert not (run_dir / ".lock").exists()
     lines: list[str] = []
     train(CFG, tmp_path, log=lines.append, trainer_factory=fake_factory())
