@@ -2,6 +2,7 @@
 
 import json
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -207,18 +208,18 @@ def test_atari_pong_takes_the_pong_soup_column(zoo, tmp_path):
     assert find_zoo_run(RunConfig(task="atari/seaquest"), log=print) is None
 
 
-def _finished_run(root, curve, floor, floor_sd):
-    """A finished scratch run of catch_soup/pong with real (untrained) weights, its
-    curve, a passed curve check and the task's floor in ``root/floors.json``."""
-    cfg = RunConfig(task="catch_soup/pong", steps=1_000)
-    run_dir = _ship(root, cfg)
+def _finished_run(root, curve, floor, floor_sd, task="catch_soup/pong", actions=3):
+    """A finished scratch run of ``task`` with real (untrained) weights, its curve, a
+    passed curve check and the task's floor in ``root/floors.json``."""
+    cfg = RunConfig(task=task, steps=1_000)
+    run_dir = _ship(root, cfg, actions=actions)
     with (run_dir / "curve.csv").open("w") as f:
         f.write("env_steps,frames,episodes,episode_return_mean,wall_time\n")
         for step, score in curve:
             f.write(f"{step},{step},1,{score},1.0\n")
     (run_dir / "curve_check.json").write_text(json.dumps({"ok": True, "eval_episodes": 20}))
     (run_dir / "checkpoint").mkdir()
-    floors = {"catch_soup/pong": {"floor": floor, "std": floor_sd, "episodes": 10}}
+    floors = {task: {"floor": floor, "std": floor_sd, "episodes": 10}}
     (root / "floors.json").write_text(json.dumps(floors))
     return run_dir
 
@@ -278,3 +279,26 @@ def test_ship_column_refuses_runs_that_are_not_sources(zoo, tmp_path):
     (run / "config.json").write_text(json.dumps(data))
     with pytest.raises(ValueError, match="a scratch run without sources"):
         ship_column(run, results, zoo)
+
+
+def test_ship_column_holds_a_pong_column_to_plus_18(zoo, tmp_path):
+    """Pong's replay bar (+18) is above floor + half the gain for a column at +17: such a
+    column would fail its replay test, so it is refused; one at +19 ships."""
+    from benchmarks.zoo import BAR_FILE, ship_column
+
+    def greedy_at(mean):
+        def evaluate(run_dir, episodes, greedy):
+            data = {"episodes": episodes, "greedy": greedy, "mean": mean, "std": 1.0}
+            (Path(run_dir) / "eval_greedy_pong_soup-pong.json").write_text(json.dumps(data))
+            return data
+
+        return evaluate
+
+    curve = [(i * 100, -20.0 if i < 3 else 17.0) for i in range(11)]
+    results = tmp_path / "results"
+    run = _finished_run(results, curve, -20.3, 0.6, task="pong_soup/pong", actions=6)
+    with pytest.raises(ValueError, match="greedy 17.00 is under the bar 18.00"):
+        ship_column(run, results, zoo, evaluate=greedy_at(17.0), log=lambda *_: None)
+    assert not zoo.exists() or not any(zoo.rglob("*.json"))  # nothing half-written
+    dest = ship_column(run, results, zoo, evaluate=greedy_at(19.0), log=lambda *_: None)
+    assert json.loads((dest / BAR_FILE).read_text())["greedy_at_shipping"] == 19.0
