@@ -229,7 +229,8 @@ def write_replay_bar(run_dir: str | Path, task: str, floor: float, floor_sd: flo
     """Record the score the column in ``run_dir`` must keep on ``task`` (greedy play,
     20 episodes): its floor plus half of what its shipped greedy evaluation
     (``eval_greedy_<task>.json``) gained over that floor, and never less than the floor
-    plus the learnability margin (:func:`analysis.learnability.clear_margin`).
+    plus the learnability margin (:func:`analysis.learnability.clear_margin`); for Pong,
+    :data:`PONG_BAR`.
 
     Raises:
         ValueError: when the column's greedy evaluation is not clearly above its floor
@@ -250,6 +251,9 @@ def write_replay_bar(run_dir: str | Path, task: str, floor: float, floor_sd: flo
             f"(+ margin {margin:.2f}); not a source column"
         )
     bar = max(floor + 0.5 * (score - floor), floor + margin)
+    rule = "floor + half the greedy gain over the floor at shipping, >= floor + margin"
+    if _is_pong(task):
+        bar, rule = PONG_BAR, "Pong: +18 over 20 greedy episodes, for every Pong column"
     data = {
         "task": task,
         "bar": bar,
@@ -257,7 +261,7 @@ def write_replay_bar(run_dir: str | Path, task: str, floor: float, floor_sd: flo
         "floor_sd": floor_sd,
         "margin": margin,
         "greedy_at_shipping": score,
-        "rule": "floor + half the greedy gain over the floor at shipping, >= floor + margin",
+        "rule": rule,
     }
     write_json(Path(run_dir) / BAR_FILE, data)
     return data

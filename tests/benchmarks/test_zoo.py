@@ -301,4 +301,5 @@ def test_ship_column_holds_a_pong_column_to_plus_18(zoo, tmp_path):
         ship_column(run, results, zoo, evaluate=greedy_at(17.0), log=lambda *_: None)
     assert not zoo.exists() or not any(zoo.rglob("*.json"))  # nothing half-written
     dest = ship_column(run, results, zoo, evaluate=greedy_at(19.0), log=lambda *_: None)
-    assert json.loads((dest / BAR_FILE).read_text())["greedy_at_shipping"] == 19.0
+    bar = json.loads((dest / BAR_FILE).read_text())
+    assert bar["greedy_at_shipping"] == 19.0 and bar["bar"] == 18.0  # not -20.3 + 19.65

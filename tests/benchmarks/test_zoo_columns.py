@@ -29,8 +29,8 @@ def _shipped() -> list[tuple[str, int]]:
 SHIPPED = _shipped()
 
 
-def test_the_pong_columns_are_shipped_for_seeds_0_and_1():
-    assert {("pong_soup/pong", s) for s in (0, 1)} <= set(SHIPPED)
+def test_the_pong_columns_are_shipped_for_seeds_0_1_and_2():
+    assert {("pong_soup/pong", s) for s in (0, 1, 2)} <= set(SHIPPED)
 
 
 @pytest.mark.parametrize("task, seed", SHIPPED)
