@@ -415,8 +415,9 @@ def _train_locked(
         _set_status(run_dir, "failed", reason="interrupted (KeyboardInterrupt); rerun to resume")
         raise
     except SystemExit as err:
-        # SIGTERM: ray.init makes the driver's handler sys.exit(15) (a Ray worker's raises
-        # a SystemExit too), so a `kill` lands here, not in KeyboardInterrupt
+        # SIGTERM: the driver's handler (ensure_ray's, as ray.init's before it) exits with
+        # SystemExit(15), and a Ray worker's raises a SystemExit too, so a `kill` lands
+        # here, not in KeyboardInterrupt
         _set_status(
             run_dir, "failed", reason=f"interrupted (SystemExit {err.code}); rerun to resume"
         )
