@@ -221,7 +221,7 @@ def forgetting_figure(rows: list[dict], out_dir: Path) -> list[str]:
 
 def summary_figure(summaries: list[AgentSummary], out_dir: Path) -> list[str]:
     """Table 1's aggregates as an interval plot: per agent, forward transfer's mean and
-    IQM and the probability of beating baseline 1, each with its 95% interval."""
+    IQM and the probability of beating baseline 1, each with its interval."""
     rows = [s for s in summaries if s.ft_mean is not None]
     if not rows:
         return []
@@ -243,6 +243,8 @@ def summary_figure(summaries: list[AgentSummary], out_dir: Path) -> list[str]:
         ax.set_title(title, fontsize=9)
     axes[0].set_yticks(ys, [f"{s.label} (n={s.seeds})" for s in rows], fontsize=8)
     fig.suptitle(
-        "per agent over its targets: estimate and 95% stratified bootstrap interval", fontsize=9
+        "per agent over its targets: estimate and interval (FT mean, P: calibrated; "
+        "median, IQM: 95% bootstrap)",
+        fontsize=9,
     )
     return [_save(fig, out_dir, "summary_intervals.png")]

@@ -276,8 +276,11 @@ def matrix_rows(cells: list[CellResult]) -> list[list[str]]:
 
 
 MATRIX_NOTE = (
-    "Each entry: the mean over the cell's finished runs (seeds) with its 95% stratified "
-    "bootstrap interval and n; one run has no interval and says so. transfer: the cell's "
+    "Each entry: the mean over the cell's finished runs (seeds) with its interval and n; "
+    "AUC, AUC_n, FT and asymptotic have the calibrated intervals (How the numbers are made "
+    "gives their measured coverage), ratio %, jumpstart and steps to threshold a 95% "
+    "stratified percentile bootstrap (lower coverage at 3 seeds); one run has no interval "
+    "and says so. transfer: the cell's "
     "measure (the paper's ratio where baseline 1 clearly left the floor, else FT). AUC: "
     "mean score over training; AUC_n: the same mapped to [0, 1] between the floor and the "
     "top. ratio %: the paper's floor-shifted ratio over baseline 1, shown for every cell "
@@ -395,10 +398,17 @@ def forgetting_note(shown: int, omitted: int, unplayable: list[str] | None = Non
     )
 
 
-def method_text(domain: str, top_k: int, seeds: int = 1, source_seed: int | None = None) -> str:
+def method_text(
+    domain: str,
+    top_k: int,
+    seeds: int = 1,
+    source_seed: int | None = None,
+    coverage: str = "",
+) -> str:
     """How the numbers are computed, in the report's words (``seeds``: per cell, from
     ``plan.json``; more than one adds how the intervals are made; ``source_seed``: the
-    one source seed every seed starts from, None when each seed has its own sources)."""
+    one source seed every seed starts from, None when each seed has its own sources;
+    ``coverage``: :func:`analysis.coverage.coverage_text` at the report's n)."""
     sources = (
         "Every seed trains its own source runs at that seed, or takes the shipped zoo "
         "column of that seed, so the intervals cover the sources' training too. "
@@ -411,19 +421,18 @@ def method_text(domain: str, top_k: int, seeds: int = 1, source_seed: int | None
         "AUC = area under the learning curve over env steps / steps spanned (mean score over "
         "training). Transfer = (AUC(agent) - floor) / (AUC(baseline 1) - floor) x 100, floor = "
         "mean score of a uniformly random policy on the target. The paper's ratio is shown "
-        "only where baseline 1 clearly left the floor: its normalised AUC (scores mapped to "
+        "only where baseline 1 clearly left the floor: the normalised AUC (scores mapped to "
         "[0, 1] between the floor and the top: the game's maximum, 21 for Pong, 1 for Catch, "
-        f"else the best curve point on the target) is at least {RATIO_MIN_BASELINE}; with "
-        "several seeds, the lower bound of its 95% interval must be. "
+        f"else the best curve point on the target) of every one of its runs is at least "
+        f"{RATIO_MIN_BASELINE}. "
         "Elsewhere the cell shows Continual World's forward transfer "
         "FT = (AUC_n(agent) - AUC_n(baseline 1)) / (1 - AUC_n(baseline 1)) on the normalised "
         "AUCs (0 = as baseline 1, 1 = solved from the start, < 0 = worse than baseline 1; "
         "coloured as 100 + 100 x FT). Table 1 summarises each measure over the cells that "
         + (
             f"show it. Each cell: the mean over its finished seeds (up to {seeds}, n given "
-            "per cell), with a 95% interval from the stratified bootstrap over seeds (the "
-            "cell's and baseline 1's runs resampled independently); a cell with one "
-            "finished seed has no interval and says so. " + sources
+            "per cell), with its interval; a cell with one finished seed has no interval "
+            "and says so. " + sources + (coverage + " " if coverage else "")
             if seeds > 1
             else f"show it. Each cell: mean of the top {top_k} finished jobs by AUC. "
         )

@@ -28,6 +28,7 @@ from analysis.cells import (
     sensitivity_rows,
     table1,
 )
+from analysis.coverage import coverage_text
 from analysis.floors import load_floors
 from analysis.render import (
     Document,
@@ -128,7 +129,9 @@ def build_report(root: str | Path, top_k: int | None = None, allow_damaged: bool
         f"(budget {plan.get('budget', '?')})",
         answer=answer_lines(summaries),
         versus=progressive_against_baselines(cells),
-        method=method_text(domain, top_k, seeds, plan.get("source_seed")),
+        method=method_text(
+            domain, top_k, seeds, plan.get("source_seed"), coverage_text(seeds) if seeds > 1 else ""
+        ),
         notes=_notes(plan),
         domain=domain,
         table1=table_rows,
