@@ -506,6 +506,7 @@ class Document:
     floors: list[list[str]] = field(default_factory=list)
     runs: list[list[str]] = field(default_factory=list)
     damaged: list[str] = field(default_factory=list)
+    verdicts: list[list[str]] = field(default_factory=list)  # per target (analysis.verdicts)
 
 
 SENSITIVITY_NOTE = (
@@ -524,6 +525,9 @@ SENSITIVITY_NOTE = (
 def write_markdown(doc: Document, path: Path) -> None:
     f = doc.figures
     md = [f"# {doc.title}", "", "## The answer", ""]
+    if doc.verdicts:
+        md += ["Per target (`summary.md`):", "", _md_table(doc.verdicts), ""]
+        md += ["Per agent over its targets:", ""]
     md += [f"- {line}" for line in doc.answer] + [""]
     md += [f"![{name}]({name})" for name in f["summary"]] + ([""] if f["summary"] else [])
     if doc.versus:
@@ -575,7 +579,9 @@ def write_html(doc: Document, out_dir: Path) -> None:
     f = doc.figures
     parts = [
         f"<h1>{html.escape(doc.title)}</h1>",
-        "<h2>The answer</h2><ul>"
+        "<h2>The answer</h2>",
+        *(["<p>Per target:</p>", _html_table(doc.verdicts)] if doc.verdicts else []),
+        "<p>Per agent over its targets:</p><ul>"
         + "".join(f"<li>{html.escape(line)}</li>" for line in doc.answer)
         + "</ul>",
         *map(img, f["summary"]),

@@ -46,6 +46,7 @@ from analysis.render import (
     write_text,
 )
 from analysis.results import DamagedResultsError, collect_runs, read_json, scan_damage
+from analysis.verdicts import rows_csv, summary_markdown, sync_writeup, verdict_rows
 
 __all__ = ["build_report", "collect_runs", "scan_damage", "CellResult", "DamagedResultsError"]
 
@@ -124,14 +125,17 @@ def build_report(root: str | Path, top_k: int | None = None, allow_damaged: bool
         "sensitivity": fig.sensitivity_figures(sens, out_dir),
         "forgetting": fig.forgetting_figure(forget, out_dir),
     }
+    coverage = coverage_text(seeds) if seeds > 1 else ""
+    summary = summary_markdown(cells, coverage)
+    write_text(out_dir / "summary.md", summary)
+    write_text(out_dir / "verdicts.csv", rows_csv(verdict_rows(cells)))
+    sync_writeup(root / "README.md", summary)
     doc = Document(
         title=f"xfer-bench report: {plan.get('suite', root.name)} "
         f"(budget {plan.get('budget', '?')})",
         answer=answer_lines(summaries),
         versus=progressive_against_baselines(cells),
-        method=method_text(
-            domain, top_k, seeds, plan.get("source_seed"), coverage_text(seeds) if seeds > 1 else ""
-        ),
+        method=method_text(domain, top_k, seeds, plan.get("source_seed"), coverage),
         notes=_notes(plan),
         domain=domain,
         table1=table_rows,
@@ -146,6 +150,7 @@ def build_report(root: str | Path, top_k: int | None = None, allow_damaged: bool
         floors=floor_rows(loaded),
         runs=run_rows(runs, plan, root, loaded),
         damaged=damaged,
+        verdicts=verdict_rows(cells),
     )
     write_markdown(doc, out_dir / "report.md")
     write_html(doc, out_dir)

@@ -50,6 +50,7 @@ __all__ = [
     "mean_interval",
     "ft_mean_interval",
     "improvement_interval",
+    "difference_interval",
 ]
 
 CONFIDENCE = 0.95
@@ -389,3 +390,30 @@ def improvement_interval(
     z = float(norm.ppf(0.5 + level / 2))
     inside = _THETA[np.abs(value - _THETA) <= z * np.sqrt(var) + 1e-12]
     return Estimate(value, float(inside.min()), float(inside.max()), n, method)
+
+
+def difference_interval(x: np.ndarray | list, y: np.ndarray | list) -> Estimate:
+    """mean(x) - mean(y) of two cells' per-run values (two agents' normalised AUCs on
+    one target) with Welch's t interval, at forward transfer's calibrated level (FT is
+    this difference scaled by the baseline's distance to the top).
+
+    Example:
+        >>> e = difference_interval([0.8, 0.85, 0.9], [0.1, 0.1, 0.1])
+        >>> round(e.value, 2), e.lo > 0
+        (0.75, True)
+    """
+    x, y = np.asarray(x, dtype=float).ravel(), np.asarray(y, dtype=float).ravel()
+    if x.size < 1 or y.size < 1:
+        raise ValueError("difference_interval needs at least one run on each side")
+    value = float(np.mean(x) - np.mean(y))
+    n = int(min(x.size, y.size))
+    level = level_for("ft", n)
+    method = f"Welch t, nominal {level:.0%}"
+    if n < 2:
+        return Estimate(value, math.nan, math.nan, n, method)
+    tx, ty = np.var(x, ddof=1) / x.size, np.var(y, ddof=1) / y.size
+    if tx + ty <= 0:
+        return Estimate(value, value, value, n, method)
+    df = (tx + ty) ** 2 / (tx**2 / (x.size - 1) + ty**2 / (y.size - 1))
+    half = float(_t_quantile(level, df)) * math.sqrt(tx + ty)
+    return Estimate(value, value - half, value + half, n, method)

@@ -546,10 +546,60 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _tune_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "tune",
+        help="tune every agent alike on a held-out task and seeds (benchmarks/tuning.py)",
+        description="Train the suite's tuning grid (the same number of runs per agent, on a "
+        "target and seeds no report uses; finished runs are reused, interrupted ones "
+        "resumed), then write tuning.json and tuning.md with each agent's choice.",
+    )
+    p.add_argument("suite", help="a suite with a tuning protocol: pong-soup")
+    p.add_argument("--out", default=None, help="tuning root (default docs/tuning/SUITE)")
+    p.add_argument(
+        "--record-only",
+        action="store_true",
+        help="train nothing: score the finished runs and write the record",
+    )
+    p.set_defaults(func=_cmd_tune)
+
+
+def _cmd_tune(args: argparse.Namespace) -> int:
+    from benchmarks.tuning import TUNING, held_out_problems, tuning_record, tuning_runs
+
+    spec = TUNING.get(args.suite)
+    if spec is None:
+        raise CLIError(f"no tuning protocol for {args.suite!r}; protocols: {', '.join(TUNING)}")
+    problems = held_out_problems(spec, Path("docs/results"))
+    if problems:
+        raise CLIError("the tuning task is not held out: " + "; ".join(problems))
+    root = Path(args.out or f"docs/tuning/{args.suite}")
+    if root.exists() and not root.is_dir():
+        raise CLIError(f"{root} is a file, not a tuning directory")
+    if not args.record_only:
+        from benchmarks.runner import measure_floors, train_with_sources
+        from benchmarks.training import TrainingError
+
+        root.mkdir(parents=True, exist_ok=True)
+        measure_floors([spec.target], root)
+        for cfg in tuning_runs(spec):
+            try:
+                train_with_sources(cfg, root)
+            except TrainingError as err:
+                raise CLIError(str(err)) from err
+    record = tuning_record(spec, root)
+    print((root / "tuning.md").read_text())
+    if record["missing"]:
+        print(f"xfer: {len(record['missing'])} tuning run(s) missing", file=sys.stderr)
+        return 1
+    return 0
+
+
 _EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _train_parser,
     _suite_parsers,
     _perf_parser,
+    _tune_parser,
 ]
 
 

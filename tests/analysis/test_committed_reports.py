@@ -28,7 +28,7 @@ def test_committed_report_rebuilds_the_same_tables(results: Path, tmp_path: Path
     root = tmp_path / results.name
     shutil.copytree(results, root, ignore=shutil.ignore_patterns("report"))
     out = build_report(root)
-    for name in ("transfer_matrix.csv", "table1.txt"):
+    for name in ("transfer_matrix.csv", "table1.txt", "summary.md", "verdicts.csv"):
         rebuilt = (out / name).read_text()
         committed = (results / "report" / name).read_text()
         assert rebuilt == committed, f"{results.name}/report/{name} differs when rebuilt"
