@@ -334,10 +334,27 @@ def _played_from(envs: int, rows: list[dict], first_step: float, n: float) -> fl
     return first_step - envs * steps / max(n, 1.0)
 
 
+# The replay check's rule (analysis.curvecheck): the final weights played through the
+# training pipeline (learning off) and through the independent loop are two samples of
+# one policy's scores, so their means may differ by REPLAY_Z combined standard errors and
+# no more: no slack for learning, no relative slack. Its false-alarm rate and its power
+# are measured on every committed run's scores there.
 def check_curve(
-    run_dir: str | Path, episodes: int = 20, seed: int = 777, write: bool = True
+    run_dir: str | Path,
+    episodes: int = 20,
+    seed: int = 777,
+    write: bool = True,
+    replay: dict[str, float] | None = None,
 ) -> dict[str, Any]:
-    """Compare the end of the run's curve with fresh rollouts of its final weights.
+    """Compare the run's scoring pipeline with fresh rollouts of its final weights.
+
+    With ``replay`` (what the training loop measured by playing the final weights
+    through the training pipeline with learning off: ``episodes``, ``mean``, ``std``),
+    the check compares like with like: the replay's mean against ``episodes`` episodes
+    of the saved agent played without RLlib, within ``REPLAY_Z`` combined standard
+    errors; that decides ``ok``. The end of the curve is compared too, as before
+    (``curve_*`` fields), for the record. Without a replay (a run checked after the
+    fact), the end of the curve decides, with the slack described below.
 
     The curve side pools the newest curve points (mean and standard deviation per
     point, weighted by their episodes) back from the end until they hold ``episodes``
@@ -424,6 +441,54 @@ def check_curve(
                 f"{eval_mean:.3f} (+- {eval_std:.3f}) by more than {tol:.3f}"
             ),
         )
+    if replay is not None and get_method(run.get("agent", "scratch")).checks_curve:
+        result = _replay_verdict(run_dir, result, replay, episodes, seed)
     if write:
         write_json(RunDir(run_dir).curve_check, result)
     return result
+
+
+def _replay_verdict(
+    run_dir: Path, curve: dict[str, Any], replay: dict[str, float], episodes: int, seed: int
+) -> dict[str, Any]:
+    """The replay check's result; the curve-end comparison kept under ``curve_end``."""
+    out: dict[str, Any] = {
+        "method": "replay",
+        "curve_end": {k: v for k, v in curve.items()},
+        "replay_episodes": float(replay["episodes"]),
+        "replay_mean": float(replay["mean"]),
+        "replay_std": float(replay["std"]),
+        "replay_dropped_episodes": float(replay.get("dropped_episodes", 0.0)),
+    }
+    n_r = float(replay["episodes"])
+    if not n_r >= CHECK_MIN_EPISODES:
+        out.update(
+            ok=None,
+            reason=f"skipped: the replay finished {n_r:.0f} episodes (< {CHECK_MIN_EPISODES})",
+        )
+        return out
+    if "eval_mean" in curve:  # the curve-end comparison already played the episodes
+        eval_mean, eval_std = float(curve["eval_mean"]), float(curve["eval_std"])
+    else:
+        ev = evaluate_run(run_dir, episodes=episodes, seed=seed)
+        eval_mean, eval_std = float(ev["mean"]), float(ev["std"])
+    from analysis.curvecheck import REPLAY_Z, disagrees
+
+    r_mean, r_std = float(replay["mean"]), float(replay["std"])
+    tol = REPLAY_Z * float(np.sqrt(r_std**2 / n_r + eval_std**2 / episodes))
+    ok = not disagrees(r_mean, r_std, n_r, eval_mean, eval_std, episodes)
+    out.update(
+        ok=bool(ok),
+        eval_mean=eval_mean,
+        eval_std=eval_std,
+        eval_episodes=episodes,
+        tolerance=tol,
+        reason=(
+            "agree"
+            if ok
+            else f"the training pipeline's replay of the final weights {replay['mean']:.3f} "
+            f"(+- {replay['std']:.3f}, {n_r:.0f} episodes) disagrees with {episodes} "
+            f"independent episodes {eval_mean:.3f} (+- {eval_std:.3f}) by more than {tol:.3f}"
+        ),
+    )
+    return out

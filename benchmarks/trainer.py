@@ -60,6 +60,11 @@ class Trainer(Protocol):
         """Load what :meth:`save` wrote."""
         ...
 
+    def set_learning(self, on: bool) -> None:
+        """Turn learning off (or back on): iterations still sample with the current
+        weights and report episodes, but apply no update (the curve check's replay)."""
+        ...
+
     def learner_state_dict(self) -> dict[str, Any]:
         """The trained network's weights (``state_dict``), from the (first) learner."""
         ...

@@ -162,6 +162,10 @@ def rllib_trainer(cfg: RunConfig, model_config: dict[str, Any]) -> Trainer:
     return build_trainer(cfg, model_config)
 
 
+# the replay of a short run may take this many steps even past a quarter of its own
+REPLAY_MIN_STEPS = 20_000
+
+
 class _Window:
     """Turns lifetime sums (steps, scores, squared scores, episodes) into curve points.
 
@@ -510,15 +514,64 @@ class _Loop:
         _write_curve(self.run_dir, self.rows)
         _set_status(self.run_dir, "running", heartbeat=time.time(), **_whoami())
 
-    def _one_iteration(self, trainer: Trainer) -> IterationStats:
+    def _call_iteration(self, trainer: Trainer) -> IterationStats:
         cfg = self.cfg
         try:
-            stats = _in_daemon_thread(trainer.train_iteration, cfg.stall_timeout_s)
+            return _in_daemon_thread(trainer.train_iteration, cfg.stall_timeout_s)
         except TimeoutError:
             raise TrainingError(
                 f"a training iteration took more than {cfg.stall_timeout_s:.0f} s "
                 "(stall_timeout_s): RLlib made no progress"
             ) from None
+
+    def _replay(self, trainer: Trainer) -> dict[str, float]:
+        """Episodes of the final weights played through the training pipeline itself
+        (env runners, connectors, callbacks, this loop's windows) with learning off: the
+        curve check compares them with the independent rollouts, like with like.
+
+        The first ``parallel_envs`` episodes to finish are dropped (they started before
+        learning stopped, under earlier weights); then ``check_episodes`` are counted, or
+        as many as finish within a quarter of the run's steps (at least
+        ``REPLAY_MIN_STEPS``). Nothing of it reaches the curve or status.json.
+        """
+        cfg = self.cfg
+        window = _Window({k: v for k, v in self.window.s.items() if k.startswith("rl_")})
+        cap = max(cfg.steps // 4, REPLAY_MIN_STEPS)
+        dropped = 0.0
+        trainer.set_learning(False)
+        try:
+            while True:
+                stats = self._call_iteration(trainer)
+                window.update(
+                    steps=stats.env_steps_sampled,
+                    ret=stats.score_sum,
+                    sq=stats.score_sq_sum,
+                    learn=stats.learn_return_sum,
+                    eps=stats.episodes,
+                )
+                s = window.s
+                if not dropped and s["win_eps"] >= cfg.parallel_envs:
+                    dropped = s["win_eps"]
+                    window.take_point(0, force=True)
+                elif dropped and s["win_eps"] >= cfg.check_episodes:
+                    break
+                if s["env_steps"] >= cap:
+                    break
+        finally:
+            trainer.set_learning(True)
+        n = s["win_eps"] if dropped else 0.0
+        mean = s["win_ret"] / n if n else float("nan")
+        var = s["win_sq"] / n - mean * mean if n else float("nan")
+        return {
+            "episodes": n,
+            "mean": mean,
+            "std": max(var, 0.0) ** 0.5 if n else float("nan"),
+            "dropped_episodes": dropped,
+            "env_steps": s["env_steps"],
+        }
+
+    def _one_iteration(self, trainer: Trainer) -> IterationStats:
+        stats = self._call_iteration(trainer)
         if stats.env_steps_trained is not None:
             self.trained = stats.env_steps_trained
         self.sampled = stats.env_steps_sampled
@@ -643,8 +696,10 @@ class _Loop:
         wall = time.time() - self.start
         if cfg.check_episodes > 0:
             from benchmarks.evaluate import check_curve
+            from methods import get_method
 
-            check = check_curve(run_dir, episodes=cfg.check_episodes)
+            replay = self._replay(trainer) if get_method(cfg.agent).checks_curve else None
+            check = check_curve(run_dir, episodes=cfg.check_episodes, replay=replay)
             self.log(f"{run_dir}: curve check: {check['reason']}")
             if check["ok"] is False:
                 raise TrainingError(f"curve check failed: {check['reason']}")

@@ -30,7 +30,18 @@ def den_penalty(module) -> torch.Tensor | None:  # noqa: ANN001
     return net.penalty() if hasattr(net, "penalty") else None
 
 
+# a learner with this attribute True applies no update (Trainer.set_learning(False))
+LEARNING_OFF_ATTR = "xfer_learning_off"
+
+
 class _RMSPropMixin:
+    def apply_gradients(self, gradients_dict) -> None:  # noqa: ANN001
+        # the curve check's replay samples with the final weights: the loss and its
+        # gradients are still computed (RLlib's update runs as ever), none is applied
+        if getattr(self, LEARNING_OFF_ATTR, False):
+            return
+        super().apply_gradients(gradients_dict)
+
     def configure_optimizers_for_module(self, module_id, config=None) -> None:  # noqa: ANN001
         module = self._module[module_id]
         params = [p for p in self.get_parameters(module) if p.requires_grad]

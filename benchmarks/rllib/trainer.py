@@ -70,6 +70,17 @@ class RLlibTrainer:
     def restore(self, directory: Path) -> None:
         self.algo.restore_from_path(str(Path(directory).resolve()))
 
+    def set_learning(self, on: bool) -> None:
+        from benchmarks.rllib.learners import LEARNING_OFF_ATTR
+
+        def flag(learner: Any) -> bool:
+            setattr(learner, LEARNING_OFF_ATTR, not on)
+            return True
+
+        answers = list(self.algo.learner_group.foreach_learner(flag))
+        if not answers:
+            raise RuntimeError("no learner answered")
+
     def on_learner_nets(self, fn: Callable[[Any], T]) -> list[T]:
         def call(learner: Any) -> Any:
             return fn(learner.module["default_policy"].unwrapped().net)

@@ -29,6 +29,9 @@ def score(episode: int) -> float:
 class FakeTrainer:
     built: list[FakeTrainer] = []  # every trainer made, in order (tests count them)
     quiet: frozenset[int] = frozenset()  # global iterations (1-based) finishing no episode
+    # added to every score while learning is off (the curve check's replay): a fault in
+    # the pipeline's scoring that only the replay can see
+    replay_offset: float = 0.0
 
     def __init__(
         self,
@@ -55,6 +58,8 @@ class FakeTrainer:
         self.iterations = 0
         self.store: dict = {}
         self.stopped = False
+        self.learning = True
+        self.learning_log: list[bool] = []
         FakeTrainer.built.append(self)
 
     def train_iteration(self) -> IterationStats:
@@ -62,7 +67,8 @@ class FakeTrainer:
         if self.fail_at is not None and self.iterations == self.fail_at:
             raise self.error("fake failure")
         done = 0 if self.steps // STEPS_PER_ITER + 1 in self.quiet else EPISODES_PER_ITER
-        scores = [score(self.episodes + i) for i in range(done)]
+        offset = 0.0 if self.learning else FakeTrainer.replay_offset
+        scores = [score(self.episodes + i) + offset for i in range(done)]
         self.steps += STEPS_PER_ITER
         self.episodes += done
         self.total_sum += sum(scores)
@@ -88,6 +94,10 @@ class FakeTrainer:
         self.steps = self.base_steps = int(state["steps"])
         self.episodes = self.base_episodes = int(state["episodes"])
         self.total_sum = self.total_sq = 0.0
+
+    def set_learning(self, on: bool) -> None:
+        self.learning = on
+        self.learning_log.append(on)
 
     def learner_state_dict(self) -> dict[str, Any]:
         return {k: v.detach().clone() for k, v in self.net.state_dict().items()}

@@ -50,6 +50,47 @@ def test_curve_is_the_known_whole_episode_score_through_rllib(tmp_path):
     assert status["learn_return_mean"] == pytest.approx(clipped)
     check = json.loads((run_dir / "curve_check.json").read_text())
     assert check["ok"] is True and check["eval_mean"] == pytest.approx(raw)
+    # the replay: the final weights through the training pipeline, learning off
+    assert check["method"] == "replay" and check["replay_episodes"] >= 3
+    assert check["replay_mean"] == pytest.approx(raw) and check["tolerance"] == pytest.approx(0)
+
+
+def test_learning_off_samples_on_and_leaves_the_weights_alone():
+    """Trainer.set_learning(False) (the replay): iterations still sample and finish
+    episodes, the learner's weights stay bit-identical; set_learning(True) learns again."""
+    import torch
+
+    from benchmarks.rllib.trainer import build_trainer
+    from benchmarks.training import model_config
+
+    cfg = RunConfig(
+        task="debug/reward_track", steps=4_000, env_runners=1, envs_per_runner=2, wandb=False
+    )
+    trainer = build_trainer(cfg, model_config(cfg, []))
+
+    def weights():  # copies: on the CPU the learner's tensors come back live
+        return {k: v.clone() for k, v in trainer.learner_state_dict().items()}
+
+    try:
+        trainer.train_iteration()
+        trainer.set_learning(False)
+        before = weights()
+        first = trainer.train_iteration()
+        for _ in range(5):
+            last = trainer.train_iteration()
+        after = weights()
+        assert last.env_steps_sampled > first.env_steps_sampled and last.episodes > 0
+        assert all(torch.equal(before[k], after[k]) for k in before)
+        trainer.set_learning(True)
+        for _ in range(10):
+            trainer.train_iteration()
+            learned = weights()
+            if any(not torch.equal(after[k], learned[k]) for k in after):
+                break
+        else:
+            raise AssertionError("learning did not resume")
+    finally:
+        trainer.stop()
 
 
 CURVE_HEADER = "env_steps,frames,episodes,episode_return_mean,episode_return_std,wall_time\n"

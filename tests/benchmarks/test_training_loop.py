@@ -331,3 +331,51 @@ def test_plateau_floors_end_nothing_that_has_not_learned_and_a_bad_file_stops_fi
             trainer_factory=fake_factory(),
         )
     assert len(FakeTrainer.built) == 1  # nothing was built for the later runs
+
+
+def _fake_evaluation(monkeypatch, scores):
+    """The independent rollouts, replaced by ``scores`` (the fake trainer has no env)."""
+    import numpy as np
+
+    import benchmarks.evaluate as evaluate
+
+    def fake(run_dir, episodes=10, **_):
+        return {"mean": float(np.mean(scores)), "std": float(np.std(scores)), "episodes": episodes}
+
+    monkeypatch.setattr(evaluate, "evaluate_run", fake)
+
+
+def test_the_curve_check_replays_the_final_weights_with_learning_off(tmp_path, monkeypatch):
+    """After training, the final weights play through the pipeline with learning off;
+    the in-flight episodes are dropped, check_episodes are counted, nothing reaches the
+    curve or the status, and the replay is compared with the independent rollouts."""
+    cfg = replace(CFG, check_episodes=20, env_runners=1, envs_per_runner=2)
+    # the replay's episodes by hand: training ends at episode 10; 10-11 are in flight
+    # (dropped), 12-31 are counted
+    replayed = [score(e) for e in range(12, 32)]
+    _fake_evaluation(monkeypatch, replayed)
+    run_dir = train(cfg, tmp_path, log=quiet, trainer_factory=fake_factory())
+    assert FakeTrainer.built[0].learning_log == [False, True]
+    check = json.loads((run_dir / "curve_check.json").read_text())
+    assert check["method"] == "replay" and check["ok"] is True
+    assert check["replay_episodes"] == 20 and check["replay_dropped_episodes"] == 2
+    assert check["replay_mean"] == pytest.approx(sum(replayed) / 20)
+    assert curve_of(run_dir) == expected_curve(2_000, 1_000)  # the replay is not a point
+    assert read_status(run_dir)["env_steps"] == 2_000
+
+
+def test_the_replay_check_fails_on_an_injected_3_point_offset(tmp_path, monkeypatch):
+    """A pipeline that scores every episode 3 points off fails the check (the scores
+    cycle through -3..3, sd about 2: tolerance about 3 x sqrt(2 x 4 / 20) = 1.9), and
+    the run is failed."""
+    cfg = replace(CFG, check_episodes=20, env_runners=1, envs_per_runner=2)
+    replayed = [score(e) for e in range(12, 32)]
+    _fake_evaluation(monkeypatch, replayed)
+    monkeypatch.setattr(FakeTrainer, "replay_offset", 3.0)
+    with pytest.raises(TrainingError, match="curve check failed: the training pipeline's replay"):
+        train(cfg, tmp_path, log=quiet, trainer_factory=fake_factory())
+    check = json.loads((run_dir_for(tmp_path, cfg) / "curve_check.json").read_text())
+    var = sum((x - sum(replayed) / 20) ** 2 for x in replayed) / 20  # both sides alike
+    assert check["ok"] is False
+    assert check["tolerance"] == pytest.approx(3 * (2 * var / 20) ** 0.5)
+    assert check["replay_mean"] - check["eval_mean"] == pytest.approx(3.0)
