@@ -149,10 +149,18 @@ def run_note(run: Run, floor: Floor | None = None) -> str:
     check = read_json(RunDir(run.path).curve_check)
     if check and check.get("ok") is not None:
         verdict = "agrees" if check["ok"] else "DISAGREES"
-        notes.append(
-            f"curve check: last point {check['curve_mean']:.2f} {verdict} with "
-            f"{check['eval_episodes']} evaluation episodes {check['eval_mean']:.2f}"
-        )
+        if check.get("method") == "replay":
+            notes.append(
+                f"curve check: the pipeline's replay of the final weights "
+                f"{check['replay_mean']:.2f} ({check['replay_episodes']:.0f} episodes) "
+                f"{verdict} with {check['eval_episodes']} independent episodes "
+                f"{check['eval_mean']:.2f} (tolerance {check['tolerance']:.2f})"
+            )
+        else:
+            notes.append(
+                f"curve check: last point {check['curve_mean']:.2f} {verdict} with "
+                f"{check['eval_episodes']} evaluation episodes {check['eval_mean']:.2f}"
+            )
     evaluation = read_json(eval_file(run.path, run.config.get("task", ""))) or {}
     share = evaluation.get("top_action_share")
     if share is not None and share >= COLLAPSED_SHARE:

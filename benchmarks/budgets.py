@@ -47,6 +47,8 @@ class Budget:
             the default hyperparameters, its sources trained (or taken from the zoo) at
             the same seed. ``xfer bench --seeds N`` overrides it.
         reduced: if True the suite runs its reduced matrix (``Suite.reduced``).
+        row: if True the suite runs its row matrix (``Suite.row``: Pong Soup's row from
+            pong to all 7 other variants), which takes precedence over ``reduced``.
         notes: what the budget leaves out and how to scale up.
         method_settings: RunConfig settings of methods' own fields (``Method.fields``),
             applied to the cells of the methods that own them: the gpu and paper budgets
@@ -79,6 +81,7 @@ class Budget:
     source_seed: dict[str, int] = field(default_factory=dict)
     source_steps: dict[str, int] = field(default_factory=dict)
     aps_iterations: dict[str, int] = field(default_factory=dict)
+    row: bool = False
 
     def aps_iterations_for(self, domain: str) -> int:
         """APS bisection steps in ``domain`` (6 unless set)."""
@@ -147,6 +150,26 @@ BUDGETS: dict[str, Budget] = {
             "krull or seek_track_2 and seek_avoid_1 (scratch learns each within the budget: "
             "docs/learnability.md), 3 agents x 3 seeds. Scale up with BUDGET=gpu or BUDGET=paper "
             "on a cluster."
+        ),
+    ),
+    "overnight": Budget(
+        "overnight",
+        steps={"pong_soup": 600_000},
+        row=True,
+        seeds={"pong_soup": 3},
+        source_seed={"pong_soup": 0},
+        source_steps={"pong_soup": 2_000_000},
+        aps_episodes={"pong_soup": 1},
+        aps_iterations={"pong_soup": 4},
+        notes=(
+            "the paper's Pong Soup row from pong: the shipped pong column (seed 0) to all 7 "
+            "other variants, baseline 1 (scratch), baseline 3 (fine-tune all) and "
+            "progressive-2col, 3 seeds per cell, 600k steps a run: 63 target runs, of which "
+            "the laptop report's 18 (hflip, noisy) are reused when the suite runs on a copy "
+            "of docs/results/pong-soup, so 45 are trained (about 7-8 minutes each on 2 "
+            "cores: about 6 hours). The same steps as the laptop budget, so targets that "
+            "scratch does not learn within 600k steps are flagged in the report, not "
+            "scaled up. Pong Soup only (`make bench-pong BUDGET=overnight`)."
         ),
     ),
     "gpu": Budget(

@@ -118,7 +118,7 @@ def plan_runs(
     base = dict(base or {})
     steps = budget.steps_for(suite.domain)
     n_seeds = seeds_for(budget, suite.domain, seeds)
-    cells = suite.cells_for(budget.name, budget.reduced)
+    cells = suite.cells_for(budget.name, budget.reduced, budget.row)
     targets: list[RunConfig] = []
     manifest: list[dict[str, Any]] = []
     for cell in cells:

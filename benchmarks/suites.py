@@ -50,6 +50,9 @@ class Suite:
         reduced: the laptop-budget matrix (a subset).
         smoke: the smoke-budget matrix (the smallest filled matrix).
         notes: what the reduced matrix leaves out.
+        row: the paper's row from the first source (Pong Soup: from pong to every other
+            variant) with the laptop matrix's agents (the ``overnight`` budget); empty
+            where a suite has none.
     """
 
     name: str
@@ -58,10 +61,15 @@ class Suite:
     reduced: tuple[Cell, ...]
     smoke: tuple[Cell, ...]
     notes: str = ""
+    row: tuple[Cell, ...] = ()
 
-    def cells_for(self, budget_name: str, reduced: bool) -> tuple[Cell, ...]:
+    def cells_for(self, budget_name: str, reduced: bool, row: bool = False) -> tuple[Cell, ...]:
         if budget_name == "smoke":
             return self.smoke
+        if row:
+            if not self.row:
+                raise KeyError(f"suite {self.name!r} has no row matrix (budget {budget_name!r})")
+            return self.row
         return self.reduced if reduced else self.cells
 
 
@@ -147,12 +155,20 @@ def _soup_suite(name: str, domain: str) -> Suite:
         ("pong", "hflip"),
         ("scratch", "finetune-all", "progressive") + (("den",) if catch else ()),
     )
+    # the paper's row from pong: every other variant, the laptop agents
+    row = _soup_cells(
+        domain,
+        ("pong",),
+        tuple(v for v in SOUP_VARIANTS if v != "pong"),
+        CATCH_REDUCED_AGENTS if catch else PONG_REDUCED_AGENTS,
+    )
     return Suite(
         name,
         domain,
         full,
         reduced,
         smoke,
+        row=row,
         notes=what + " The full matrix: sources pong, noisy, hflip; all 8 targets; baselines 1-4, "
         "progressive 2 and 3 columns (chain: next source in (pong, noisy, hflip) order, "
         "then the source), PathNet, DEN.",

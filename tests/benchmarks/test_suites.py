@@ -220,6 +220,7 @@ def test_every_cli_command_is_registered():
         "learnability",
         "ship-column",
         "plan",
+        "tune",
     }
 
 
@@ -341,3 +342,37 @@ def test_laptop_atari_and_labyrinth_plans_are_three_seeds_on_one_zoo_source(
     transfer = [m["config"] for m in manifest if m["agent"] != "scratch"]
     assert {tuple(c["sources"]) for c in transfer} == {(source,)}
     assert {source_seed_for(c["seed"], c["source_seed"]) for c in transfer} == {0}
+
+
+def test_the_overnight_budget_is_the_pong_row_and_reuses_the_laptop_report():
+    """BUDGET=overnight: the shipped pong column (seed 0) to all 7 other variants,
+    baselines 1 and 3 and progressive, 3 seeds, 600k steps: 63 target runs, and the 18
+    of the committed laptop report have the same identities (reused on a copy of it)."""
+    from pathlib import Path
+
+    from envs import SOUP_VARIANTS
+    from runstore.config import RunConfig, finished_run_clash
+
+    waves, manifest = plan_runs(get_suite("pong-soup"), get_budget("overnight"))
+    assert len(manifest) == 63
+    assert {m["target"] for m in manifest} == {
+        f"pong_soup/{v}" for v in SOUP_VARIANTS if v != "pong"
+    }
+    assert {m["label"] for m in manifest} == {
+        "baseline1-scratch",
+        "baseline3-finetune-all",
+        "progressive-2col",
+    }
+    sources = [c for wave in waves for c in wave if not c.sources and c.task == "pong_soup/pong"]
+    assert [(s.seed, s.steps) for s in sources] == [(0, 2_000_000)]
+    committed = Path(__file__).resolve().parents[2] / "docs" / "results" / "pong-soup"
+    reused = 0
+    for m in manifest:
+        cfg = RunConfig.from_dict(m["config"])
+        path = run_dir_for(committed, cfg)
+        if path.is_dir():
+            assert finished_run_clash(path, cfg) == [], path
+            reused += 1
+    assert reused == 18
+    with pytest.raises(KeyError, match="no step count for domain 'atari'"):
+        plan_runs(get_suite("atari"), get_budget("overnight"))
