@@ -241,10 +241,33 @@ def summary_figure(summaries: list[AgentSummary], out_dir: Path) -> list[str]:
                 ax.hlines(y, est.lo, est.hi, color="tab:blue", lw=4, alpha=0.6)
         ax.axvline(reference, color="grey", ls=":")
         ax.set_title(title, fontsize=9)
+        ax.set_xlabel(xlabel(title), fontsize=8)
     axes[0].set_yticks(ys, [f"{s.label} (n={s.seeds})" for s in rows], fontsize=8)
-    fig.suptitle(
-        "per agent over its targets: estimate and interval (FT mean, P: calibrated; "
-        "median, IQM: 95% bootstrap)",
-        fontsize=9,
-    )
+    fig.tight_layout()
     return [_save(fig, out_dir, "summary_intervals.png")]
+
+
+def xlabel(title: str) -> str:
+    """The x-axis label of a summary panel."""
+    if title.startswith("P("):
+        return "probability (0.5 = no difference)"
+    return "forward transfer (0 = as scratch)"
+
+
+def caption(name: str) -> str:
+    """What a report figure shows, in words (the HTML's captions)."""
+    if name == "summary_intervals.png":
+        return (
+            "Per agent over its targets: each estimate (dot) with its interval (bar); FT "
+            "mean and P use the calibrated intervals, the IQM a 95% percentile bootstrap. "
+            "Dotted: no difference from scratch."
+        )
+    if name.startswith("heatmap_"):
+        return f"Transfer matrix of {name[8:-4]}: each cell's measure (ratio or FT)."
+    if name.startswith("curves_"):
+        return f"Learning curves on {name[7:-4]}: mean over seeds, shaded band."
+    if name == "forgetting.png":
+        return "Forgetting: the source task's score lost after training on the target."
+    if name.startswith("sensitivity") or name.startswith("transfer_vs"):
+        return "Sensitivity of the new column per layer (AFS, APS): mean over seeds."
+    return name

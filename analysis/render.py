@@ -25,6 +25,7 @@ from analysis.cells import (
     fmt,
     interval_text,
 )
+from analysis.figures import caption as fig_caption
 from analysis.floors import Floor
 from analysis.paper import agent_label
 from analysis.results import Run, run_note, shown_state
@@ -473,13 +474,20 @@ def answer_lines(summaries: list[AgentSummary]) -> list[str]:
             f"baseline 1) {s.p_improve.text(2)}, over {s.targets} target(s), seeds per cell "
             f"{s.seeds}: "
         )
-        p = s.p_improve
+        p, ft = s.p_improve, s.ft_mean
         if not p.has_interval:
             text = "one seed per cell, no interval: an anecdote, not a result."
-        elif p.lo > 0.5:
-            text = "better than baseline 1 (the interval is above 0.5)."
-        elif p.hi < 0.5:
-            text = "worse than baseline 1 (the interval is below 0.5)."
+        elif p.lo > 0.5 and ft.has_interval and ft.lo > 0:
+            text = "better than baseline 1 (both intervals clear of no difference)."
+        elif p.hi < 0.5 and ft.has_interval and ft.hi < 0:
+            text = "worse than baseline 1 (both intervals clear of no difference)."
+        elif p.lo > 0.5 or p.hi < 0.5:
+            side = "beats" if p.lo > 0.5 else "loses to"
+            text = (
+                f"a run of it {side} a run of baseline 1 more often than not (P's interval "
+                "is clear of 0.5), but the size of the difference is not established (FT's "
+                "interval spans 0)."
+            )
         else:
             text = "the intervals do not support a difference from baseline 1."
         lines.append(head + text)
@@ -574,7 +582,8 @@ def write_html(doc: Document, out_dir: Path) -> None:
     def img(name: str) -> str:
         data = base64.b64encode((out_dir / name).read_bytes()).decode()
         src = f"data:image/png;base64,{data}"
-        return f'<figure><img alt="{name}" src="{src}"><figcaption>{name}</figcaption></figure>'
+        text = html.escape(fig_caption(name))
+        return f'<figure><img alt="{name}" src="{src}"><figcaption>{text}</figcaption></figure>'
 
     f = doc.figures
     parts = [
