@@ -82,18 +82,23 @@ def build_report(root: str | Path, top_k: int | None = None, allow_damaged: bool
     report is built and lists them (their runs show as missing or empty).
 
     Raises:
-        FileNotFoundError: when ``root`` is not a directory.
+        FileNotFoundError: when ``root`` is not a directory or holds no run.
         DamagedResultsError: damaged files, unless ``allow_damaged``.
     """
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"no results directory at {root}")
     damaged = _check_damage(root, allow_damaged)
+    runs = collect_runs(root)
+    if not runs:  # an empty report with exit 0 would pass for a result
+        raise FileNotFoundError(
+            f"no run directories under {root} (a results root holds "
+            "<target>/<agent>[_from_<sources>]/seed<N>/ with config.json)"
+        )
     out_dir = root / "report"
     out_dir.mkdir(exist_ok=True)
     plan = read_json(root / "plan.json") or {}
     top_k = top_k or int(plan.get("top_k", 3))
-    runs = collect_runs(root)
     grouped = group_cells(runs, plan)
     targets = {c.target for c in grouped.values()}
     loaded = load_floors(root, targets | {s for c in grouped.values() for s in c.sources})

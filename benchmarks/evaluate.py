@@ -88,18 +88,20 @@ def play_episodes(
     greedy: bool = False,
     max_steps: int = 100_000,
     action_counts: np.ndarray | None = None,
+    env_overrides: dict[str, Any] | None = None,
 ) -> list[float]:
     """Raw episode scores of ``policy`` (obs batch (1, C, H, W) uint8 -> AgentOutput).
 
     ``action_counts`` (one integer slot per action), when given, gets one added at the
     index of every action taken: a policy that has collapsed onto one action shows as
-    one slot holding nearly everything.
+    one slot holding nearly everything. ``env_overrides``: fields of the task's config
+    (``make_env``'s overrides), e.g. ``{"noise_sigma": 8.0}``.
     """
     from envs import make_env
 
     if episodes < 1:
         raise ValueError(f"episodes must be positive, got {episodes}")
-    env = make_env(task_id, seed=seed)
+    env = make_env(task_id, seed=seed, **(env_overrides or {}))
     gen = torch.Generator().manual_seed(seed)
     scores = []
     try:

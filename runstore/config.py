@@ -269,6 +269,20 @@ class RunConfig:
                 object.__setattr__(self, "source_seed", None)
         if self.steps < 1:
             raise ValueError(f"steps must be positive, got {self.steps}")
+        # hyperparameters out of their range would train anyway and report nonsense
+        for name, ok, rule in (
+            ("lr", self.lr > 0, "> 0"),
+            ("gamma", 0 < self.gamma <= 1, "in (0, 1]"),
+            ("entropy_coeff", self.entropy_coeff >= 0, ">= 0"),
+            ("grad_clip", self.grad_clip > 0, "> 0"),
+            ("alpha_init", self.alpha_init > 0, "> 0"),
+            ("rollout_length", self.rollout_length >= 1, ">= 1"),
+            ("train_batch", self.train_batch >= 1, ">= 1"),
+            ("env_runners", self.env_runners >= 0, ">= 0"),
+            ("envs_per_runner", self.envs_per_runner >= 1, ">= 1"),
+        ):
+            if not ok:  # NaN fails every comparison, so it is refused too
+                raise ValueError(f"{name} must be {rule}, got {getattr(self, name)}")
         if self.source_steps is not None and self.source_steps < 1:
             raise ValueError(f"source_steps must be positive, got {self.source_steps}")
         if self.reward_clip is not None and not self.reward_clip > 0:

@@ -332,3 +332,11 @@ def test_a_rebuilt_report_drops_figures_it_no_longer_draws(tree):
     build_report(tree)
     assert not stale.exists()
     assert sorted(p.name for p in out.glob("*.png")) == kept and kept
+
+
+def test_a_folder_without_runs_is_an_error_and_writes_nothing(tmp_path, capsys):
+    from benchmarks.cli import main as xfer
+
+    assert xfer(["report", str(tmp_path)]) == 2
+    assert "no run directories under" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []

@@ -165,3 +165,29 @@ def test_missing_step_count_and_bad_field_values_are_one_line_errors(capsys):
     assert main(["train", "--task", "catch_soup/pong", "--steps", "5", "--algo", "sac"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "unknown algo 'sac'" in err
+
+
+@pytest.mark.parametrize(
+    "option, value, says",
+    [
+        ("--lr", "-1", "lr must be > 0"),
+        ("--lr", "nan", "lr must be > 0"),
+        ("--gamma", "1.5", "gamma must be in (0, 1]"),
+        ("--entropy-coeff", "-0.1", "entropy_coeff must be >= 0"),
+        ("--grad-clip", "0", "grad_clip must be > 0"),
+        ("--alpha-init", "-1", "alpha_init must be > 0"),
+        ("--envs-per-runner", "0", "envs_per_runner must be >= 1"),
+    ],
+)
+def test_out_of_range_hyperparameters_are_refused_before_anything_is_written(
+    tmp_path, capsys, option, value, says
+):
+    from benchmarks.cli import main as xfer
+
+    out = tmp_path / "results"
+    code = xfer(
+        ["train", "--task", "catch_soup/pong", option, value, "--steps", "10", "--out", str(out)]
+    )
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and says in err[0]
+    assert not out.exists()
