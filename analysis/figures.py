@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -35,11 +33,11 @@ def _plt() -> Any:
 
 
 def _save(fig: Any, out_dir: Path, name: str) -> str:
-    path = out_dir / name
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=out_dir)
-    os.close(fd)
-    fig.savefig(tmp, dpi=100, format="png", bbox_inches="tight")
-    os.replace(tmp, path)
+    from runstore.atomic import atomic_write
+
+    atomic_write(
+        out_dir / name, lambda tmp: fig.savefig(tmp, dpi=100, format="png", bbox_inches="tight")
+    )
     _plt().close(fig)
     return name
 

@@ -9,8 +9,6 @@ import csv
 import html
 import io
 import math
-import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +28,7 @@ from analysis.floors import Floor
 from analysis.paper import agent_label
 from analysis.results import Run, run_note, shown_state
 from analysis.stats import Estimate
+from runstore.atomic import write_text as atomic_write_text
 
 __all__ = [
     "Document",
@@ -122,10 +121,8 @@ def _html_table(rows: list[list[str]]) -> str:
 
 
 def write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
+    """Atomically, with the umask's permissions (``runstore.atomic``, the one writer)."""
+    atomic_write_text(path, text)
 
 
 # Marks the page once every figure has decoded (body data-figures-loaded="k/n"): lets a

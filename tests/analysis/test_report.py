@@ -340,3 +340,18 @@ def test_a_folder_without_runs_is_an_error_and_writes_nothing(tmp_path, capsys):
     assert xfer(["report", str(tmp_path)]) == 2
     assert "no run directories under" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_report_files_follow_the_umask(tree):
+    """Every file the report writes is readable by others under umask 022 (the temp
+    files it renames were 0600)."""
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        out = build_report(tree)
+    finally:
+        os.umask(old)
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in out.iterdir()}
+    assert modes and all(m == 0o644 for m in modes.values()), modes
