@@ -73,11 +73,19 @@ def load_floors(root: str | Path, tasks: set[str] | list[str]) -> dict[str, Floo
             data = json.loads(path.read_text())
         except json.JSONDecodeError as err:
             raise ValueError(f"{path} is not valid JSON ({err}); delete it to re-measure") from err
+        if not isinstance(data, dict):
+            raise ValueError(
+                f"{path} must map task ids to floors, got {type(data).__name__}; delete it to "
+                "re-measure"
+            )
     floors: dict[str, Floor] = {}
     missing = []
     for task in sorted(tasks):
         entry = data.get(task)
         if isinstance(entry, dict) and "floor" in entry:
+            value = entry["floor"]
+            if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+                raise ValueError(f"{path}: the floor of {task} is not a number ({value!r})")
             episodes = int(entry.get("episodes", 0))
             std = entry.get("std")
             sd = float(std) if std is not None and episodes else None

@@ -355,3 +355,20 @@ def test_report_files_follow_the_umask(tree):
         os.umask(old)
     modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in out.iterdir()}
     assert modes and all(m == 0o644 for m in modes.values()), modes
+
+
+@pytest.mark.parametrize(
+    "content, says",
+    [
+        ("[1, 2]", "must map task ids to floors, got list"),
+        ('{"pong_soup/hflip": {"floor": "low"}}', "the floor of pong_soup/hflip is not a number"),
+        ('{"pong_soup/hflip": {"floor": NaN}}', "the floor of pong_soup/hflip is not a number"),
+    ],
+)
+def test_a_floors_file_of_the_wrong_shape_is_named(tmp_path, content, says):
+    from analysis.floors import load_floors
+
+    (tmp_path / "floors.json").write_text(content)
+    with pytest.raises(ValueError, match="floors.json") as err:
+        load_floors(tmp_path, {"pong_soup/hflip"})
+    assert says in str(err.value)
