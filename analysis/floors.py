@@ -59,8 +59,14 @@ class Floor:
         return f"{self.source} ({self.episodes} episodes{se})"
 
 
-def load_floors(root: str | Path, tasks: set[str] | list[str]) -> dict[str, Floor]:
+def load_floors(
+    root: str | Path, tasks: set[str] | list[str], measured: bool = False
+) -> dict[str, Floor]:
     """The floor of every task in ``tasks`` for the results under ``root``.
+
+    ``measured``: only random-policy floors measured into ``root/floors.json`` count
+    (ship-column, the plateau rule and tuning need one); otherwise a domain's game
+    minimum stands in for a missing one, and the report says so.
 
     Raises:
         MissingFloorError: naming the tasks that have no floor and how to measure them.
@@ -102,7 +108,7 @@ def load_floors(root: str | Path, tasks: set[str] | list[str]) -> dict[str, Floo
             )
             continue
         domain = task.split("/", 1)[0]
-        if domain in GAME_MINIMUM:
+        if domain in GAME_MINIMUM and not measured:
             floors[task] = Floor(GAME_MINIMUM[domain], "game minimum (floors.json lacks this task)")
         else:
             missing.append(task)

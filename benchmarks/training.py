@@ -635,10 +635,10 @@ class _Loop:
             return None
         from analysis.floors import load_floors
 
-        if not Path(self.cfg.plateau_floors).is_dir():  # else a game minimum stands in
+        if not Path(self.cfg.plateau_floors).is_dir():
             raise ValueError(f"plateau_floors {self.cfg.plateau_floors}: no such directory")
-
-        return load_floors(self.cfg.plateau_floors, {self.cfg.task})[self.cfg.task]
+        floors = load_floors(self.cfg.plateau_floors, {self.cfg.task}, measured=True)
+        return floors[self.cfg.task]
 
     def _plateaued(self, log: Any) -> bool:
         """At a new curve point: True (and the reason kept for status.json) when the run

@@ -163,13 +163,7 @@ def tuning_record(spec: TuningSpec, root: str | Path) -> dict[str, Any]:
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"no tuning runs at {root}")
-    found = load_floors(root, {spec.target})[spec.target]
-    if found.source != "random policy":
-        raise ValueError(
-            f"{root / 'floors.json'} has no random-policy floor for {spec.target}; measure it "
-            f"with `xfer floors {root} --task {spec.target}`"
-        )
-    floor = found.value
+    floor = load_floors(root, {spec.target}, measured=True)[spec.target].value
     defaults = {f.name: f.default for f in dataclasses.fields(RunConfig)}
     agents: dict[str, Any] = {}
     missing = []

@@ -329,7 +329,7 @@ def ship_column(
     check = run.read_json(run.curve_check) if run.curve_check.is_file() else {}
     if check.get("ok") is not True:
         raise ValueError(f"{run_dir}: its curve check did not pass (curve_check.json)")
-    floor = load_floors(floors_root, {task})[task]
+    floor = load_floors(floors_root, {task}, measured=True)[task]
     row = learnability_row(task, seed, str(run.path), run.read_curve(), floor)
     if not row.learned:
         raise ValueError(

@@ -330,6 +330,15 @@ def test_plateau_floors_end_nothing_that_has_not_learned_and_a_bad_file_stops_fi
             log=quiet,
             trainer_factory=fake_factory(),
         )
+    empty = tmp_path / "no-floors"  # a folder without floors.json: no game minimum
+    empty.mkdir()
+    with pytest.raises(TrainingError, match="no random-policy floor for catch_soup/pong"):
+        train(
+            replace(cfg, seed=3, plateau_floors=str(empty)),
+            root,
+            log=quiet,
+            trainer_factory=fake_factory(),
+        )
     assert len(FakeTrainer.built) == 1  # nothing was built for the later runs
 
 

@@ -100,7 +100,7 @@ def test_xfer_tune_refuses_bad_input(tmp_path, capsys):
     assert not (tmp_path / "none").exists()
     (tmp_path / "t").mkdir()  # runs but no floors.json: the game minimum must not stand in
     assert main(["tune", "pong-soup", "--record-only", "--out", str(tmp_path / "t")]) == 2
-    assert "no random-policy floor for pong_soup/pong" in capsys.readouterr().err
+    assert "has no random-policy floor for pong_soup/pong" in capsys.readouterr().err
 
 
 def test_the_defaults_are_the_committed_records_choices():

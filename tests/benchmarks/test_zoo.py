@@ -303,3 +303,21 @@ def test_ship_column_holds_a_pong_column_to_plus_18(zoo, tmp_path):
     dest = ship_column(run, results, zoo, evaluate=greedy_at(19.0), log=lambda *_: None)
     bar = json.loads((dest / BAR_FILE).read_text())
     assert bar["greedy_at_shipping"] == 19.0 and bar["bar"] == 18.0  # not -20.3 + 19.65
+
+
+def test_ship_column_needs_a_measured_floor_for_its_task(zoo, tmp_path):
+    """--floors naming a missing folder, or one whose floors.json lacks the task, is an
+    error: the game minimum (Catch's -1) must not stand in for the random floor."""
+    from analysis.floors import MissingFloorError
+    from benchmarks.zoo import ship_column
+
+    results = tmp_path / "results"
+    run = _finished_run(results, FLAT, floor=-3.0, floor_sd=0.0)
+    with pytest.raises(MissingFloorError, match="no random-policy floor for catch_soup/pong"):
+        ship_column(run, tmp_path / "no-such-folder", zoo)
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "floors.json").write_text(json.dumps({"catch_soup/hflip": {"floor": -0.7}}))
+    with pytest.raises(MissingFloorError, match="catch_soup/pong"):
+        ship_column(run, other, zoo)
+    assert not any(zoo.rglob("agent.pt"))  # nothing shipped
