@@ -228,11 +228,22 @@ def _steps_text(est: Estimate | None) -> str:
 
 def _speed_text(est: Estimate | None) -> str:
     """PathNet's speed-up; where baseline 1's median never reached the threshold it is
-    larger than the budget can show, and says so."""
-    text = _censored_text(est, lambda v: "inf" if v == math.inf else f"{v:.2f}x")
+    undefined (a finite time over never), and says so with "-" instead of "inf [inf,
+    inf]"."""
     if est is not None and est.value == math.inf:
-        text = text.replace("inf (", "inf: baseline 1 never got there (", 1)
-    return text
+        return "- (baseline 1 never got there)"
+    return _censored_text(est, lambda v: "inf" if v == math.inf else f"{v:.2f}x")
+
+
+def _ratio_text(c: CellResult) -> str:
+    """The paper's ratio where it is the cell's measure; elsewhere "-" and why (a ratio
+    over a baseline near the floor reads like -3083% [-17038, 45561]: noise over noise;
+    the CSV keeps the number)."""
+    if c.measure == "ratio":
+        return _est(c.transfer_ci, 0, unit="%")
+    if not math.isfinite(c.transfer):
+        return "-"
+    return f"- (baseline 1 under AUC_n {RATIO_MIN_BASELINE} in a run)"
 
 
 def matrix_rows(cells: list[CellResult]) -> list[list[str]]:
@@ -261,7 +272,7 @@ def matrix_rows(cells: list[CellResult]) -> list[list[str]]:
             cell_text(c),
             _est(c.auc_ci, 3),
             _est(c.auc_norm_ci, 3),
-            _est(c.transfer_ci, 0, unit="%"),
+            _ratio_text(c),
             _est(c.ft_ci, 2),
             _est(c.jumpstart, 2),
             _est(c.asymptotic, 2),

@@ -223,6 +223,10 @@ def test_the_ratio_needs_every_baseline_1_run_clear_of_the_gate(tmp_path):
     prog = rows(build_report(root))["progressive-2col"]
     assert float(prog["auc_normalized_baseline"]) == pytest.approx(1 / 6, abs=1e-4)
     assert prog["measure"] == "ft"  # the mean passes the 0.1 gate, two of the runs do not
+    # the report's matrix shows no ratio there, and says why (the CSV keeps the number)
+    md = (root / "report" / "report.md").read_text()
+    row = next(x for x in md.splitlines() if x.startswith("| progressive-2col | pong"))
+    assert "- (baseline 1 under AUC_n 0.1 in a run)" in row
 
 
 def _analysis(shares_new, kind, episodes=None):
@@ -415,14 +419,17 @@ def test_forgetting_with_one_shared_source_run(seeded):
 
 
 def test_a_speed_up_over_a_baseline_that_never_got_there_says_so():
-    """Baseline 1's median never reached the threshold: the speed-up is larger than the
-    budget shows, and resamples where both medians are censored leave no interval."""
+    """Baseline 1's median never reached the threshold: the speed-up is undefined and
+    says so with "-" (no "inf [inf, inf]"); a defined one keeps its interval."""
     import math
 
     from analysis.render import _speed_text, _steps_text
     from analysis.stats import Estimate
 
     never = Estimate(math.inf, math.nan, math.nan, 3)
-    assert _speed_text(never) == "inf: baseline 1 never got there (n=3, interval undefined)"
+    assert _speed_text(never) == "- (baseline 1 never got there)"
+    assert (
+        _speed_text(Estimate(math.inf, math.inf, math.inf, 3)) == "- (baseline 1 never got there)"
+    )
     assert _speed_text(Estimate(2.0, 1.5, 3.0, 3)) == "2.00x [1.50x, 3.00x] (n=3)"
     assert _steps_text(Estimate(math.inf, math.nan, math.nan, 1)) == "never (n=1, no interval)"
