@@ -324,11 +324,28 @@ def ft_mean_interval(groups: list[tuple[np.ndarray, ...]], level: float | None =
             gy = (mx - 1.0) / (1.0 - my) ** 2  # d FT / d mean(y)
             terms += [gx**2 * np.var(x, ddof=1) / x.size, gy**2 * np.var(y, ddof=1) / y.size]
             dfs += [x.size - 1, y.size - 1]
-    k = len(groups)
-    value = float(np.mean(values))
+    n, level = _runs_and_level(groups, "ft", level)
+    return _welch(float(np.mean(values)), terms, dfs, len(groups), n, level, FT_METHOD)
+
+
+def _runs_and_level(groups: list[tuple], estimate: str, level: float | None) -> tuple[int, float]:
+    """The fewest runs on any side of any group, and the level: given, or calibrated."""
     n = int(min(min(len(x), len(y)) for x, y in groups))
-    level = level_for("ft", n) if level is None else level
-    method = FT_METHOD.format(level=level)
+    return n, level_for(estimate, n) if level is None else level
+
+
+def _welch(
+    value: float,
+    terms: list[float],
+    dfs: list[int],
+    k: int,
+    n: int,
+    level: float,
+    method: str,
+) -> Estimate:
+    """``value`` with a t interval: variance ``sum(terms) / k^2``, Welch-Satterthwaite
+    degrees of freedom over the terms (none with one run: NaN bounds)."""
+    method = method.format(level=level)
     if n < 2:
         return Estimate(value, math.nan, math.nan, n, method)
     var = sum(terms) / k**2
@@ -381,8 +398,7 @@ def improvement_interval(
         for x, y in groups
     ]
     value = float(np.mean(per))
-    n = int(min(min(len(x), len(y)) for x, y in groups))
-    level = level_for("improvement", n) if level is None else level
+    n, level = _runs_and_level(groups, "improvement", level)
     method = P_METHOD.format(level=level)
     if n < 2:
         return Estimate(value, math.nan, math.nan, n, method)
@@ -405,15 +421,9 @@ def difference_interval(x: np.ndarray | list, y: np.ndarray | list) -> Estimate:
     x, y = np.asarray(x, dtype=float).ravel(), np.asarray(y, dtype=float).ravel()
     if x.size < 1 or y.size < 1:
         raise ValueError("difference_interval needs at least one run on each side")
+    n, level = _runs_and_level([(x, y)], "ft", None)
+    terms = [np.var(x, ddof=1) / x.size, np.var(y, ddof=1) / y.size] if n > 1 else []
     value = float(np.mean(x) - np.mean(y))
-    n = int(min(x.size, y.size))
-    level = level_for("ft", n)
-    method = f"Welch t, nominal {level:.0%}"
-    if n < 2:
-        return Estimate(value, math.nan, math.nan, n, method)
-    tx, ty = np.var(x, ddof=1) / x.size, np.var(y, ddof=1) / y.size
-    if tx + ty <= 0:
-        return Estimate(value, value, value, n, method)
-    df = (tx + ty) ** 2 / (tx**2 / (x.size - 1) + ty**2 / (y.size - 1))
-    half = float(_t_quantile(level, df)) * math.sqrt(tx + ty)
-    return Estimate(value, value - half, value + half, n, method)
+    return _welch(
+        value, terms, [x.size - 1, y.size - 1], 1, n, level, "Welch t, nominal {level:.0%}"
+    )
