@@ -112,12 +112,13 @@ def _md_table(rows: list[list[str]]) -> str:
     return "\n".join(out)
 
 
-def _html_table(rows: list[list[str]]) -> str:
+def _html_table(rows: list[list[str]], table_id: str = "") -> str:
     head = "".join(f"<th>{html.escape(str(h))}</th>" for h in rows[0])
     body = "".join(
         "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in r) + "</tr>" for r in rows[1:]
     )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    ident = f' id="{table_id}"' if table_id else ""
+    return f"<table{ident}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 def write_text(path: Path, text: str) -> None:
@@ -130,7 +131,10 @@ def write_text(path: Path, text: str) -> None:
 _LOADED_SCRIPT = (
     "<script>window.addEventListener('load',function(){var i=document.images,k=0;"
     "for(var j=0;j<i.length;j++){if(i[j].complete&&i[j].naturalWidth>0)k++;}"
-    "document.body.dataset.figuresLoaded=k+'/'+i.length;});</script>"
+    "document.body.dataset.figuresLoaded=k+'/'+i.length;"
+    "var v=document.getElementById('verdicts');"
+    "if(v){document.body.dataset.verdictsTop=Math.round(v.getBoundingClientRect().top);}"
+    "});</script>"
 )
 
 
@@ -597,7 +601,7 @@ def write_html(doc: Document, out_dir: Path) -> None:
     parts = [
         f"<h1>{html.escape(doc.title)}</h1>",
         "<h2>The answer</h2>",
-        *(["<p>Per target:</p>", _html_table(doc.verdicts)] if doc.verdicts else []),
+        *(["<p>Per target:</p>", _html_table(doc.verdicts, "verdicts")] if doc.verdicts else []),
         "<p>Per agent over its targets:</p><ul>"
         + "".join(f"<li>{html.escape(line)}</li>" for line in doc.answer)
         + "</ul>",
