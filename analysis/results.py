@@ -25,7 +25,6 @@ __all__ = [
     "collect_runs",
     "shown_state",
     "run_note",
-    "damaged_files",
 ]
 
 
@@ -180,8 +179,3 @@ def run_note(run: Run, floor: Floor | None = None) -> str:
             f"({floor.constant:.2f})"
         )
     return "; ".join(notes)
-
-
-def damaged_files() -> list[str]:
-    """The damaged files met since the last :func:`scan_damage`."""
-    return list(_DAMAGED)

@@ -20,7 +20,6 @@ import numpy as np
 
 __all__ = [
     "env_throughput",
-    "network_timings",
     "network_rounds",
     "round_ratio",
     "training_throughput",
@@ -74,12 +73,6 @@ def env_throughput(
             totals[name][0] += n
             totals[name][1] += t
     return {k: n / t for k, (n, t) in totals.items()}
-
-
-def network_timings(batch: int = 32, repeats: int = 20, threads: int = 1) -> dict[str, float]:
-    """Median forward+backward seconds (batch of 84x84x4 uint8) per model, interleaved."""
-    rounds = network_rounds(batch, repeats, threads)
-    return {k: statistics.median(v) for k, v in rounds.items()}
 
 
 def round_ratio(rounds: dict[str, list[float]], model: str, base: str) -> float:

@@ -42,18 +42,9 @@ from gymnasium import spaces
 
 from envs.wrappers import SCORE_KEY, StackFrames, check_pixel_space
 
-__all__ = ["NativeAtariVectorEnv", "FrameSource", "frame_pipeline", "ale_vector_available"]
+__all__ = ["NativeAtariVectorEnv", "FrameSource", "frame_pipeline"]
 
 ALE_SCREEN = (210, 160, 3)
-
-
-def ale_vector_available() -> bool:
-    """Whether this ale-py has the C++ vector env (ale-py >= 0.11)."""
-    try:
-        from ale_py.vector_env import AtariVectorEnv  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 class FrameSource(gym.Env):
