@@ -28,6 +28,7 @@ def _non_default(f, tp):
         "address": ("127.0.0.1:6379", "127.0.0.1:6379"),
         "tag": ("job7", "job7"),
         "source_seed": (5, "5"),  # not the seed (3): the same seed is spelt None
+        "gamma": (0.95, "0.95"),  # in (0, 1]
     }
     if f.name in special:
         return special[f.name]
