@@ -149,7 +149,8 @@ def _score(run_dir: Path, floor: float, top: float) -> dict[str, Any] | None:
     return {
         "auc_normalized": normalized_auc(steps, scores, floor, top),
         "asymptotic": asymptotic_score(steps, scores),
-        "last_point": scores[-1] if scores else math.nan,
+        # the last measured point (a last window without a finished episode is NaN)
+        "last_point": next((x for x in reversed(scores) if math.isfinite(x)), math.nan),
         "wall_time_s": run.read_status().get("wall_time"),
     }
 
