@@ -9,10 +9,12 @@ either side on a log scale (x2 for the learning rate; the paper's x10 for alpha_
 
 The score of a run is its normalised AUC (the reports' measure, between the task's
 random floor and its top); the choice is fixed before any run is seen: the value with
-the highest mean over the tuning seeds. :func:`tuning_record` writes the choice with
-every run's evidence to ``tuning.json`` and ``tuning.md``; the defaults of
-:class:`runstore.config.RunConfig` are checked against the committed records by
-``tests/benchmarks/test_tuning.py``.
+the highest mean over the tuning seeds. An agent whose grid is complete has a
+``leading`` value; the ``chosen`` values are set together once every run of the record
+is in (the agents share RunConfig's defaults, so changing one is one decision).
+:func:`tuning_record` writes the choice with every run's evidence to ``tuning.json``
+and ``tuning.md``; the defaults of :class:`runstore.config.RunConfig` are checked
+against the committed records by ``tests/benchmarks/test_tuning.py``.
 """
 
 from __future__ import annotations
@@ -190,18 +192,22 @@ def tuning_record(spec: TuningSpec, root: str | Path) -> dict[str, Any]:
                 }
             )
         complete = all(len(r["runs"]) == len(spec.seeds) for r in rows)
-        chosen = None
+        leading = None
         if complete:
             best = max(r["mean_auc_normalized"] for r in rows)
             tied = [r["value"] for r in rows if r["mean_auc_normalized"] == best]
-            chosen = defaults[field] if defaults[field] in tied else tied[0]
+            leading = defaults[field] if defaults[field] in tied else tied[0]
         agents[agent] = {
             "field": field,
             "default": defaults[field],
             "grid": rows,
-            "chosen": chosen,
-            "default_is_chosen": chosen == defaults[field] if chosen is not None else None,
+            "leading": leading,
         }
+    # the choices take effect together, once every agent's grid is complete: agents
+    # share RunConfig's defaults (and their sources the zoo's), so a change is one decision
+    for a in agents.values():
+        a["chosen"] = a["leading"] if not missing else None
+        a["default_is_chosen"] = a["chosen"] == a["default"] if a["chosen"] is not None else None
     record = {
         "suite": spec.suite,
         "target": spec.target,
@@ -249,6 +255,8 @@ def tuning_markdown(record: dict[str, Any]) -> str:
             value = f"{row['value']:g}"
             if a["chosen"] is not None and row["value"] == a["chosen"]:
                 value = f"**{value}** (chosen)"
+            elif a["leading"] is not None and row["value"] == a["leading"]:
+                value = f"**{value}** (leading; chosen when the record is complete)"
             if row["value"] == a["default"]:
                 value += " (default)"
             lines.append(

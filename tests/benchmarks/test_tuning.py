@@ -79,17 +79,31 @@ def test_the_record_chooses_the_best_mean_by_hand(tmp_path):
             _fake_run(tmp_path, cfg, 0.0)
     record = tuning_record(spec, tmp_path)
     agents = record["agents"]
-    assert agents["scratch"]["chosen"] == 1.4e-3 and agents["scratch"]["default_is_chosen"] is False
+    assert agents["scratch"]["leading"] == 1.4e-3
     means = [row["mean_auc_normalized"] for row in agents["scratch"]["grid"]]
     assert means == pytest.approx([0.0, 0.25, 0.375])
-    assert agents["finetune-all"]["chosen"] == 7e-4  # the tie keeps today's default
-    assert agents["progressive"]["chosen"] is None  # a run missing: no choice
+    assert agents["finetune-all"]["leading"] == 7e-4  # the tie keeps today's default
+    assert agents["progressive"]["leading"] is None  # a run missing: no lead
     assert record["missing"] == [
         "pong_soup-pong/progressive_from_pong_soup-hflip/seed101_tune-alpha_init0.01"
     ]
+    # a run missing anywhere: nothing is chosen yet, for any agent
+    assert all(a["chosen"] is None for a in agents.values())
     md = (tmp_path / "tuning.md").read_text()
-    assert "| scratch | lr | **0.0014** (chosen) | 0.2500 | 0.5000 | 0.3750 |" in md
+    assert "| scratch | lr | **0.0014** (leading; chosen when the record is complete) |" in md
     assert json.loads((tmp_path / "tuning.json").read_text()) == record
+    # the last run arrives: every lead becomes the choice
+    last = next(c for c in tuning_runs(spec) if c.seed == 101 and c.alpha_init == 0.01)
+    _fake_run(tmp_path, last, 0.0)
+    record = tuning_record(spec, tmp_path)
+    assert record["missing"] == []
+    chosen = {k: a["chosen"] for k, a in record["agents"].items()}
+    assert chosen == {"scratch": 1.4e-3, "finetune-all": 7e-4, "progressive": 1.0}
+    assert record["agents"]["scratch"]["default_is_chosen"] is False
+    assert (
+        "| scratch | lr | **0.0014** (chosen) | 0.2500 | 0.5000 | 0.3750 |"
+        in (tmp_path / "tuning.md").read_text()
+    )
 
 
 def test_xfer_tune_refuses_bad_input(tmp_path, capsys):
