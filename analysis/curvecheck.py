@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["REPLAY_Z", "disagrees", "error_rates", "committed_scores"]
+__all__ = ["REPLAY_Z", "disagrees", "tolerance", "error_rates", "committed_scores"]
 
 REPLAY_Z = 3.0
 
@@ -41,8 +41,15 @@ def disagrees(
     z: float = REPLAY_Z,
 ) -> bool:
     """True when the two means differ by more than ``z`` combined standard errors."""
-    se = math.sqrt(replay_std**2 / replay_n + eval_std**2 / eval_n)
-    return abs(replay_mean - eval_mean) > z * se + 1e-9
+    tol = tolerance(replay_std, replay_n, eval_std, eval_n, z)
+    return abs(replay_mean - eval_mean) > tol + 1e-9
+
+
+def tolerance(
+    replay_std: float, replay_n: float, eval_std: float, eval_n: float, z: float = REPLAY_Z
+) -> float:
+    """``z`` combined standard errors of the two means: the largest allowed difference."""
+    return z * math.sqrt(replay_std**2 / replay_n + eval_std**2 / eval_n)
 
 
 def error_rates(

@@ -456,7 +456,7 @@ def _replay_verdict(
     """The replay check's result; the curve-end comparison kept under ``curve_end``."""
     out: dict[str, Any] = {
         "method": "replay",
-        "curve_end": {k: v for k, v in curve.items()},
+        "curve_end": dict(curve),
         "replay_episodes": float(replay["episodes"]),
         "replay_mean": float(replay["mean"]),
         "replay_std": float(replay["std"]),
@@ -474,10 +474,10 @@ def _replay_verdict(
     else:
         ev = evaluate_run(run_dir, episodes=episodes, seed=seed)
         eval_mean, eval_std = float(ev["mean"]), float(ev["std"])
-    from analysis.curvecheck import REPLAY_Z, disagrees
+    from analysis.curvecheck import disagrees, tolerance
 
     r_mean, r_std = float(replay["mean"]), float(replay["std"])
-    tol = REPLAY_Z * float(np.sqrt(r_std**2 / n_r + eval_std**2 / episodes))
+    tol = tolerance(r_std, n_r, eval_std, episodes)
     ok = not disagrees(r_mean, r_std, n_r, eval_mean, eval_std, episodes)
     out.update(
         ok=bool(ok),

@@ -217,6 +217,16 @@ class _Window:
         s["win_sq"] += delta["sq"]
         s["win_eps"] += delta["eps"]
 
+    def add(self, stats: IterationStats) -> None:
+        """:meth:`update` with one iteration's lifetime sums."""
+        self.update(
+            steps=stats.env_steps_sampled,
+            ret=stats.score_sum,
+            sq=stats.score_sq_sum,
+            learn=stats.learn_return_sum,
+            eps=stats.episodes,
+        )
+
     def take_point(self, window: int, force: bool = False) -> dict[str, float] | None:
         s = self.s
         if s["env_steps"] - s["win_start"] < window and not force:
@@ -541,14 +551,7 @@ class _Loop:
         trainer.set_learning(False)
         try:
             while True:
-                stats = self._call_iteration(trainer)
-                window.update(
-                    steps=stats.env_steps_sampled,
-                    ret=stats.score_sum,
-                    sq=stats.score_sq_sum,
-                    learn=stats.learn_return_sum,
-                    eps=stats.episodes,
-                )
+                window.add(self._call_iteration(trainer))
                 s = window.s
                 if not dropped and s["win_eps"] >= cfg.parallel_envs:
                     dropped = s["win_eps"]
@@ -577,13 +580,7 @@ class _Loop:
         self.sampled = stats.env_steps_sampled
         if stats.policy_lag is not None:
             self.lag_sum, self.lag_n = self.lag_sum + stats.policy_lag, self.lag_n + 1
-        self.window.update(
-            steps=stats.env_steps_sampled,
-            ret=stats.score_sum,
-            sq=stats.score_sq_sum,
-            learn=stats.learn_return_sum,
-            eps=stats.episodes,
-        )
+        self.window.add(stats)
         return stats
 
     def _iterate(self, trainer: Trainer, hooks: Any) -> None:
