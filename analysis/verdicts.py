@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from analysis.cells import BASELINE, CellResult
-from analysis.results import Run
+from analysis.results import Run, read_json
 from analysis.stats import Estimate, difference_interval
 from runstore.atomic import write_text
 from runstore.rundir import RunDir
@@ -68,13 +68,8 @@ def _digits(cell: CellResult | None) -> int:
 
 def _evaluations(runs: list[Run], digits: int = 1) -> str:
     values = []
-    for r in sorted(runs, key=lambda r: int(r.config.get("run", r.config).get("seed", 0))):
-        check = RunDir(r.path).curve_check
-        if not check.is_file():
-            continue
-        import json
-
-        data = json.loads(check.read_text())
+    for r in sorted(runs, key=lambda r: int(r.config.get("seed", 0))):
+        data = read_json(RunDir(r.path).curve_check) or {}  # the report's own reader
         if data.get("eval_mean") is not None:
             values.append(f"{float(data['eval_mean']):+.{digits}f}")
     return ", ".join(values) or "-"
