@@ -68,11 +68,12 @@ def _job_config(
     seed: int = 0,
     source_seed: int | None = None,
     source_steps: int | None = None,
+    tuned: dict[str, float] | None = None,
 ) -> RunConfig:
     # the budget's settings of a method's own fields (PathNet's population) apply to the
-    # cells of methods that own them
+    # cells of methods that own them; then the suite's tuned settings of the cell's agent
     own = get_method(cell.agent).fields
-    extra = {k: v for k, v in method_settings.items() if k in own}
+    extra = {k: v for k, v in method_settings.items() if k in own} | dict(tuned or {})
     cfg = RunConfig(
         task=cell.target,
         agent=cell.agent,
@@ -133,6 +134,7 @@ def plan_runs(
                     seed,
                     budget.source_seed.get(suite.domain),
                     budget.source_steps_for(suite.domain),
+                    suite.tuned.get(cell.agent),
                 )
                 targets.append(cfg)
                 manifest.append(

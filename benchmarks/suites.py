@@ -13,7 +13,7 @@ baselines 1 and 3 and progressive on hflip and noisy, within 3 hours on 2 cores.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from analysis.paper import PAPER_TABLE1, agent_label
 from envs import ATARI_TARGETS, SOUP_VARIANTS
@@ -53,6 +53,10 @@ class Suite:
         row: the paper's row from the first source (Pong Soup: from pong to every other
             variant) with the laptop matrix's agents (the ``overnight`` budget); empty
             where a suite has none.
+        tuned: per agent, the fields its target runs take from the suite's committed
+            tuning record (``docs/tuning/<suite>/tuning.json``, chosen by ``xfer tune``)
+            instead of RunConfig's defaults; what the user gives still wins, and source
+            runs keep the defaults. Empty: the suite is not tuned.
     """
 
     name: str
@@ -62,6 +66,7 @@ class Suite:
     smoke: tuple[Cell, ...]
     notes: str = ""
     row: tuple[Cell, ...] = ()
+    tuned: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def cells_for(self, budget_name: str, reduced: bool, row: bool = False) -> tuple[Cell, ...]:
         if budget_name == "smoke":
@@ -130,6 +135,15 @@ PONG_REDUCED_TARGETS = ("hflip", "noisy")
 CATCH_REDUCED_TARGETS = ("hflip", "noisy")
 
 
+# Pong Soup's tuning record (docs/tuning/pong-soup/tuning.md, held-out target pong_soup/pong,
+# seeds 100 and 101): baselines 1 and 3 learn faster at twice the default learning rate
+# (1.4e-3, the top of the grid); progressive keeps alpha_init = 1 and the default lr
+PONG_TUNED: dict[str, dict[str, float]] = {
+    "scratch": {"lr": 1.4e-3},
+    "finetune-all": {"lr": 1.4e-3},
+}
+
+
 def _soup_suite(name: str, domain: str) -> Suite:
     full = _soup_cells(domain, ("pong", "noisy", "hflip"), SOUP_VARIANTS, SOUP_AGENTS)
     catch = domain == "catch_soup"
@@ -169,6 +183,7 @@ def _soup_suite(name: str, domain: str) -> Suite:
         reduced,
         smoke,
         row=row,
+        tuned={} if catch else PONG_TUNED,
         notes=what + " The full matrix: sources pong, noisy, hflip; all 8 targets; baselines 1-4, "
         "progressive 2 and 3 columns (chain: next source in (pong, noisy, hflip) order, "
         "then the source), PathNet, DEN.",

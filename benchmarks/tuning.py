@@ -9,12 +9,13 @@ either side on a log scale (x2 for the learning rate; the paper's x10 for alpha_
 
 The score of a run is its normalised AUC (the reports' measure, between the task's
 random floor and its top); the choice is fixed before any run is seen: the value with
-the highest mean over the tuning seeds. An agent whose grid is complete has a
-``leading`` value; the ``chosen`` values are set together once every run of the record
-is in (the agents share RunConfig's defaults, so changing one is one decision).
-:func:`tuning_record` writes the choice with every run's evidence to ``tuning.json``
-and ``tuning.md``; the defaults of :class:`runstore.config.RunConfig` are checked
-against the committed records by ``tests/benchmarks/test_tuning.py``.
+the highest mean over the tuning seeds. An agent's value is chosen once its grid is
+complete (agents are chosen independently: each one's choice becomes a setting of its
+own cells, :attr:`benchmarks.suites.Suite.tuned`, never a shared RunConfig default, and
+source runs keep the defaults so the zoo's columns still match). A choice at either end
+of its grid is flagged: a further step was not tried. :func:`tuning_record` writes the
+choice with every run's evidence to ``tuning.json`` and ``tuning.md``; the suites'
+settings are checked against the committed records by ``tests/benchmarks/test_tuning.py``.
 """
 
 from __future__ import annotations
@@ -192,22 +193,20 @@ def tuning_record(spec: TuningSpec, root: str | Path) -> dict[str, Any]:
                 }
             )
         complete = all(len(r["runs"]) == len(spec.seeds) for r in rows)
-        leading = None
+        chosen = None
         if complete:
             best = max(r["mean_auc_normalized"] for r in rows)
             tied = [r["value"] for r in rows if r["mean_auc_normalized"] == best]
-            leading = defaults[field] if defaults[field] in tied else tied[0]
+            chosen = defaults[field] if defaults[field] in tied else tied[0]
         agents[agent] = {
             "field": field,
             "default": defaults[field],
             "grid": rows,
-            "leading": leading,
+            "chosen": chosen,
+            "default_is_chosen": None if chosen is None else chosen == defaults[field],
+            # the best value at an end of the grid: a further step might be better still
+            "at_grid_edge": None if chosen is None else chosen in (min(values), max(values)),
         }
-    # the choices take effect together, once every agent's grid is complete: agents
-    # share RunConfig's defaults (and their sources the zoo's), so a change is one decision
-    for a in agents.values():
-        a["chosen"] = a["leading"] if not missing else None
-        a["default_is_chosen"] = a["chosen"] == a["default"] if a["chosen"] is not None else None
     record = {
         "suite": spec.suite,
         "target": spec.target,
@@ -254,9 +253,7 @@ def tuning_markdown(record: dict[str, Any]) -> str:
             last = [r["last_point"] for r in row["runs"]]
             value = f"{row['value']:g}"
             if a["chosen"] is not None and row["value"] == a["chosen"]:
-                value = f"**{value}** (chosen)"
-            elif a["leading"] is not None and row["value"] == a["leading"]:
-                value = f"**{value}** (leading; chosen when the record is complete)"
+                value = f"**{value}** (chosen{', at the grid edge' if a['at_grid_edge'] else ''})"
             if row["value"] == a["default"]:
                 value += " (default)"
             lines.append(
@@ -266,6 +263,13 @@ def tuning_markdown(record: dict[str, Any]) -> str:
                 + (f"{np.mean(last):+.1f}" if last else "-")
                 + " |"
             )
+    edge = [a for a, v in record["agents"].items() if v["at_grid_edge"]]
+    if edge:
+        lines += [
+            "",
+            f"At the edge of its grid ({', '.join(edge)}): the best value tried is the first "
+            "or last one, so a further step was not tried and might score higher.",
+        ]
     if record["missing"]:
         lines += ["", f"Missing ({len(record['missing'])}): " + ", ".join(record["missing"])]
     return "\n".join(lines) + "\n"

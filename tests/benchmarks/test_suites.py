@@ -347,7 +347,7 @@ def test_laptop_atari_and_labyrinth_plans_are_three_seeds_on_one_zoo_source(
 def test_the_overnight_budget_is_the_pong_row_and_reuses_the_laptop_report():
     """BUDGET=overnight: the shipped pong column (seed 0) to all 7 other variants,
     baselines 1 and 3 and progressive, 3 seeds, 600k steps: 63 target runs, and the 18
-    of the committed laptop report have the same identities (reused on a copy of it)."""
+    of the laptop report have the same identities (reused on a copy of it)."""
     from pathlib import Path
 
     from envs import SOUP_VARIANTS
@@ -365,14 +365,17 @@ def test_the_overnight_budget_is_the_pong_row_and_reuses_the_laptop_report():
     }
     sources = [c for wave in waves for c in wave if not c.sources and c.task == "pong_soup/pong"]
     assert [(s.seed, s.steps) for s in sources] == [(0, 2_000_000)]
+    # every run of the laptop report is a run of the row (same identity), so the row on a
+    # copy of docs/results/pong-soup trains only the other targets' runs
+    laptop = {
+        run_dir_for("", RunConfig.from_dict(m["config"])): m["config"]
+        for m in plan_runs(get_suite("pong-soup"), get_budget("laptop"))[1]
+    }
+    row = {run_dir_for("", RunConfig.from_dict(m["config"])): m["config"] for m in manifest}
+    assert len(laptop) == 18 and all(row[path] == cfg for path, cfg in laptop.items())
     committed = Path(__file__).resolve().parents[2] / "docs" / "results" / "pong-soup"
-    reused = 0
-    for m in manifest:
-        cfg = RunConfig.from_dict(m["config"])
-        path = run_dir_for(committed, cfg)
-        if path.is_dir():
-            assert finished_run_clash(path, cfg) == [], path
-            reused += 1
-    assert reused == 18
+    for path, cfg in laptop.items():
+        if (committed / path).is_dir():  # reused: no field of its identity differs
+            assert finished_run_clash(committed / path, RunConfig.from_dict(cfg)) == [], path
     with pytest.raises(KeyError, match="no step count for domain 'atari'"):
         plan_runs(get_suite("atari"), get_budget("overnight"))

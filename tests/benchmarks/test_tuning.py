@@ -10,9 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.budgets import get_budget
 from benchmarks.cli import main
+from benchmarks.runner import plan_runs
+from benchmarks.suites import Suite, get_suite
 from benchmarks.tuning import TUNING, TuningSpec, held_out_problems, tuning_record, tuning_runs
-from runstore.config import RunConfig, run_dir_for
+from runstore.config import RunConfig, run_dir_for, source_config
 
 ROOT = Path(__file__).resolve().parents[2]
 PONG = TUNING["pong-soup"]
@@ -79,31 +82,33 @@ def test_the_record_chooses_the_best_mean_by_hand(tmp_path):
             _fake_run(tmp_path, cfg, 0.0)
     record = tuning_record(spec, tmp_path)
     agents = record["agents"]
-    assert agents["scratch"]["leading"] == 1.4e-3
+    # each agent is chosen as soon as its own grid is complete
+    assert agents["scratch"]["chosen"] == 1.4e-3
+    assert agents["scratch"]["at_grid_edge"] is True  # the last value of its grid
+    assert agents["scratch"]["default_is_chosen"] is False
     means = [row["mean_auc_normalized"] for row in agents["scratch"]["grid"]]
     assert means == pytest.approx([0.0, 0.25, 0.375])
-    assert agents["finetune-all"]["leading"] == 7e-4  # the tie keeps today's default
-    assert agents["progressive"]["leading"] is None  # a run missing: no lead
+    assert agents["finetune-all"]["chosen"] == 7e-4  # the tie keeps today's default
+    assert agents["finetune-all"]["at_grid_edge"] is False
+    assert agents["progressive"]["chosen"] is None  # a run missing: no choice yet
+    assert agents["progressive"]["at_grid_edge"] is None
     assert record["missing"] == [
         "pong_soup-pong/progressive_from_pong_soup-hflip/seed101_tune-alpha_init0.01"
     ]
-    # a run missing anywhere: nothing is chosen yet, for any agent
-    assert all(a["chosen"] is None for a in agents.values())
     md = (tmp_path / "tuning.md").read_text()
-    assert "| scratch | lr | **0.0014** (leading; chosen when the record is complete) |" in md
+    edge_row = "| scratch | lr | **0.0014** (chosen, at the grid edge) | 0.2500 | 0.5000 | 0.3750 |"
+    assert edge_row in md
+    assert "| finetune-all | lr | **0.0007** (chosen) (default) |" in md
+    assert "At the edge of its grid (scratch)" in md
     assert json.loads((tmp_path / "tuning.json").read_text()) == record
-    # the last run arrives: every lead becomes the choice
+    # the last run arrives: progressive's choice
     last = next(c for c in tuning_runs(spec) if c.seed == 101 and c.alpha_init == 0.01)
     _fake_run(tmp_path, last, 0.0)
     record = tuning_record(spec, tmp_path)
     assert record["missing"] == []
     chosen = {k: a["chosen"] for k, a in record["agents"].items()}
     assert chosen == {"scratch": 1.4e-3, "finetune-all": 7e-4, "progressive": 1.0}
-    assert record["agents"]["scratch"]["default_is_chosen"] is False
-    assert (
-        "| scratch | lr | **0.0014** (chosen) | 0.2500 | 0.5000 | 0.3750 |"
-        in (tmp_path / "tuning.md").read_text()
-    )
+    assert "At the edge of its grid (scratch, progressive)" in (tmp_path / "tuning.md").read_text()
 
 
 def test_xfer_tune_refuses_bad_input(tmp_path, capsys):
@@ -117,16 +122,53 @@ def test_xfer_tune_refuses_bad_input(tmp_path, capsys):
     assert "has no random-policy floor for pong_soup/pong" in capsys.readouterr().err
 
 
-def test_the_defaults_are_the_committed_records_choices():
-    """Each committed record's complete choices are RunConfig's defaults (a record with
-    runs missing chooses nothing yet)."""
+def _setting_problems(suite: Suite, record: dict) -> list[str]:
+    """Where a suite's cells would not run at a committed record's choices: an agent's
+    setting (Suite.tuned, else RunConfig's default) differs from its chosen value, or the
+    suite sets a value no complete grid chose."""
+    defaults = {f.name: f.default for f in dataclasses.fields(RunConfig)}
+    problems = []
+    for agent, a in record["agents"].items():
+        setting = suite.tuned.get(agent, {}).get(a["field"], defaults[a["field"]])
+        if a["chosen"] is not None and setting != a["chosen"]:
+            problems.append(f"{agent} {a['field']}={setting}, chosen {a['chosen']}")
+        if a["chosen"] is None and a["field"] in suite.tuned.get(agent, {}):
+            problems.append(f"{agent} {a['field']} set before its grid is complete")
+    for agent in set(suite.tuned) - set(record["agents"]):
+        problems.append(f"{agent} is set but has no grid")
+    return problems
+
+
+def test_the_suites_run_at_the_committed_records_choices():
+    """Each committed record's choices are its suite's settings (a grid with runs missing
+    chooses nothing yet), and the check fails on a setting that disagrees."""
     records = sorted((ROOT / "docs/tuning").glob("*/tuning.json"))
     assert records, "no committed tuning record"
-    defaults = {f.name: f.default for f in dataclasses.fields(RunConfig)}
     for path in records:
         record = json.loads(path.read_text())
         spec: TuningSpec = TUNING[record["suite"]]
         assert record["target"] == spec.target and record["seeds"] == list(spec.seeds)
-        for agent, a in record["agents"].items():
-            if a["chosen"] is not None:
-                assert defaults[a["field"]] == a["chosen"], (path, agent)
+        suite = get_suite(record["suite"])
+        assert _setting_problems(suite, record) == [], path
+        # the check can fail: the pre-tuning settings, and a setting without a grid
+        wrong = dataclasses.replace(suite, tuned={**suite.tuned, "den": {"lr": 1e-3}})
+        assert _setting_problems(wrong, record) == ["den is set but has no grid"]
+        changed = [a for a in record["agents"].values() if a["default_is_chosen"] is False]
+        if changed:
+            assert _setting_problems(dataclasses.replace(suite, tuned={}), record)
+
+
+def test_the_tuned_settings_reach_the_suites_cells_and_not_their_sources():
+    suite = get_suite("pong-soup")
+    plan, manifest = plan_runs(suite, get_budget("laptop"))
+    targets = [cfg for wave in plan for cfg in wave if cfg.steps == 600_000]
+    for cfg in targets:
+        for field, value in suite.tuned.get(cfg.agent, {}).items():
+            assert getattr(cfg, field) == value, cfg
+    for cfg in targets:
+        src = source_config(cfg)
+        if src is not None:  # sources keep the defaults: the zoo's columns still match
+            assert src.lr == RunConfig.lr and src.alpha_init == RunConfig.alpha_init
+    # what the user gives wins over the tuned setting
+    plan, _ = plan_runs(suite, get_budget("laptop"), base={"lr": 2e-4})
+    assert {cfg.lr for wave in plan for cfg in wave if cfg.steps == 600_000} == {2e-4}
