@@ -613,7 +613,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("xfer: interrupted; rerun the same command to resume", file=sys.stderr)
         return 130
     except SystemExit as err:
-        if err.code != signal.SIGTERM:  # Ray's driver exits with the signal's number
+        from benchmarks import interrupts
+
+        # Ray's driver exits with the signal's number, or with 1 when the signal came
+        # while actors were starting (then the handler noted it)
+        if not interrupts.terminated(err.code):
             raise
         print("xfer: terminated (SIGTERM); rerun the same command to resume", file=sys.stderr)
         return 128 + signal.SIGTERM

@@ -143,13 +143,14 @@ def training_throughput(
     Measured between the first and the last curve point, so Ray start-up and the
     algorithm build are not counted (they are reported separately as ``startup_s``).
     """
-    from benchmarks.training import read_curve, train
+    from benchmarks.training import train
+    from runstore.rundir import RunDir
 
     root = root or tempfile.mkdtemp(prefix="xfer-perf-")
     cfg = _throughput_config(task, agent, steps, sources, **overrides)
     start = time.time()
     run_dir = train(cfg, root, log=lambda *_: None)
-    rows = read_curve(run_dir)
+    rows = RunDir(run_dir).read_curve()
     first, last = rows[0], rows[-1]
     rate = (last["env_steps"] - first["env_steps"]) / max(
         last["wall_time"] - first["wall_time"], 1e-9

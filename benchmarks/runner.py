@@ -28,15 +28,10 @@ from benchmarks.budgets import PAPER_SPACE, Budget, get_budget
 from benchmarks.progress import Progress
 from benchmarks.suites import Cell, Suite, get_suite
 from benchmarks.trainer import TrainerFactory
-from benchmarks.training import (
-    RunConfig,
-    finished_run_clash,
-    read_status,
-    run_dir_for,
-    source_config,
-)
 from methods import get_method
+from runstore.admission import AdmissionError, admit
 from runstore.atomic import write_json
+from runstore.config import RunConfig, run_dir_for, source_config
 from runstore.rundir import DamagedFileError, RunDir, SuiteLock, eval_file
 
 __all__ = [
@@ -235,7 +230,7 @@ def _after_run(
     already on disk is kept; a run whose weights are not on disk (a published results
     folder) gets no new analysis, and the log says so."""
     run_dir = run_dir_for(root, cfg)
-    if read_status(run_dir).get("state") != "done":
+    if RunDir(run_dir).read_status().get("state") != "done":
         return
     from benchmarks.evaluate import (
         FORGETTING_SEED,
@@ -315,8 +310,10 @@ def train_with_sources(
     its identity (:mod:`benchmarks.zoo`) instead of being trained; ``cfg`` itself is
     always trained.
     """
-    from benchmarks.training import take_from_zoo, train
+    from benchmarks.training import check_sources_observe_alike, train
+    from benchmarks.zoo import take_from_zoo
 
+    check_sources_observe_alike(cfg)  # before any source trains
     chain = []
     src = source_config(cfg)
     while src is not None:
@@ -324,13 +321,29 @@ def train_with_sources(
         src = source_config(src)
     for src in reversed(chain):  # the first column first
         src_dir = run_dir_for(root, src)
-        if read_status(src_dir).get("state") == "done":
+        if RunDir(src_dir).read_status().get("state") == "done":
             continue
         if use_zoo and take_from_zoo(src, root, log):
             continue
         log(f"source run {src_dir} is missing or unfinished: training it first")
+        restore_source_weights(src, root, log)
         train(src, root, log, trainer_factory=trainer_factory)
+    restore_source_weights(cfg, root, log)
     return train(cfg, root, log, trainer_factory=trainer_factory)
+
+
+def restore_source_weights(cfg: RunConfig, root: Path, log: Any = print) -> None:
+    """Put back the weights of ``cfg``'s finished source run when it is a zoo column
+    published without them (``docs/results`` keeps no ``agent.pt``); ``train`` then
+    finds them on disk (:func:`benchmarks.zoo.restore_zoo_weights`)."""
+    src = source_config(cfg)
+    if src is None:
+        return
+    src_dir = run_dir_for(root, src)
+    if RunDir(src_dir).read_status().get("state") == "done":
+        from benchmarks.zoo import restore_zoo_weights
+
+        restore_zoo_weights(src, src_dir, log)
 
 
 class SuiteIncompleteError(RuntimeError):
@@ -355,6 +368,7 @@ def _train_waiting(
     training the same run), then take it over: its run is then done or resumable."""
     from benchmarks.training import RunHeldError, train
 
+    restore_source_weights(cfg, root, log)
     told = 0.0
     while True:
         try:
@@ -367,23 +381,28 @@ def _train_waiting(
             time.sleep(HELD_POLL_S)
 
 
+def _is_done(root: Path, cfg: RunConfig) -> bool:
+    return RunDir(run_dir_for(root, cfg)).read_status().get("state") == "done"
+
+
 def _check_reuse(root: Path, runs: list[RunConfig]) -> int:
-    """How many of ``runs`` are finished under ``root``; an error when a finished one is
-    of another config (the suite would reuse it)."""
+    """How many of ``runs`` are finished under ``root``; an error, before anything
+    trains, when a finished one may not be reused (another config, or damaged:
+    :func:`runstore.admission.admit`)."""
     from benchmarks.training import TrainingError
 
-    done = [c for c in runs if read_status(run_dir_for(root, c)).get("state") == "done"]
-    clashes = [
-        f"{run_dir_for(root, c)} (differs in {', '.join(diff)})"
-        for c in done
-        if (diff := finished_run_clash(run_dir_for(root, c), c))
-    ]
-    if clashes:
+    done = [c for c in runs if _is_done(root, c)]
+    refused = []
+    for c in done:
+        try:
+            admit(c, RunDir(run_dir_for(root, c)))
+        except AdmissionError as err:
+            refused.append(str(err))
+    if refused:
         raise TrainingError(
-            f"{root} holds finished runs of another config, which this suite would reuse: "
-            + "; ".join(clashes[:3])
-            + (f" and {len(clashes) - 3} more" if len(clashes) > 3 else "")
-            + ". Use another --out, or delete them"
+            f"{root} holds finished runs this suite may not reuse: "
+            + "; ".join(refused[:3])
+            + (f" and {len(refused) - 3} more" if len(refused) > 3 else "")
         )
     return len(done)
 
@@ -486,7 +505,8 @@ def _run_suite_locked(
     trainer_factory: TrainerFactory | None,
     seeds: int | None,
 ) -> Path:
-    from benchmarks.training import TrainingError, take_from_zoo
+    from benchmarks.training import TrainingError
+    from benchmarks.zoo import take_from_zoo
 
     suite, budget = get_suite(suite_name), get_budget(budget_name)
     waves, manifest = plan_runs(suite, budget, base, seeds)
@@ -510,7 +530,7 @@ def _run_suite_locked(
     concurrency = _concurrency(parallel, max((c.env_runners for c in all_runs), default=1))
     target_dirs = {run_dir_for(root, RunConfig.from_dict(m["config"])) for m in manifest}
     for index, wave in enumerate(waves):
-        todo = [c for c in wave if read_status(run_dir_for(root, c)).get("state") != "done"]
+        todo = [c for c in wave if not _is_done(root, c)]
         if use_zoo:
             shipped = [
                 c
@@ -569,7 +589,7 @@ def _unfinished(root: Path, runs: list[RunConfig]) -> list[str]:
     """``<run dir>: <state> (<reason>)`` for every run of the suite that is not done."""
     out = []
     for cfg in runs:
-        status = read_status(run_dir_for(root, cfg))
+        status = RunDir(run_dir_for(root, cfg)).read_status()
         if status.get("state") != "done":
             why = f" ({status['reason']})" if status.get("reason") else ""
             out.append(f"{run_dir_for(root, cfg)}: {status.get('state', 'missing')}{why}")

@@ -38,7 +38,6 @@ directory at once.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import shutil
 import subprocess
@@ -49,30 +48,18 @@ from typing import Any
 from benchmarks.progress import Progress
 from benchmarks.tracking import Tracker
 from benchmarks.trainer import IterationStats, Trainer, TrainerFactory
-from runstore.config import (
-    EXECUTION_FIELDS,
-    RunConfig,
-    finished_run_clash,
-    run_dir_for,
-    source_config,
-)
-from runstore.rundir import CURVE_FIELDS, RunDir, checkpoint_steps, has_checkpoint
+from runstore.admission import AdmissionError, admit, finished_problem, weights_sha256
+from runstore.config import RunConfig, run_dir_for, source_config
+from runstore.rundir import RunDir
 
 __all__ = [
-    "RunConfig",  # defined in runstore.config, re-exported for existing imports
-    "run_dir_for",
-    "source_config",
-    "finished_run_clash",
     "train",
-    "read_status",
-    "read_curve",
-    "CURVE_FIELDS",
+    "check_sources_observe_alike",
     "TrainingError",
     "RunHeldError",
     "build_network",
     "model_config",
     "rllib_trainer",
-    "take_from_zoo",
 ]
 
 
@@ -82,16 +69,6 @@ class TrainingError(RuntimeError):
 
 class RunHeldError(TrainingError):
     """Another live process holds the run's lock (it is training it): not a failure."""
-
-
-def read_status(run_dir: str | Path) -> dict[str, Any]:
-    """The run's ``status.json`` (``{"state": "missing"}`` without one): :class:`RunDir`."""
-    return RunDir(run_dir).read_status()
-
-
-def read_curve(run_dir: str | Path) -> list[dict[str, float]]:
-    """The run's curve rows ([] before the first point); a damaged curve is an error."""
-    return RunDir(run_dir).read_curve()
 
 
 def _write_curve(run_dir: Path, rows: list[dict[str, float]]) -> None:
@@ -247,23 +224,40 @@ class _Window:
         return point
 
 
-def take_from_zoo(cfg: RunConfig, root: str | Path, log: Any = print) -> bool:
-    """Copy a shipped zoo run matching ``cfg`` into ``root``; True if one was taken.
+def _check_source_weights(src: RunDir) -> None:
+    """The source run's weights are the ones it finished with and load (checked here,
+    before the run's directory is touched or Ray starts)."""
+    problem = finished_problem(src)
+    if problem:
+        raise TrainingError(f"the source run {src.path} is damaged: {problem}")
+    from agents import load_agent
 
-    Only for a run that does not exist yet under ``root`` (an interrupted or failed run
-    there is resumed, not replaced). See :mod:`benchmarks.zoo`.
-    """
-    from benchmarks.zoo import find_zoo_run, install_zoo_run
+    try:
+        load_agent(src.weights)
+    except Exception as err:  # noqa: BLE001 - any unreadable file is the same refusal
+        raise TrainingError(
+            f"the source run's weights {src.weights} cannot be loaded ({type(err).__name__}: "
+            f"{err}); put the run's own file back, or delete {src.path} to train it again"
+        ) from None
 
-    run_dir = run_dir_for(root, cfg)
-    if run_dir.exists():
-        return False
-    shipped = find_zoo_run(cfg, log)
-    if shipped is None:
-        return False
-    install_zoo_run(shipped, run_dir, task=cfg.task)
-    log(f"{run_dir}: using the shipped zoo column {shipped} (same identity; not trained)")
-    return True
+
+def check_sources_observe_alike(cfg: RunConfig) -> None:
+    """Refuse, before anything is built or started, a run whose source tasks observe
+    another shape than its task (a column's first layer takes one shape: a Labyrinth
+    column's 12 RGB channels cannot see Pong's 4 grey frames)."""
+    if not cfg.sources:
+        return
+    from envs import observation_shape
+
+    want = observation_shape(cfg.task)
+    for src in cfg.sources:
+        have = observation_shape(src)
+        if have != want:
+            raise TrainingError(
+                f"source {src} observes {have} (height, width, channels) but {cfg.task} "
+                f"observes {want}: a column takes one observation shape; choose sources "
+                "whose observations have the target's shape"
+            )
 
 
 def train(
@@ -289,25 +283,24 @@ def train(
         TrainingError: the run failed (status.json holds the reason), its source run is
             not finished, or its directory holds another run.
     """
+    check_sources_observe_alike(cfg)
     src = source_config(cfg)
     sources: list[str] = []
     if src is not None:
         src_dir = run_dir_for(root, src)
-        if read_status(src_dir).get("state") != "done":
+        if RunDir(src_dir).read_status().get("state") != "done":
             raise TrainingError(
                 f"the source run {src_dir} is not finished: train the sources first "
                 "(`xfer train` does, in order)"
             )
         weights = RunDir(src_dir).weights
         if not weights.exists():
-            from benchmarks.zoo import restore_zoo_weights
-
-            if not restore_zoo_weights(src, src_dir, log):
-                raise TrainingError(
-                    f"the source run {src_dir} is finished but its weights ({weights.name}) "
-                    "are not on disk (a published results folder keeps none): put them "
-                    "back, or delete that run directory to train it again"
-                )
+            raise TrainingError(
+                f"the source run {src_dir} is finished but its weights ({weights.name}) "
+                "are not on disk (a published results folder keeps none): put them "
+                "back, or delete that run directory to train it again"
+            )
+        _check_source_weights(RunDir(src_dir))
         # One file carries every earlier column (or PathNet's fixed modules): a chain's
         # last source run was itself trained from the sources before it.
         sources = [str(weights)]
@@ -325,69 +318,6 @@ def train(
         lock.release()
 
 
-def _resolve_config(cfg: RunConfig, run: RunDir, log: Any) -> tuple[RunConfig, list[dict]]:
-    """The config to train an existing, unfinished run directory with, and its
-    extension record: the same run (other execution settings allowed), or the same run
-    given another step budget; anything else is a :class:`TrainingError`."""
-    from methods import get_method
-
-    run_dir = run.path
-    if not run.config.is_file():
-        return cfg, []
-    saved_file = run.read_config()
-    saved = saved_file.get("run", {})
-    if saved and get_method(cfg.agent).fields <= set(saved):
-        # written by an older version: fields it lacked take their defaults, fields since
-        # removed are dropped (a run written before one of its method's own fields
-        # existed, a PathNet run from before whole-episode fitness, keeps its old config,
-        # so it is refused below)
-        saved = RunConfig.from_dict(saved).to_dict()
-    extended = list(saved_file.get("extended", []))
-    # a run that left nothing to keep (no checkpoint, no weights; e.g. it failed at
-    # start-up asking for a GPU) may be restarted with another config
-    keeps = has_checkpoint(run_dir) or run.weights.exists()
-    if cfg.curve_window is None and saved.get("curve_window") is not None:
-        # an extended run pinned its window; the same command without one resumes it
-        cfg = dataclasses.replace(cfg, curve_window=int(saved["curve_window"]))
-    if not (saved and saved != cfg.to_dict() and keeps):
-        return cfg, extended
-    diff = sorted(k for k in cfg.to_dict() if saved.get(k) != cfg.to_dict()[k])
-    window = int(saved_file.get("curve_window") or RunConfig.from_dict(saved).window)
-    execution = [k for k in diff if k in RESUMABLE_CHANGES]
-    diff = [k for k in diff if k not in RESUMABLE_CHANGES]
-    if execution:
-        # how a run is executed is not what it is: runners, timeouts, wandb...
-        log(f"{run_dir}: resuming with other execution settings ({', '.join(execution)})")
-    if diff and not _can_extend(run_dir, saved, cfg, diff, window):
-        raise TrainingError(
-            f"{run_dir} holds a run with another config (differs in {diff}); "
-            "use another --out or --tag, or delete that directory (an interrupted "
-            "run may only be given other --steps)"
-        )
-    if diff:
-        # an interrupted run may be given another budget: it resumes from its
-        # checkpoint and keeps the curve window it was written with
-        held = int(checkpoint_steps(run_dir) or 0)
-        if cfg.steps > int(saved["steps"]):
-            log(f"{run_dir}: extending the run from {saved['steps']} to {cfg.steps} steps")
-        elif cfg.steps > held:
-            log(
-                f"{run_dir}: ending the run early, at {cfg.steps} steps instead of "
-                f"{saved['steps']} (its checkpoint holds {held})"
-            )
-        else:
-            # nothing more is trained: the run ends with its checkpoint's weights and
-            # curve, the episodes of its unfinished window closing a last point
-            log(
-                f"{run_dir}: ending the run at its checkpoint, {held} steps (asked for "
-                f"{cfg.steps}, budget {saved['steps']})"
-            )
-            cfg = dataclasses.replace(cfg, steps=held)
-        extended.append({"steps": saved["steps"], "git_commit": saved_file.get("git_commit")})
-        cfg = dataclasses.replace(cfg, curve_window=window)
-    return cfg, extended
-
-
 def _train_locked(
     cfg: RunConfig,
     run_dir: Path,
@@ -397,18 +327,16 @@ def _train_locked(
     trainer_factory: TrainerFactory | None,
 ) -> Path:
     """:func:`train` for one run directory, under its lock."""
-    status = read_status(run_dir)
-    if status.get("state") == "done":
-        diff = finished_run_clash(run_dir, cfg)
-        if diff:
-            raise TrainingError(
-                f"{run_dir} holds a finished run with another config (differs in {diff}); "
-                "use another --out or --tag, or delete that directory"
-            )
-        log(f"{run_dir}: already done")
-        return run_dir
     run = RunDir(run_dir)
-    cfg, extended = _resolve_config(cfg, run, log)
+    try:
+        admission = admit(cfg, run)
+    except AdmissionError as err:
+        raise TrainingError(str(err)) from None
+    for note in admission.notes:
+        log(note)
+    if admission.reuse:
+        return run_dir
+    cfg, extended = admission.cfg, admission.extended
     from envs import observation_fingerprint
 
     run.write_json(
@@ -432,9 +360,10 @@ def _train_locked(
         # SIGTERM: the driver's handler (ensure_ray's, as ray.init's before it) exits with
         # SystemExit(15), and a Ray worker's raises a SystemExit too, so a `kill` lands
         # here, not in KeyboardInterrupt
-        _set_status(
-            run_dir, "failed", reason=f"interrupted (SystemExit {err.code}); rerun to resume"
-        )
+        from benchmarks import interrupts
+
+        why = "SIGTERM" if interrupts.terminated(err.code) else f"SystemExit {err.code}"
+        _set_status(run_dir, "failed", reason=f"interrupted ({why}); rerun to resume")
         raise
     except Exception as err:  # noqa: BLE001 - recorded, then re-raised
         _set_status(run_dir, "failed", reason=f"{type(err).__name__}: {err}")
@@ -485,7 +414,7 @@ class _Loop:
         trainer.restore(ckpt)
         self.window = _Window(progress["window"])
         start = progress["window"]["win_start"]
-        self.rows = [r for r in read_curve(self.run_dir) if r["env_steps"] <= start]
+        self.rows = [r for r in RunDir(self.run_dir).read_curve() if r["env_steps"] <= start]
         self.log(f"{self.run_dir}: resumed at {int(self.window.s['env_steps'])} env steps")
         # checkpoints from before the method hooks kept the state under the method's name
         state = progress.get("method", progress.get(self.cfg.agent))
@@ -710,6 +639,8 @@ class _Loop:
             rllib_env_steps_trained_lifetime=self.trained,
             rllib_env_steps_sampled_lifetime=self.sampled,
             policy_lag_updates=self.lag_sum / self.lag_n if self.lag_n else None,
+            # checked before the run is reused (runstore.admission.finished_problem)
+            weights_sha256=weights_sha256(RunDir(run_dir).weights),
             wall_time=wall,
             episodes=episodes,
             score_mean=s["ret_sum"] / episodes if episodes else None,
@@ -746,20 +677,3 @@ def _in_daemon_thread(fn: Any, timeout: float) -> Any:
     if "error" in box:
         raise box["error"]
     return box["result"]
-
-
-# settings an interrupted run may be resumed with, changed: how it is executed, not what
-# it computes (its step count may only grow, through _can_extend; its curve window stays)
-RESUMABLE_CHANGES = EXECUTION_FIELDS - {"steps", "curve_window", "address"}
-
-
-def _can_extend(
-    run_dir: Path, saved: dict[str, Any], cfg: RunConfig, diff: list[str], window: int
-) -> bool:
-    """True when ``cfg`` only asks an interrupted, resumable run for another step budget
-    (more steps, or an earlier end: see :func:`_resolve_config`)."""
-    if not set(diff) <= {"steps", "curve_window"} or "steps" not in diff:
-        return False
-    if cfg.curve_window not in (None, window):
-        return False
-    return checkpoint_steps(run_dir) is not None and cfg.steps != int(saved["steps"])

@@ -31,6 +31,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from runstore.admission import finished_problem, weights_sha256
 from runstore.atomic import write_json
 from runstore.config import EXECUTION_FIELDS, identity
 from runstore.rundir import RunDir
@@ -42,6 +43,7 @@ __all__ = [
     "find_zoo_run",
     "install_zoo_run",
     "restore_zoo_weights",
+    "take_from_zoo",
     "EQUIVALENT_TASKS",
     "ZOO_MARKER",
     "PONG_BAR",
@@ -139,6 +141,13 @@ def _find_zoo_run(cfg: Any, wanted: Any, log: Any, root: Path | None) -> Path | 
     if not run.is_done():
         log(f"zoo: {run_dir} is not a finished run; not used")
         return None
+    if not run.read_status().get("weights_sha256"):
+        log(f"zoo: {run_dir} records no checksum of its weights; not used")
+        return None
+    problem = finished_problem(run)
+    if problem:
+        log(f"zoo: {problem}; not used")
+        return None
     from runstore.config import RunConfig
 
     saved = run.read_config()
@@ -165,6 +174,25 @@ def _find_zoo_run(cfg: Any, wanted: Any, log: Any, root: Path | None) -> Path | 
         log(f"zoo: {run_dir}: {why}; not used")
         return None
     return run_dir
+
+
+def take_from_zoo(cfg: Any, root: str | Path, log: Any = print) -> bool:
+    """Copy a shipped zoo run matching ``cfg`` (a RunConfig) into ``root``; True if one was taken.
+
+    Only for a run that does not exist yet under ``root`` (an interrupted or failed run
+    there is resumed, not replaced).
+    """
+    from runstore.config import run_dir_for
+
+    run_dir = run_dir_for(root, cfg)
+    if run_dir.exists():
+        return False
+    shipped = find_zoo_run(cfg, log)
+    if shipped is None:
+        return False
+    install_zoo_run(shipped, run_dir, task=cfg.task)
+    log(f"{run_dir}: using the shipped zoo column {shipped} (same identity; not trained)")
+    return True
 
 
 def restore_zoo_weights(cfg: Any, run_dir: Path, log: Any = print) -> bool:
@@ -324,6 +352,9 @@ def ship_column(
     task, seed = cfg.get("task"), int(cfg.get("seed", 0))
     if not run.is_done():
         raise ValueError(f"{run_dir}: not a finished run (status done, agent.pt)")
+    problem = finished_problem(run)
+    if problem:
+        raise ValueError(f"{run_dir}: damaged: {problem}")
     if cfg.get("sources") or agent_label(cfg.get("agent", ""), ()) != BASELINE:
         raise ValueError(f"{run_dir}: a zoo column is a scratch run without sources")
     check = run.read_json(run.curve_check) if run.curve_check.is_file() else {}
@@ -356,6 +387,11 @@ def ship_column(
             shutil.copy2(run.path / name, tmp / name)
         for ev in run.path.glob("eval_*.json"):
             shutil.copy2(ev, tmp / ev.name)
+        shipped = RunDir(tmp)
+        status = shipped.read_status()
+        if not status.get("weights_sha256"):  # a run finished before checksums existed
+            status["weights_sha256"] = weights_sha256(shipped.weights)
+            write_json(shipped.status, status)
         result = evaluate(tmp, episodes=20, greedy=True)
         log(f"{task}: greedy {result['mean']:.2f} +- {result['std']:.2f} over 20 episodes")
         bar = write_replay_bar(tmp, task, floor.value, floor.sd)

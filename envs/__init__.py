@@ -17,6 +17,7 @@ from envs.tasks import (
     make_native_vector_env,
     make_vector_env,
     observation_fingerprint,
+    observation_shape,
     register_envs,
 )
 
@@ -34,5 +35,6 @@ __all__ = [
     "make_native_vector_env",
     "make_vector_env",
     "observation_fingerprint",
+    "observation_shape",
     "register_envs",
 ]

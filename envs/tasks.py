@@ -51,6 +51,7 @@ __all__ = [
     "make_native_vector_env",
     "register_envs",
     "observation_fingerprint",
+    "observation_shape",
 ]
 
 SOUP_VARIANTS: tuple[str, ...] = (
@@ -451,6 +452,20 @@ def register_envs() -> list[str]:
                 order_enforce=False,
             )
     return [spec.gym_id for spec in TASKS.values()]
+
+
+def observation_shape(task_id: str) -> tuple[int, ...]:
+    """The shape of ``task_id``'s observations, ``(height, width, channels)``, read from
+    its env (built and closed).
+
+    >>> observation_shape("catch_soup/pong")
+    (84, 84, 4)
+    """
+    env = make_env(task_id)
+    try:
+        return tuple(int(n) for n in env.observation_space.shape)
+    finally:
+        env.close()
 
 
 def observation_fingerprint(task_id: str, steps: int = 64, **overrides: Any) -> str:

@@ -72,14 +72,21 @@ def read_curve_file(path: str | Path) -> list[dict[str, float]]:
     """The rows of a ``curve.csv`` ([] if it does not exist).
 
     Raises:
-        DamagedFileError: a header without ``env_steps``/``episode_return_mean``, or a
-            row that is not a full row of numbers (naming the line).
+        DamagedFileError: a file cut inside its last line (every line the writer ends
+            ends with a newline), a header without ``env_steps``/``episode_return_mean``,
+            or a row that is not a full row of numbers (naming the line).
     """
     import csv
 
     path = Path(path)
     if not path.is_file():
         return []
+    with path.open("rb") as f:
+        f.seek(0, os.SEEK_END)
+        if f.tell() > 0:
+            f.seek(-1, os.SEEK_END)
+            if f.read(1) != b"\n":
+                raise DamagedFileError(f"{path}: cut inside its last line (no final newline)")
     rows = []
     with path.open() as f:
         reader = csv.DictReader(f)
@@ -420,8 +427,16 @@ def save_checkpoint(
     ckpt, tmp, old = run_dir / CHECKPOINT, run_dir / CHECKPOINT_TMP, run_dir / CHECKPOINT_OLD
     fault = fault or (lambda _step: None)
     shutil.rmtree(tmp, ignore_errors=True)
-    save(tmp)
-    write_json(tmp / PROGRESS, progress)  # last: a directory holding it is complete
+    try:
+        save(tmp)
+        write_json(tmp / PROGRESS, progress)  # last: a directory holding it is complete
+    except OSError as err:
+        # a full disk, say: the half-written checkpoint goes (freeing what it took, so
+        # the run's status can still record why); the last complete one stays
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise OSError(
+            err.errno, f"writing the checkpoint {tmp} failed: {err.strerror or err}"
+        ) from err
     fault("saved")
     if ckpt.exists():
         if old.exists() and _progress_of(ckpt) is not None:

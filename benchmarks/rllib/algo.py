@@ -219,7 +219,12 @@ def _exit_on_sigterm(signum: int, frame: Any) -> None:
     handler does, so the run records "interrupted" and Ray shuts down. Set after ray.init,
     it displaces the abseil failure handler that Ray's core worker chains in front of
     Python's: that one logs a stack and arms a 3-second alarm that aborts the process
-    (exit 134, a core dump) while the run is still closing (ray-project/ray PR 64830)."""
+    (exit 134, a core dump) while the run is still closing (ray-project/ray PR 64830).
+    The signal is noted first (:mod:`benchmarks.interrupts`): during actor start-up Ray
+    can turn this exit into ``SystemExit(1)``."""
+    from benchmarks import interrupts
+
+    interrupts.note(signum)
     sys.exit(signum)
 
 

@@ -8,8 +8,8 @@ import torch
 
 from analysis.floors import MissingFloorError, load_floors
 from benchmarks.analyze import aps_for_run, collect_states
-from benchmarks.training import RunConfig
 from methods import build_agent
+from runstore.config import RunConfig
 
 
 def _step_of(observation: torch.Tensor) -> int:

@@ -13,8 +13,8 @@ from benchmarks.cli import (
     main,
 )
 from benchmarks.config_cli import field_docs, option_name
-from benchmarks.training import RunConfig
 from methods.den import den_config
+from runstore.config import RunConfig
 
 
 def _non_default(f, tp):

@@ -12,8 +12,10 @@ import numpy as np
 import pytest
 
 from benchmarks.evaluate import check_curve
-from benchmarks.training import RunConfig, read_curve, train
+from benchmarks.training import train
 from envs.debug import RewardTrackEnv
+from runstore.config import RunConfig
+from runstore.rundir import RunDir
 
 pytestmark = pytest.mark.ray
 
@@ -35,7 +37,7 @@ def test_curve_is_the_known_whole_episode_score_through_rllib(tmp_path):
         check_episodes=3,
     )
     run_dir = train(cfg, tmp_path, log=lambda *_: None)
-    rows = read_curve(run_dir)
+    rows = RunDir(run_dir).read_curve()
     assert len(rows) >= 2
     with_episodes = [r for r in rows if r["episodes"] > 0]
     assert with_episodes

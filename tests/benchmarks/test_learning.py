@@ -8,13 +8,15 @@ import torch
 
 from analysis.metrics import steps_to_threshold
 from benchmarks.budgets import get_budget
-from benchmarks.training import RunConfig, read_curve, train
+from benchmarks.training import train
+from runstore.config import RunConfig
+from runstore.rundir import RunDir
 
 pytestmark = [pytest.mark.slow, pytest.mark.ray]
 
 
 def _report(run_dir, label):
-    rows = read_curve(run_dir)
+    rows = RunDir(run_dir).read_curve()
     steps = [r["env_steps"] for r in rows]
     scores = [r["episode_return_mean"] for r in rows]
     reached = steps_to_threshold(steps, scores, 0.8)
@@ -85,7 +87,7 @@ def test_den_transfers_from_catch_pong_to_hflip_and_does_not_forget(tmp_path):
     scratch_scores, _ = _report(scratch_dir, "scratch on catch_soup/hflip (baseline 1)")
 
     def auc(run_dir):
-        rows = read_curve(run_dir)
+        rows = RunDir(run_dir).read_curve()
         return area_under_curve(
             [r["env_steps"] for r in rows], [r["episode_return_mean"] for r in rows]
         )

@@ -12,7 +12,8 @@ import pytest
 import torch
 
 from benchmarks.rllib.module import PATH_COLUMN, XferModule
-from benchmarks.training import RunConfig, train
+from benchmarks.training import train
+from runstore.config import RunConfig
 
 pytestmark = pytest.mark.ray
 

@@ -8,7 +8,7 @@ from benchmarks.budgets import BUDGETS
 from benchmarks.plan import RUN_OVERHEAD_S, SPEED_FACTORS, cache_path, estimate, plan_text
 from benchmarks.runner import plan_runs
 from benchmarks.suites import SUITES
-from benchmarks.training import RunConfig
+from runstore.config import RunConfig
 
 
 def test_estimate_by_hand():

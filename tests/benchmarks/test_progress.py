@@ -38,7 +38,8 @@ def test_off_a_terminal_by_default(monkeypatch):
 
 @pytest.mark.ray
 def test_a_training_run_draws_its_bar(tmp_path, capsys):
-    from benchmarks.training import RunConfig, train
+    from benchmarks.training import train
+    from runstore.config import RunConfig
 
     cfg = RunConfig(
         task="catch_soup/pong",

@@ -112,7 +112,8 @@ def test_another_hosts_lock_is_stale_only_without_a_heartbeat(tmp_path):
 
 
 def test_train_refuses_a_run_directory_another_process_trains(tmp_path):
-    from benchmarks.training import RunConfig, TrainingError, run_dir_for, train
+    from benchmarks.training import TrainingError, train
+    from runstore.config import RunConfig, run_dir_for
 
     cfg = RunConfig(task="catch_soup/pong", steps=1_000, wandb=False)
     run_dir = run_dir_for(tmp_path, cfg)
@@ -134,7 +135,7 @@ def test_written_files_follow_the_umask(tmp_path):
 
 
 def test_run_dir_owns_the_layout_readers_and_writers(tmp_path):
-    from benchmarks.training import RunConfig, run_dir_for
+    from runstore.config import RunConfig, run_dir_for
     from runstore.rundir import CURVE_FIELDS, DamagedFileError, RunDir
 
     cfg = RunConfig(

@@ -11,7 +11,7 @@ import pytest
 from benchmarks.budgets import BUDGETS, PAPER_SPACE, get_budget
 from benchmarks.runner import plan_runs
 from benchmarks.suites import SUITES, get_suite
-from benchmarks.training import run_dir_for, source_config
+from runstore.config import run_dir_for, source_config
 
 
 def test_suites_match_the_paper():
@@ -159,7 +159,8 @@ def test_bench_catch_smoke_killed_midway_resumes_and_reports(tmp_path):
 def test_a_wave_runs_through_ray_tune(tmp_path):
     from benchmarks.rllib.sweep import run_wave_with_tune
     from benchmarks.runner import train_for_tune
-    from benchmarks.training import RunConfig, read_status
+    from runstore.config import RunConfig
+    from runstore.rundir import RunDir
 
     wave = [
         RunConfig(
@@ -174,13 +175,13 @@ def test_a_wave_runs_through_ray_tune(tmp_path):
     ]
     run_wave_with_tune(wave, tmp_path, concurrency=2, index=0, train_one=train_for_tune)
     for cfg in wave:
-        assert read_status(run_dir_for(tmp_path, cfg))["state"] == "done"
+        assert RunDir(run_dir_for(tmp_path, cfg)).read_status()["state"] == "done"
         assert (run_dir_for(tmp_path, cfg) / "agent.pt").is_file()
 
 
 @pytest.mark.parametrize("budget, population", [("laptop", 8), ("gpu", 64), ("paper", 64)])
 def test_pathnet_population_follows_the_budget(budget, population):
-    from benchmarks.training import RunConfig
+    from runstore.config import RunConfig
 
     waves, _ = plan_runs(SUITES["pong-soup"], BUDGETS[budget])
     runs = [c for w in waves for c in w]
@@ -195,7 +196,7 @@ def test_pathnet_population_follows_the_budget(budget, population):
 
 
 def test_pathnet_refuses_several_learners():
-    from benchmarks.training import RunConfig
+    from runstore.config import RunConfig
 
     with pytest.raises(ValueError, match="PathNet trains with one learner"):
         RunConfig(task="catch_soup/pong", agent="pathnet", num_learners=2)
@@ -226,7 +227,8 @@ def test_every_cli_command_is_registered():
 
 def test_a_suite_refuses_to_reuse_finished_runs_of_another_budget(tmp_path):
     from benchmarks.runner import run_suite
-    from benchmarks.training import RunConfig, TrainingError
+    from benchmarks.training import TrainingError
+    from runstore.config import RunConfig
 
     waves, _ = plan_runs(SUITES["catch-soup"], BUDGETS["smoke"])
     smoke = waves[-1][0]  # a target run as the smoke budget trains it

@@ -17,9 +17,10 @@ import torch
 
 from agents import load_agent
 from benchmarks.runner import train_with_sources
-from benchmarks.training import RunConfig, TrainingError, read_curve, run_dir_for, train
+from benchmarks.training import TrainingError, train
 from methods.den import den_config
-from runstore.rundir import latest_checkpoint
+from runstore.config import RunConfig, run_dir_for
+from runstore.rundir import RunDir, latest_checkpoint
 
 pytestmark = pytest.mark.ray
 REPO = Path(__file__).resolve().parents[2]
@@ -38,7 +39,7 @@ def check_artifacts(run_dir: Path) -> None:
     assert status["state"] == "done"
     config = json.loads((run_dir / "config.json").read_text())
     assert config["packages"]["torch"] and "git_commit" in config
-    rows = read_curve(run_dir)
+    rows = RunDir(run_dir).read_curve()
     assert rows and rows[-1]["env_steps"] >= 1_500
     steps = [r["env_steps"] for r in rows]
     assert steps == sorted(set(steps))
@@ -164,7 +165,7 @@ def test_den_on_pong_tests_expansion_on_whole_episode_scores_and_does_not_forget
     src_dir = run_dir_for(tmp_path, RunConfig(task="pong_soup/pong", agent="den", **settings))
     record = json.loads((run_dir / "den.json").read_text())
     test = next(t for t in record["transitions"] if t["phase"] == "expand")
-    rows = read_curve(run_dir)
+    rows = RunDir(run_dir).read_curve()
     before_test = [r for r in rows if r["env_steps"] < test["env_steps"]]
     assert before_test, "no curve point before the expansion test"
     assert test["score"] == pytest.approx(before_test[-1]["episode_return_mean"])
@@ -192,7 +193,7 @@ def test_pong_soup_smoke_with_offline_wandb(root, monkeypatch):
     )
     run_dir = train_with_sources(cfg, root, log=lambda *_: None)
     check_artifacts(run_dir)
-    rows = read_curve(run_dir)
+    rows = RunDir(run_dir).read_curve()
     assert rows[-1]["frames"] == 4 * rows[-1]["env_steps"]
     assert list((run_dir / "wandb").glob("offline-run-*")), "wandb logged nothing offline"
 
@@ -201,7 +202,7 @@ def test_pong_soup_smoke_with_offline_wandb(root, monkeypatch):
 def test_labyrinth_smoke_rgb_columns(root):
     cfg = RunConfig(task="labyrinth/seek_track_1", agent="scratch", **{**SMOKE, "steps": 800})
     run_dir = train(cfg, root, log=lambda *_: None)
-    check_artifacts_steps = read_curve(run_dir)
+    check_artifacts_steps = RunDir(run_dir).read_curve()
     assert check_artifacts_steps[-1]["env_steps"] >= 800
     net = load_agent(run_dir / "agent.pt")
     assert net.config.in_channels == 12  # four stacked RGB frames
@@ -301,7 +302,7 @@ def test_killed_run_resumes_without_gaps_and_may_be_extended(tmp_path):
     _kill_after_checkpoint(cmd, run_dir, 3000, cwd=tmp_path, env=env)
     # the newest complete checkpoint, wherever the kill stopped its swap
     killed_at = latest_checkpoint(run_dir)[1]["window"]["env_steps"]
-    before = [r for r in read_curve(run_dir) if r["env_steps"] <= killed_at]
+    before = [r for r in RunDir(run_dir).read_curve() if r["env_steps"] <= killed_at]
     assert json.loads((run_dir / "status.json").read_text())["state"] == "running"
     # another learning rate is another run: refused, nothing touched
     clash = [*cmd, "--lr", "0.001"]
@@ -318,7 +319,7 @@ def test_killed_run_resumes_without_gaps_and_may_be_extended(tmp_path):
     assert "resuming with other execution settings (env_runners)" in out.stdout
     saved = json.loads((run_dir / "config.json").read_text())
     assert saved["run"]["steps"] == 14000 and saved["extended"][0]["steps"] == 12000
-    rows = read_curve(run_dir)
+    rows = RunDir(run_dir).read_curve()
     steps = [r["env_steps"] for r in rows]
     assert steps == sorted(set(steps)), steps  # no duplicate points
     gaps = [b - a for a, b in zip(steps, steps[1:], strict=False)]

@@ -18,17 +18,11 @@ import pytest
 from fake_trainer import EPISODES_PER_ITER, STEPS_PER_ITER, FakeTrainer, fake_factory, score
 
 from agents import load_agent
-from benchmarks.training import (
-    RunConfig,
-    RunHeldError,
-    TrainingError,
-    read_curve,
-    read_status,
-    run_dir_for,
-    train,
-)
+from benchmarks.training import RunHeldError, TrainingError, train
 from methods import TrainingHooks, registered
 from methods.baselines import Scratch
+from runstore.config import RunConfig, run_dir_for
+from runstore.rundir import RunDir
 
 # 2000 steps in 5 iterations of 400; a point every 1000 steps at least
 CFG = RunConfig(
@@ -64,7 +58,8 @@ def expected_curve(steps: int, window: int) -> list[tuple[float, float, float]]:
 
 
 def curve_of(run_dir):
-    return [(r["env_steps"], r["episodes"], r["episode_return_mean"]) for r in read_curve(run_dir)]
+    rows = RunDir(run_dir).read_curve()
+    return [(r["env_steps"], r["episodes"], r["episode_return_mean"]) for r in rows]
 
 
 def test_hand_computed_points_of_the_fake():
@@ -75,7 +70,7 @@ def test_hand_computed_points_of_the_fake():
 def test_a_run_writes_the_hand_computed_curve_weights_and_status(tmp_path):
     run_dir = train(CFG, tmp_path, log=quiet, trainer_factory=fake_factory())
     assert curve_of(run_dir) == expected_curve(2_000, 1_000)
-    status = read_status(run_dir)
+    status = RunDir(run_dir).read_status()
     assert status["state"] == "done" and status["env_steps"] == 2_000
     assert status["score_mean"] == pytest.approx(sum(score(e) for e in range(10)) / 10)
     assert status["policy_lag_updates"] == 1.0
@@ -92,7 +87,7 @@ def test_a_window_without_a_finished_episode_is_marked_not_repeated(tmp_path, mo
     monkeypatch.setattr(FakeTrainer, "quiet", frozenset({2, 3}))
     cfg = replace(CFG, curve_window=STEPS_PER_ITER)  # a point per iteration
     run_dir = train(cfg, tmp_path, log=quiet, trainer_factory=fake_factory())
-    rows = read_curve(run_dir)
+    rows = RunDir(run_dir).read_curve()
     means = [r["episode_return_mean"] for r in rows]
     assert [r["env_steps"] for r in rows] == [400.0, 800.0, 1200.0, 1600.0, 2000.0]
     assert [r["episodes"] for r in rows] == [2.0, 2.0, 2.0, 4.0, 6.0]
@@ -111,7 +106,7 @@ def test_ctrl_c_or_kill_leaves_a_run_that_resumes_without_gap_or_duplicate(tmp_p
     with pytest.raises(stop):
         train(CFG, tmp_path, log=quiet, trainer_factory=fake_factory(fail_at=4, error=stop))
     run_dir = run_dir_for(tmp_path, CFG)
-    status = read_status(run_dir)
+    status = RunDir(run_dir).read_status()
     assert status["state"] == "failed" and stop.__name__ in status["reason"]
     assert "rerun to resume" in status["reason"]
     assert not (run_dir / ".lock").exists()
@@ -162,7 +157,7 @@ def test_an_interrupted_run_may_end_early_after_one_more_iteration(tmp_path):
     train(replace(CFG, steps=1_500), tmp_path, log=lines.append, trainer_factory=fake_factory())
     assert any("ending the run early, at 1500 steps instead of 2000" in ln for ln in lines)
     assert any("its checkpoint holds 1200" in ln for ln in lines)
-    assert read_status(run_dir)["state"] == "done"
+    assert RunDir(run_dir).read_status()["state"] == "done"
     saved = json.loads((run_dir / "config.json").read_text())
     assert saved["run"]["steps"] == 1_500 and [e["steps"] for e in saved["extended"]] == [2_000]
     # one more iteration (1200 to 1600), which ends the curve with a point of its own
@@ -192,7 +187,7 @@ def test_an_interrupted_run_may_end_at_its_checkpoint_training_nothing_more(
         for ln in lines
     ), lines
     assert FakeTrainer.built[-1].iterations == 0  # nothing trained after the checkpoint
-    assert read_status(run_dir)["state"] == "done"
+    assert RunDir(run_dir).read_status()["state"] == "done"
     saved = json.loads((run_dir / "config.json").read_text())
     assert saved["run"]["steps"] == held and [e["steps"] for e in saved["extended"]] == [2_000]
     assert curve_of(run_dir) == [expected_curve(2_000, 1_000)[0], *last]
@@ -215,7 +210,7 @@ def test_a_run_held_by_another_live_process_is_refused_as_held(tmp_path):
     assert FakeTrainer.built == []
     # its process gone, the lock is stale and taken over
     train(CFG, tmp_path, log=quiet, trainer_factory=fake_factory())
-    assert read_status(run_dir)["state"] == "done"
+    assert RunDir(run_dir).read_status()["state"] == "done"
 
 
 class CountingHooks(TrainingHooks):
@@ -303,7 +298,7 @@ def test_plateau_floors_end_a_run_at_its_first_plateaued_point_after_the_minimum
     run_dir = train(cfg, root, log=lines.append, trainer_factory=fake_factory())
     assert curve_of(run_dir) == points[: first + 1]
     assert FakeTrainer.built[-1].iterations == int(rows[first]["env_steps"]) // STEPS_PER_ITER
-    status = read_status(run_dir)
+    status = RunDir(run_dir).read_status()
     at = int(rows[first]["env_steps"])
     assert status["state"] == "done" and status["env_steps"] == at
     assert status["ended"].startswith(f"plateaued at {at} steps: final ")
@@ -319,7 +314,7 @@ def test_plateau_floors_end_nothing_that_has_not_learned_and_a_bad_file_stops_fi
     cfg = replace(CFG, steps=8_000, plateau_floors=_floors(root, floor=3.0))
     run_dir = train(cfg, root, log=quiet, trainer_factory=fake_factory())
     assert curve_of(run_dir) == expected_curve(8_000, 1_000)
-    assert "ended" not in read_status(run_dir)
+    assert "ended" not in RunDir(run_dir).read_status()
     (root / "floors.json").write_text("{not json")
     with pytest.raises(TrainingError, match="floors.json"):
         train(replace(cfg, seed=1), root, log=quiet, trainer_factory=fake_factory())
@@ -370,7 +365,7 @@ def test_the_curve_check_replays_the_final_weights_with_learning_off(tmp_path, m
     assert check["replay_episodes"] == 20 and check["replay_dropped_episodes"] == 2
     assert check["replay_mean"] == pytest.approx(sum(replayed) / 20)
     assert curve_of(run_dir) == expected_curve(2_000, 1_000)  # the replay is not a point
-    assert read_status(run_dir)["env_steps"] == 2_000
+    assert RunDir(run_dir).read_status()["env_steps"] == 2_000
 
 
 def test_the_replay_check_fails_on_an_injected_3_point_offset(tmp_path, monkeypatch):

@@ -7,10 +7,12 @@ from pathlib import Path
 import pytest
 
 from agents import ColumnConfig
-from benchmarks.training import RunConfig, read_status, run_dir_for, take_from_zoo
-from benchmarks.zoo import ZOO_MARKER, find_zoo_run, identity
+from benchmarks.zoo import ZOO_MARKER, find_zoo_run, identity, take_from_zoo
 from envs import observation_fingerprint
 from methods import build_agent
+from runstore.admission import weights_sha256
+from runstore.config import RunConfig, run_dir_for
+from runstore.rundir import RunDir
 
 
 def _ship(zoo, cfg, fingerprint=None, actions=3):
@@ -24,10 +26,11 @@ def _ship(zoo, cfg, fingerprint=None, actions=3):
             }
         )
     )
-    (run_dir / "status.json").write_text(json.dumps({"state": "done"}))
     build_agent("scratch", actions, in_channels=4, seed=cfg.seed, alpha_init=cfg.alpha_init).save(
         run_dir / "agent.pt"
     )
+    status = {"state": "done", "weights_sha256": weights_sha256(run_dir / "agent.pt")}
+    (run_dir / "status.json").write_text(json.dumps(status))
     return run_dir
 
 
@@ -53,7 +56,7 @@ def test_a_matching_zoo_run_is_found_and_copied(zoo, tmp_path):
     results = tmp_path / "results"
     assert take_from_zoo(asked, results, log=lambda *_: None)
     copy = run_dir_for(results, asked)
-    assert read_status(copy)["state"] == "done" and (copy / "agent.pt").is_file()
+    assert RunDir(copy).read_status()["state"] == "done" and (copy / "agent.pt").is_file()
     assert json.loads((copy / ZOO_MARKER).read_text())["zoo_run"] == str(shipped.resolve())
     # never over an existing run directory
     assert not take_from_zoo(asked, results, log=lambda *_: None)
@@ -101,18 +104,21 @@ def test_train_uses_a_shipped_source_column(zoo, tmp_path):
     with pytest.raises(TrainingError, match="source run .* is not finished"):
         train(cfg, tmp_path / "results", log=lines.append)
     run_dir = train_with_sources(cfg, tmp_path / "results", log=lines.append)
-    assert read_status(run_dir)["state"] == "done"
+    assert RunDir(run_dir).read_status()["state"] == "done"
     assert any("shipped zoo column" in line for line in lines)
     config = json.loads((run_dir / "config.json").read_text())
     src_dir = run_dir_for(tmp_path / "results", RunConfig(task="catch_soup/pong", **settings))
     assert config["source_files"] == [str(src_dir / "agent.pt")]
     assert (src_dir / ZOO_MARKER).is_file() and shipped.is_dir()
-    # a published results folder keeps no weights: the zoo copy's are put back
+    # a published results folder keeps no weights: train() alone says so; the runner,
+    # which resolves sources, puts the zoo copy's back
     import shutil
 
     (src_dir / "agent.pt").unlink()
     shutil.rmtree(run_dir)
-    train(cfg, tmp_path / "results", log=lines.append)
+    with pytest.raises(TrainingError, match=r"weights \(agent.pt\) are not on disk"):
+        train(cfg, tmp_path / "results", log=lines.append)
+    train_with_sources(cfg, tmp_path / "results", log=lines.append)
     assert (src_dir / "agent.pt").read_bytes() == (shipped / "agent.pt").read_bytes()
     assert any("weights restored from the shipped zoo column" in line for line in lines)
     # without the zoo the source is trained here instead
@@ -124,7 +130,7 @@ def test_train_uses_a_shipped_source_column(zoo, tmp_path):
     (trained / "agent.pt").unlink()
     shutil.rmtree(target)
     with pytest.raises(TrainingError, match=r"weights \(agent.pt\) are not on disk"):
-        train(cfg, other, log=lines.append)
+        train_with_sources(cfg, other, log=lines.append)
 
 
 def test_identity_and_execution_split_every_field():
@@ -206,6 +212,30 @@ def test_atari_pong_takes_the_pong_soup_column(zoo, tmp_path):
     assert any("other observations than atari/pong's" in line for line in lines)
     # a task without an equivalent finds nothing there
     assert find_zoo_run(RunConfig(task="atari/seaquest"), log=print) is None
+
+
+def test_a_zoo_column_whose_weights_are_not_the_shipped_ones_is_not_used(zoo):
+    """The zoo keeps each column's weights checksum: a column's agent.pt swapped for
+    another column's valid file, or a column without a checksum, is never used."""
+    lines = []
+    a = _ship(zoo, RunConfig(task="catch_soup/pong"))
+    b = _ship(zoo, RunConfig(task="catch_soup/pong", seed=1))
+    asked = RunConfig(task="catch_soup/pong")
+    assert find_zoo_run(asked, log=lines.append) == a
+    (a / "agent.pt").write_bytes((b / "agent.pt").read_bytes())  # valid, same network
+    assert find_zoo_run(asked, log=lines.append) is None
+    assert "agent.pt: not the weights this run finished with" in lines[-1]
+    (a / "status.json").write_text(json.dumps({"state": "done"}))
+    assert find_zoo_run(asked, log=lines.append) is None
+    assert "records no checksum of its weights" in lines[-1]
+
+
+def test_every_shipped_zoo_column_records_the_checksum_of_its_weights():
+    columns = sorted(Path(__file__).resolve().parents[2].glob("zoo/*/*/*/status.json"))
+    assert len(columns) >= 8
+    for status in columns:
+        recorded = json.loads(status.read_text())["weights_sha256"]
+        assert weights_sha256(status.parent / "agent.pt") == recorded, status
 
 
 def _finished_run(root, curve, floor, floor_sd, task="catch_soup/pong", actions=3):

@@ -15,9 +15,9 @@ import torch
 
 from agents import load_agent
 from benchmarks.evaluate import play_episodes
-from benchmarks.training import RunConfig, read_curve
 from benchmarks.zoo import find_zoo_run, replay_bar, zoo_root
-from runstore.rundir import eval_file
+from runstore.config import RunConfig
+from runstore.rundir import RunDir, eval_file
 
 
 def _shipped() -> list[tuple[str, int]]:
@@ -43,7 +43,7 @@ def test_zoo_column_is_the_default_source_and_is_complete(task, seed):
     config = json.loads((run_dir / "config.json").read_text())
     assert config["git_commit"] and config["packages"]["torch"]
     assert json.loads((run_dir / "status.json").read_text())["state"] == "done"
-    assert len(read_curve(run_dir)) >= 10
+    assert len(RunDir(run_dir).read_curve()) >= 10
     check = json.loads((run_dir / "curve_check.json").read_text())
     assert check["ok"] is True and check["eval_episodes"] >= 20
     greedy = json.loads(eval_file(run_dir, task, greedy=True).read_text())
