@@ -15,10 +15,33 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from benchmarks.trainer import IterationStats
+from runstore.config import RunConfig
 
 STEPS_PER_ITER = 400
 EPISODES_PER_ITER = 2
+
+# a run for the fake: 2000 steps in 5 iterations of 400; a point every 1000 steps at least
+FAKE_RUN = RunConfig(
+    task="catch_soup/pong",
+    steps=2_000,
+    curve_window=1_000,
+    check_episodes=0,
+    wandb=False,
+    checkpoint_every_s=0.0,
+)
+
+
+def quiet(*_: Any) -> None:
+    """A log that drops every line."""
+
+
+@pytest.fixture(autouse=True)
+def fresh_trainer_list() -> None:
+    """Each test counts its own trainers (import this fixture into a test module)."""
+    FakeTrainer.built.clear()
 
 
 def score(episode: int) -> float:

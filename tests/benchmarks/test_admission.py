@@ -9,7 +9,13 @@ import shutil
 from dataclasses import replace
 
 import pytest
-from fake_trainer import FakeTrainer, fake_factory
+from fake_trainer import (
+    FAKE_RUN,
+    FakeTrainer,
+    fake_factory,
+    fresh_trainer_list,  # noqa: F401 - autouse fixture
+    quiet,
+)
 
 from benchmarks import runner
 from benchmarks.budgets import get_budget
@@ -17,26 +23,10 @@ from benchmarks.runner import plan_runs, run_suite
 from benchmarks.suites import get_suite
 from benchmarks.training import TrainingError, train
 from runstore.admission import AdmissionError, admit, finished_problem, weights_sha256
-from runstore.config import RunConfig, run_dir_for, source_config
+from runstore.config import run_dir_for, source_config
 from runstore.rundir import DamagedFileError, RunDir, read_curve_file
 
-CFG = RunConfig(
-    task="catch_soup/pong",
-    steps=2_000,
-    curve_window=1_000,
-    check_episodes=0,
-    wandb=False,
-    checkpoint_every_s=0.0,
-)
-
-
-def quiet(*_):
-    pass
-
-
-@pytest.fixture(autouse=True)
-def _fresh_trainer_list():
-    FakeTrainer.built.clear()
+CFG = FAKE_RUN
 
 
 @pytest.fixture

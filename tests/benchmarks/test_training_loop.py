@@ -15,7 +15,16 @@ import sys
 from dataclasses import replace
 
 import pytest
-from fake_trainer import EPISODES_PER_ITER, STEPS_PER_ITER, FakeTrainer, fake_factory, score
+from fake_trainer import (
+    EPISODES_PER_ITER,
+    FAKE_RUN,
+    STEPS_PER_ITER,
+    FakeTrainer,
+    fake_factory,
+    fresh_trainer_list,  # noqa: F401 - autouse fixture
+    quiet,
+    score,
+)
 
 from agents import load_agent
 from benchmarks.training import RunHeldError, TrainingError, train
@@ -25,23 +34,7 @@ from runstore.config import RunConfig, run_dir_for
 from runstore.rundir import RunDir
 
 # 2000 steps in 5 iterations of 400; a point every 1000 steps at least
-CFG = RunConfig(
-    task="catch_soup/pong",
-    steps=2_000,
-    curve_window=1_000,
-    check_episodes=0,
-    wandb=False,
-    checkpoint_every_s=0.0,
-)
-
-
-def quiet(*_):
-    pass
-
-
-@pytest.fixture(autouse=True)
-def _fresh_trainer_list():
-    FakeTrainer.built.clear()
+CFG = FAKE_RUN
 
 
 def expected_curve(steps: int, window: int) -> list[tuple[float, float, float]]:
