@@ -1,4 +1,4 @@
-"""The report's figures: heatmaps, learning curves, AFS/APS, forgetting (PNG, atomically)."""
+"""The report's figures: transfer matrix, learning curves, AFS/APS, forgetting (PNG, atomic)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from analysis.cells import (
+    BASELINE,
     SENSITIVITY_LAYERS,
     SENSITIVITY_NAMES,
     AgentSummary,
@@ -20,7 +21,7 @@ from analysis.cells import (
 )
 from analysis.paper import AGENT_ORDER
 
-__all__ = ["heatmaps", "curves", "sensitivity_figures", "forgetting_figure", "summary_figure"]
+__all__ = ["matrix_figure", "curves", "sensitivity_figures", "forgetting_figure", "summary_figure"]
 
 
 def _plt() -> Any:
@@ -32,8 +33,53 @@ def _plt() -> Any:
     return plt
 
 
+# text that overlaps other text in a figure saved by this process: {file name: pairs}
+OVERLAPS: dict[str, list[tuple[str, str]]] = {}
+
+
+def text_overlaps(fig: Any) -> list[tuple[str, str]]:
+    """Pairs of visible, non-empty texts of ``fig`` (titles, labels, tick labels, cell
+    and legend texts) whose drawn boxes overlap, as their strings."""
+    from matplotlib.text import Text
+
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    # tick labels of ticks outside an axis's limits exist but are not drawn
+    undrawn = set()
+    for ax in fig.axes:
+        for labels, limits, k in (
+            (ax.get_xticklabels(which="both"), ax.get_xlim(), 0),
+            (ax.get_yticklabels(which="both"), ax.get_ylim(), 1),
+        ):
+            lo, hi = sorted(limits)
+            span = 1e-9 * max(1.0, hi - lo)
+            undrawn |= {id(t) for t in labels if not lo - span <= t.get_position()[k] <= hi + span}
+    boxes = []
+    for t in fig.findobj(Text):
+        if id(t) in undrawn:
+            continue
+        if t.get_visible() and t.get_text().strip() and t.figure is fig:
+            box = t.get_window_extent(renderer)
+            if box.width > 0 and box.height > 0:
+                boxes.append((t.get_text(), box))
+    found = []
+    for i, (a, box_a) in enumerate(boxes):
+        for b, box_b in boxes[i + 1 :]:
+            w = min(box_a.x1, box_b.x1) - max(box_a.x0, box_b.x0)
+            h = min(box_a.y1, box_b.y1) - max(box_a.y0, box_b.y0)
+            if w > 1 and h > 1:  # more than a pixel each way
+                found.append((a, b))
+    return found
+
+
 def _save(fig: Any, out_dir: Path, name: str) -> str:
     from runstore.atomic import atomic_write
+
+    overlaps = text_overlaps(fig)
+    if overlaps:
+        OVERLAPS[name] = overlaps
+    else:
+        OVERLAPS.pop(name, None)
 
     atomic_write(
         out_dir / name, lambda tmp: fig.savefig(tmp, dpi=100, format="png", bbox_inches="tight")
@@ -46,52 +92,63 @@ def _short(task: str) -> str:
     return task.split("/", 1)[-1]
 
 
-def heatmaps(cells: list[CellResult], out_dir: Path) -> list[str]:
+def matrix_figure(cells: list[CellResult], out_dir: Path) -> list[str]:
+    """The transfer matrix as one grid: a row per agent and source chain, a column per
+    target; each cell prints its measure with its interval and n, coloured by transfer
+    against scratch (blue above, red below). Scratch itself is the reference, not a row."""
     from matplotlib.colors import TwoSlopeNorm
 
+    shown = [c for c in cells if c.label != BASELINE]
+    if not shown:
+        return []
     plt = _plt()
-    names = []
-    targets = sorted({c.target for c in cells})
-    for label in [lab for lab in AGENT_ORDER if any(c.label == lab for c in cells)]:
-        rows = sorted({c.sources for c in cells if c.label == label})
-        grid = np.full((len(rows), len(targets)), np.nan)
-        text = [["" for _ in targets] for _ in rows]
-        for c in cells:
-            if c.label != label:
-                continue
-            i, j = rows.index(c.sources), targets.index(c.target)
-            grid[i, j] = heat_value(c)
-            text[i][j] = cell_text(c, sep="\n")
-        fig, ax = plt.subplots(figsize=(1.2 + 1.1 * len(targets), 0.9 + 0.6 * len(rows)))
-        shown = np.clip(grid, 0, 200)
-        cmap = plt.get_cmap("RdBu").with_extremes(bad="#dddddd")
-        im = ax.imshow(
-            np.ma.masked_invalid(shown), cmap=cmap, norm=TwoSlopeNorm(vmin=0, vcenter=100, vmax=200)
+    targets = sorted({c.target for c in shown})
+    order = {lab: i for i, lab in enumerate(AGENT_ORDER)}
+    rows = sorted({(c.label, c.sources) for c in shown}, key=lambda r: (order.get(r[0], 99), r))
+    grid = np.full((len(rows), len(targets)), np.nan)
+    fig, ax = plt.subplots(figsize=(2.0 + 1.9 * len(targets), 0.8 + 0.75 * len(rows)))
+    for c in shown:
+        i, j = rows.index((c.label, c.sources)), targets.index(c.target)
+        grid[i, j] = heat_value(c)
+        dark = math.isfinite(grid[i, j]) and abs(min(max(grid[i, j], 0), 200) - 100) > 60
+        ax.text(
+            j,
+            i,
+            cell_text(c, sep="\n"),
+            ha="center",
+            va="center",
+            fontsize=8,
+            color="white" if dark else "black",
         )
-        ax.set_xticks(range(len(targets)), [_short(t) for t in targets], rotation=45, ha="right")
-        ax.set_yticks(
-            range(len(rows)), [" > ".join(_short(s) for s in r) or "(none)" for r in rows]
-        )
-        for i in range(len(rows)):
-            for j in range(len(targets)):
-                ax.text(j, i, text[i][j] or "", ha="center", va="center", fontsize=8)
-        ax.set_xlabel("target")
-        ax.set_ylabel("source (column order)")
-        ax.set_title(
-            f"{label}: transfer % or FT (colour: % clipped at 200, FT as 100+100*FT)",
-            fontsize=9,
-        )
-        fig.colorbar(im, ax=ax, fraction=0.04)
-        names.append(_save(fig, out_dir, f"heatmap_{label}.png"))
-    return names
+    cmap = plt.get_cmap("RdBu").with_extremes(bad="#dddddd")
+    im = ax.imshow(
+        np.ma.masked_invalid(np.clip(grid, 0, 200)),
+        cmap=cmap,
+        norm=TwoSlopeNorm(vmin=0, vcenter=100, vmax=200),
+        aspect="auto",
+    )
+    ax.set_xticks(range(len(targets)), [_short(t) for t in targets])
+    ax.set_yticks(
+        range(len(rows)),
+        [
+            f"{lab}\n" + (f"from {' > '.join(map(_short, src))}" if src else "(no source)")
+            for lab, src in rows
+        ],
+        fontsize=8,
+    )
+    ax.set_xlabel("target")
+    bar = fig.colorbar(im, ax=ax, fraction=0.04)
+    bar.set_label("against scratch (100 = as scratch)", fontsize=8)
+    return [_save(fig, out_dir, "matrix.png")]
 
 
 def curves(cells: list[CellResult], out_dir: Path) -> list[str]:
-    """Per target: each cell's mean curve over its seeds with a shaded 95% band."""
+    """Per target: each cell's mean curve over its seeds with a shaded 95% band; the
+    legend beside the axes, never over the curves."""
     plt = _plt()
     names = []
     for target in sorted({c.target for c in cells}):
-        fig, ax = plt.subplots(figsize=(7, 4))
+        fig, ax = plt.subplots(figsize=(9.5, 4))
         for c in cells:
             if c.target != target or not c.counted:
                 continue
@@ -116,7 +173,7 @@ def curves(cells: list[CellResult], out_dir: Path) -> list[str]:
         ax.set_title(
             f"learning curves on {target}: mean over seeds, shaded 95% bootstrap band", fontsize=9
         )
-        ax.legend(fontsize=7, loc="best")
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
         names.append(_save(fig, out_dir, f"curves_{target.replace('/', '-')}.png"))
     return names
 
@@ -189,13 +246,13 @@ def sensitivity_figures(found: dict[str, list[Sensitivity]], out_dir: Path) -> l
 
 
 def forgetting_figure(rows: list[dict], out_dir: Path) -> list[str]:
-    """Per cell, the mean source score lost over its runs, with the 95% interval as an
-    error bar where there is one (n >= 2)."""
+    """Per cell, the mean source score lost over its runs, written above its bar, with
+    the 95% interval as an error bar where there is one (n >= 2)."""
     if not rows:
         return []
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(max(5, 0.5 * len(rows) + 2), 3.5))
-    labels = [f"{r['label']}\n{_short(r['target'])} (n={r['n']})" for r in rows]
+    fig, ax = plt.subplots(figsize=(8, 1.0 + 0.42 * len(rows)))
+    labels = [f"{r['label']} on {_short(r['target'])} (n={r['n']})" for r in rows]
     means = np.array([r["absolute"] for r in rows])
     lo = np.array(
         [
@@ -209,11 +266,24 @@ def forgetting_figure(rows: list[dict], out_dir: Path) -> list[str]:
             for r, m in zip(rows, means, strict=True)
         ]
     )
-    ax.bar(range(len(rows)), means, yerr=np.vstack([means - lo, hi - means]), capsize=3)
-    ax.set_xticks(range(len(rows)), labels, rotation=60, ha="right", fontsize=7)
-    ax.set_ylabel("source score lost (before - after), mean over runs")
-    ax.axhline(0, color="black", lw=0.8)
-    ax.set_title("forgetting of the source task after training on the target (95% CI)", fontsize=9)
+    ys = np.arange(len(rows))[::-1]
+    ax.barh(ys, means, xerr=np.vstack([means - lo, hi - means]), capsize=3, height=0.6)
+    ax.set_yticks(ys, labels, fontsize=8)
+    # every bar says its value, so a measured 0 (a progressive net cannot forget) does
+    # not read as a missing bar
+    for y, m, top in zip(ys, means, hi, strict=True):
+        ax.annotate(
+            f"{m:.2f}",
+            (max(top, m, 0.0), y),
+            xytext=(4, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize=7,
+        )
+    ax.margins(x=0.15)
+    ax.set_xlabel("source score lost after training on the target (before - after)", fontsize=8)
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_title("forgetting of the source task: mean over runs, 95% interval", fontsize=9)
     return [_save(fig, out_dir, "forgetting.png")]
 
 
@@ -260,8 +330,12 @@ def caption(name: str) -> str:
             "mean and P use the calibrated intervals, the IQM a 95% percentile bootstrap. "
             "Dotted: no difference from scratch."
         )
-    if name.startswith("heatmap_"):
-        return f"Transfer matrix of {name[8:-4]}: each cell's measure (ratio or FT)."
+    if name == "matrix.png":
+        return (
+            "Transfer matrix: each agent (row, with its source) on each target (column); "
+            "the measure against scratch with its interval and n. Blue: better than "
+            "scratch; red: worse; grey: undefined."
+        )
     if name.startswith("curves_"):
         return f"Learning curves on {name[7:-4]}: mean over seeds, shaded band."
     if name == "forgetting.png":

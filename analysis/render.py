@@ -9,6 +9,7 @@ import csv
 import html
 import io
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -570,7 +571,7 @@ def write_markdown(doc: Document, path: Path) -> None:
         _md_table(doc.matrix),
         "",
     ]
-    for name in f["heatmaps"] + f["curves"] + f["forgetting"]:  # summary: above
+    for name in f["matrix"] + f["curves"] + f["forgetting"]:  # summary: above
         md += [f"![{name}]({name})", ""]
     if doc.sensitivity:
         md += ["## Sensitivity of the new column (AFS and APS)", "", SENSITIVITY_NOTE, ""]
@@ -586,6 +587,22 @@ def write_markdown(doc: Document, path: Path) -> None:
         md += ["## Damaged files (built with --allow-damaged)", ""]
         md += [f"- {d}" for d in doc.damaged] + [""]
     write_text(path, "\n".join(md))
+
+
+def _with_contents(parts: list[str], writeup: bool) -> list[str]:
+    """``parts`` with an id on every ``<h2>`` and, after the title, one line of links to
+    them (and to the suite's write-up, ``../README.md``, when there is one)."""
+    out, links = [], []
+    for part in parts:
+        if part.startswith("<h2>"):
+            title = part[4 : part.index("</h2>")]
+            anchor = re.sub(r"[^a-z0-9]+", "-", html.unescape(title).lower()).strip("-")
+            part = f'<h2 id="{anchor}">' + part[4:]
+            links.append(f'<a href="#{anchor}">{title}</a>')
+        out.append(part)
+    if writeup:
+        links.append('<a href="../README.md">the write-up (README.md)</a>')
+    return out[:1] + ["<nav>Contents: " + " &middot; ".join(links) + "</nav>"] + out[1:]
 
 
 def write_html(doc: Document, out_dir: Path) -> None:
@@ -616,8 +633,8 @@ def write_html(doc: Document, out_dir: Path) -> None:
         f"<p><b>Budget and matrix:</b> {html.escape(doc.notes or 'n/a')}</p>",
         f"<h2>Table 1 ({html.escape(doc.domain)})</h2>",
         _html_table(doc.table1),
-        "<h2>Transfer matrices</h2>",
-        *map(img, f["heatmaps"]),
+        "<h2>Transfer matrix</h2>",
+        *map(img, f["matrix"]),
         f"<p>{html.escape(MATRIX_NOTE)}</p>",
         _html_table(doc.matrix),
         "<h2>Learning curves</h2>",
@@ -647,7 +664,9 @@ def write_html(doc: Document, out_dir: Path) -> None:
             + "".join(f"<li>{html.escape(d)}</li>" for d in doc.damaged)
             + "</ul>"
         ]
+    parts = _with_contents(parts, writeup=(out_dir.parent / "README.md").is_file())
     style = (
+        "nav{font-size:13px;margin:0.5em 0;}"
         "body{font-family:sans-serif;max-width:1100px;margin:2em auto;}"
         "table{border-collapse:collapse;font-size:13px;margin:1em 0;}"
         "td,th{border:1px solid #ccc;padding:3px 6px;}img{max-width:100%;}"

@@ -14,6 +14,7 @@ puts them together.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from analysis import figures as fig
 from analysis.cells import (
@@ -74,6 +75,32 @@ def _notes(plan: dict) -> str:
     )
 
 
+def _write_tables(
+    out_dir: Path,
+    plan: dict[str, Any],
+    cells: list[Any],
+    summaries: Any,
+    domain: str,
+    top_k: int,
+) -> tuple[int, list[Any]]:
+    """Write ``transfer_matrix.csv`` and ``table1.txt``; return the seeds per cell (1
+    when the plan sampled jobs: the paper's top-k protocol) and Table 1's rows."""
+    write_text(out_dir / "transfer_matrix.csv", matrix_csv(cells))
+    table_text, table_rows = table1(cells, domain, summaries)
+    # a cell's runs are seeds unless the plan sampled jobs; without a plan, the most runs
+    # any cell has
+    jobs = int(plan.get("jobs", 1))
+    seeds = int(plan.get("seeds") or max((c.n for c in cells), default=1)) if jobs == 1 else 1
+    runs_per_cell = (
+        f"mean over up to {seeds} seeds per cell" if seeds > 1 else f"top-{top_k} jobs by AUC"
+    )
+    write_text(
+        out_dir / "table1.txt",
+        f"Table 1 ({domain}, transfer %, {runs_per_cell})\n" + table_text + "\n",
+    )
+    return seeds, table_rows
+
+
 def build_report(root: str | Path, top_k: int | None = None, allow_damaged: bool = False) -> Path:
     """Write the report for the results under ``root``; returns ``root/report``.
 
@@ -105,27 +132,14 @@ def build_report(root: str | Path, top_k: int | None = None, allow_damaged: bool
     floors = {t: f.value for t, f in loaded.items()}
     cells = score_cells(grouped, floors, top_k)
     domain = plan.get("domain") or (cells[0].target.split("/")[0] if cells else "unknown")
-
-    write_text(out_dir / "transfer_matrix.csv", matrix_csv(cells))
     summaries = agent_summaries(cells)
-    table_text, table_rows = table1(cells, domain, summaries)
-    # a cell's runs are seeds unless the plan sampled jobs (the paper's top-k protocol);
-    # without a plan, the most runs any cell has
-    jobs = int(plan.get("jobs", 1))
-    seeds = int(plan.get("seeds") or max((c.n for c in cells), default=1)) if jobs == 1 else 1
-    runs_per_cell = (
-        f"mean over up to {seeds} seeds per cell" if seeds > 1 else f"top-{top_k} jobs by AUC"
-    )
-    write_text(
-        out_dir / "table1.txt",
-        f"Table 1 ({domain}, transfer %, {runs_per_cell})\n" + table_text + "\n",
-    )
+    seeds, table_rows = _write_tables(out_dir, plan, cells, summaries, domain, top_k)
     forget, omitted, unplayable = forgetting_rows(cells, runs, floors)
     sens = {kind: sensitivities(cells, kind) for kind in ("afs", "aps")}
     position = {id(c): i for i, c in enumerate(cells)}
     figures = {
         "summary": fig.summary_figure(summaries, out_dir),
-        "heatmaps": fig.heatmaps(cells, out_dir) if cells else [],
+        "matrix": fig.matrix_figure(cells, out_dir) if cells else [],
         "curves": fig.curves(cells, out_dir) if cells else [],
         "sensitivity": fig.sensitivity_figures(sens, out_dir),
         "forgetting": fig.forgetting_figure(forget, out_dir),

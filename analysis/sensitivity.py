@@ -13,7 +13,7 @@ shares are None, counted in ``dead_features``), so the shares still sum to one.
 
 The expectation over actions is taken exactly (a backward pass per action, batched over
 states); the states are those visited by the trained target policy, spread over many
-episodes (``benchmarks.analyze.collect_states``). ``std`` is each feature's standard
+episodes (``benchmarks.sensitivity_runs.collect_states``). ``std`` is each feature's standard
 deviation over those states (and positions, for conv maps).
 
 APS: Gaussian noise with variance ``sigma2 * var(feature)`` injected into one layer of

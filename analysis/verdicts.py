@@ -262,12 +262,51 @@ GLANCE_BEGIN = (
 )
 
 
+TUNING_BEGIN = "<!-- begin generated: docs/tuning/*/tuning.json (python -m analysis.verdicts) -->"
+
+
+def tuning_glance(tuning: Path) -> str:
+    """The top README's tuning table, from every committed ``tuning/*/tuning.json``
+    (written by ``xfer tune``): per suite and agent, the grid with each value's mean
+    normalised AUC over the tuning seeds, the choice and today's default."""
+    import json
+
+    lines = [
+        "| suite | agent | hyperparameter | mean AUC_n per value (seeds) | chosen | default |",
+        "|---|---|---|---|---|---|",
+    ]
+    for path in sorted(tuning.glob("*/tuning.json")):
+        record = json.loads(path.read_text())
+        link = f"[{record['suite']}]({path.parent.relative_to(tuning.parent.parent)}/tuning.md)"
+        for agent, a in record["agents"].items():
+            grid = ", ".join(
+                f"{row['value']:g}: "
+                + (
+                    "-"
+                    if row["mean_auc_normalized"] is None
+                    else f"{row['mean_auc_normalized']:.4f}"
+                )
+                + f" ({len(row['runs'])})"
+                for row in a["grid"]
+            )
+            if a["chosen"] is None:
+                chosen = "not yet (runs missing)"
+            else:
+                chosen = f"**{a['chosen']:g}**" + (" (grid edge)" if a["at_grid_edge"] else "")
+            lines.append(
+                f"| {link} | {agent} | {a['field']} | {grid} | {chosen} | {a['default']:g} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
 def main() -> int:
-    """Rewrite the top README's results table from the committed reports."""
+    """Rewrite the top README's results and tuning tables from the committed files."""
     root = Path(__file__).resolve().parents[1]
     ok = sync_block(root / "README.md", glance_markdown(root / "docs" / "results"), GLANCE_BEGIN)
+    tuned = sync_block(root / "README.md", tuning_glance(root / "docs" / "tuning"), TUNING_BEGIN)
     print("README.md results table " + ("synced" if ok else "has no markers"))
-    return 0 if ok else 1
+    print("README.md tuning table " + ("synced" if tuned else "has no markers"))
+    return 0 if ok and tuned else 1
 
 
 if __name__ == "__main__":

@@ -50,7 +50,7 @@ def _cmd_tasks(args: argparse.Namespace) -> int:
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
-    from benchmarks.figures import save_contact_sheet
+    from benchmarks.contact_sheet import save_contact_sheet
 
     domain = args.suite.replace("-", "_")
     out = save_contact_sheet(domain, Path(args.out), seed=args.seed)
@@ -250,6 +250,10 @@ def _suite_parsers(sub: argparse._SubParsersAction) -> None:
     )
     p.set_defaults(func=_cmd_plan)
 
+
+def _results_parsers(sub: argparse._SubParsersAction) -> None:
+    """Commands that read a results root: report, analyze, learnability, ship-column,
+    floors."""
     p = sub.add_parser("report", help="build the report from a results directory alone")
     p.add_argument("results_dir", help="results root (holds plan.json and run directories)")
     p.add_argument(
@@ -474,7 +478,7 @@ def _cmd_learnability(args: argparse.Namespace) -> int:
 
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
-    from benchmarks.analyze import afs_for_run, aps_for_run
+    from benchmarks.sensitivity_runs import afs_for_run, aps_for_run
 
     if args.analysis == "afs":
         result = afs_for_run(args.run_dir, states=args.states, episodes=args.episodes or 20)
@@ -598,6 +602,7 @@ def _cmd_tune(args: argparse.Namespace) -> int:
 _EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _train_parser,
     _suite_parsers,
+    _results_parsers,
     _perf_parser,
     _tune_parser,
 ]

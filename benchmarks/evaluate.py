@@ -341,6 +341,76 @@ def _played_from(envs: int, rows: list[dict], first_step: float, n: float) -> fl
 # one policy's scores, so their means may differ by REPLAY_Z combined standard errors and
 # no more: no slack for learning, no relative slack. Its false-alarm rate and its power
 # are measured on every committed run's scores there.
+def _pool_curve_end(
+    rows: list[dict[str, float]], episodes: int
+) -> tuple[float, float, float, float | None]:
+    """The newest curve points pooled back from the end until they hold ``episodes``
+    episodes (a run's last window is often a short one): their episodes, sum, sum of
+    squares (from each point's mean and std) and the step the first of them starts at."""
+    pooled_n, pooled_sum, pooled_sq, first_step = 0.0, 0.0, 0.0, None
+    for prev, row in reversed(list(zip([None, *rows[:-1]], rows, strict=True))):
+        n = row["episodes"] - (prev["episodes"] if prev else 0.0)
+        if n <= 0:
+            continue
+        mean = float(row["episode_return_mean"])
+        std = float(row.get("episode_return_std", float("nan")))
+        std = std if np.isfinite(std) else 0.0
+        pooled_n += n
+        pooled_sum += n * mean
+        pooled_sq += n * (std * std + mean * mean)
+        first_step = prev["env_steps"] if prev else 0.0
+        if pooled_n >= episodes:
+            break
+    return pooled_n, pooled_sum, pooled_sq, first_step
+
+
+def _curve_end_verdict(
+    rows: list[dict[str, float]],
+    run: dict[str, Any],
+    curve_mean: float,
+    curve_std: float,
+    n: float,
+    first_step: float | None,
+    ev: dict[str, Any],
+    episodes: int,
+) -> dict[str, Any]:
+    """The end of the curve against the evaluation: within the tolerance (standard
+    errors, a relative slack and how far the pooled points moved: ``CHECK_Z``)?"""
+    eval_mean, eval_std = float(ev["mean"]), float(ev["std"])
+    se = curve_std**2 / n + eval_std**2 / episodes
+    envs = RunConfig.from_dict(run).parallel_envs
+    played_from = _played_from(envs, rows, float(first_step or 0.0), n)
+    # every pooled point is in it (finite: each holds episodes); earlier points
+    # without episodes may hold no mean
+    played = [float(r["episode_return_mean"]) for r in rows if r["env_steps"] > played_from]
+    moved = float(np.nanmax(played) - np.nanmin(played))
+    tol = (
+        CHECK_Z * float(np.sqrt(se)) + CHECK_REL * 0.5 * (abs(curve_mean) + abs(eval_mean)) + moved
+    )
+    ok = abs(curve_mean - eval_mean) <= tol + 1e-9
+    return dict(
+        ok=bool(ok),
+        curve_env_steps=float(rows[-1]["env_steps"]),
+        curve_from_env_steps=float(first_step or 0.0),
+        curve_mean=curve_mean,
+        curve_std=curve_std,
+        curve_episodes=float(n),
+        eval_mean=eval_mean,
+        eval_std=eval_std,
+        eval_episodes=episodes,
+        curve_moved=moved,
+        curve_played_from_env_steps=played_from,
+        tolerance=tol,
+        reason=(
+            "agree"
+            if ok
+            else f"the end of the curve {curve_mean:.3f} (+- {curve_std:.3f}, {n:.0f} "
+            f"episodes) disagrees with {episodes} evaluation episodes "
+            f"{eval_mean:.3f} (+- {eval_std:.3f}) by more than {tol:.3f}"
+        ),
+    )
+
+
 def check_curve(
     run_dir: str | Path,
     episodes: int = 20,
@@ -374,28 +444,13 @@ def check_curve(
         episodes or the agent is a PathNet (its curve averages a population of paths).
     """
 
+    from methods import get_method
+
     run_dir = Path(run_dir)
     run = RunDir(run_dir).read_run_config()
     rows = RunDir(run_dir).read_curve()
     result: dict[str, Any] = {"ok": None, "reason": ""}
-    # the newest points, pooled back from the end until they hold as many episodes as
-    # the evaluation plays (a run's last window is often a short one)
-    pooled_n, pooled_sum, pooled_sq, first_step = 0.0, 0.0, 0.0, None
-    for prev, row in reversed(list(zip([None, *rows[:-1]], rows, strict=True))):
-        n = row["episodes"] - (prev["episodes"] if prev else 0.0)
-        if n <= 0:
-            continue
-        mean = float(row["episode_return_mean"])
-        std = float(row.get("episode_return_std", float("nan")))
-        std = std if np.isfinite(std) else 0.0
-        pooled_n += n
-        pooled_sum += n * mean
-        pooled_sq += n * (std * std + mean * mean)
-        first_step = prev["env_steps"] if prev else 0.0
-        if pooled_n >= episodes:
-            break
-    from methods import get_method
-
+    pooled_n, pooled_sum, pooled_sq, first_step = _pool_curve_end(rows, episodes)
     if not get_method(run.get("agent", "scratch")).checks_curve:
         result["reason"] = (
             f"skipped: a {run['agent']} curve does not measure the saved network "
@@ -408,40 +463,8 @@ def check_curve(
         curve_mean = pooled_sum / n
         curve_std = float(np.sqrt(max(pooled_sq / n - curve_mean * curve_mean, 0.0)))
         ev = evaluate_run(run_dir, episodes=episodes, seed=seed)
-        eval_mean, eval_std = float(ev["mean"]), float(ev["std"])
-        se = curve_std**2 / n + eval_std**2 / episodes
-        envs = RunConfig.from_dict(run).parallel_envs
-        played_from = _played_from(envs, rows, float(first_step or 0.0), n)
-        # every pooled point is in it (finite: each holds episodes); earlier points
-        # without episodes may hold no mean
-        played = [float(r["episode_return_mean"]) for r in rows if r["env_steps"] > played_from]
-        moved = float(np.nanmax(played) - np.nanmin(played))
-        tol = (
-            CHECK_Z * float(np.sqrt(se))
-            + CHECK_REL * 0.5 * (abs(curve_mean) + abs(eval_mean))
-            + moved
-        )
-        ok = abs(curve_mean - eval_mean) <= tol + 1e-9
         result.update(
-            ok=bool(ok),
-            curve_env_steps=float(rows[-1]["env_steps"]),
-            curve_from_env_steps=float(first_step or 0.0),
-            curve_mean=curve_mean,
-            curve_std=curve_std,
-            curve_episodes=float(n),
-            eval_mean=eval_mean,
-            eval_std=eval_std,
-            eval_episodes=episodes,
-            curve_moved=moved,
-            curve_played_from_env_steps=played_from,
-            tolerance=tol,
-            reason=(
-                "agree"
-                if ok
-                else f"the end of the curve {curve_mean:.3f} (+- {curve_std:.3f}, {n:.0f} "
-                f"episodes) disagrees with {episodes} evaluation episodes "
-                f"{eval_mean:.3f} (+- {eval_std:.3f}) by more than {tol:.3f}"
-            ),
+            _curve_end_verdict(rows, run, curve_mean, curve_std, n, first_step, ev, episodes)
         )
     if replay is not None and get_method(run.get("agent", "scratch")).checks_curve:
         result = _replay_verdict(run_dir, result, replay, episodes, seed)

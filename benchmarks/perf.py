@@ -305,6 +305,66 @@ def _bound_net(agent: str, sources: tuple[str, ...]) -> tuple[Any, Callable[[Any
     return net, net
 
 
+def _seconds_per_step(fn: Callable[[], Any], steps: int, seconds: float) -> float:
+    """Seconds per agent step of ``fn`` (which does ``steps`` of them), timed for about
+    ``seconds`` after one warm-up call."""
+    fn()  # warm
+    n, start = 0, time.perf_counter()
+    while n == 0 or time.perf_counter() - start < seconds:
+        fn()
+        n += 1
+    return (time.perf_counter() - start) / n / steps
+
+
+def _bound_row(
+    parts: dict[str, tuple[Callable[[], Any], int]], rounds: int, seconds: float, cores: int
+) -> dict[str, float]:
+    """:func:`compute_bound`'s figures for one agent: each part timed in turn for
+    ``rounds`` rounds, medians of the times and of their ratios to raw ALE per round."""
+    times: dict[str, list[float]] = {k: [] for k in parts}
+    for _ in range(rounds):
+        for name, (fn, steps) in parts.items():
+            times[name].append(_seconds_per_step(fn, steps, seconds))
+    raw_t = np.array(times["raw"])
+    total = sum(np.array(times[k]) for k in ("env", "forward", "learn"))
+    row = {f"{k}_s": float(np.median(v)) for k, v in times.items()}
+    for k in ("env", "forward", "learn"):
+        row[f"{k}_x_raw"] = float(np.median(np.array(times[k]) / raw_t))
+    row["total_x_raw"] = float(np.median(total / raw_t))
+    row["ideal_ratio_to_raw"] = float(np.median(cores * raw_t / total))
+    return row
+
+
+def _network_parts(
+    agent: str,
+    sources: tuple[str, ...],
+    obs_runner: Any,
+    obs_learner: Any,
+    num_envs: int,
+    train_batch: int,
+) -> dict[str, tuple[Callable[[], Any], int]]:
+    """:func:`compute_bound`'s network parts for one agent, with the agent steps each
+    call does: the runner's forward pass of ``obs_runner`` and one learner update
+    (forward, backward, RMSProp step) of ``obs_learner``."""
+    import torch
+
+    net, forward = _bound_net(agent, sources)
+    params = [p for p in net.parameters() if p.requires_grad]
+    opt = torch.optim.RMSprop(params, lr=7e-4, alpha=0.99, eps=1e-5)
+
+    def act() -> None:
+        with torch.no_grad():
+            forward(obs_runner)
+
+    def learn() -> None:
+        res = forward(obs_learner)
+        opt.zero_grad()
+        (res.logits.sum() + res.value.sum()).backward()
+        opt.step()
+
+    return {"forward": (act, num_envs), "learn": (learn, train_batch)}
+
+
 def compute_bound(
     agents: tuple[str, ...] = COMPUTE_BOUND_AGENTS,
     cores: int = 2,
@@ -357,14 +417,6 @@ def compute_bound(
             if term or trunc:
                 e.reset()
 
-    def per_step(fn: Callable[[], Any], steps: int) -> float:
-        fn()  # warm
-        n, start = 0, time.perf_counter()
-        while n == 0 or time.perf_counter() - start < seconds:
-            fn()
-            n += 1
-        return (time.perf_counter() - start) / n / steps
-
     rows = train_batch + -(-train_batch // rollout_length)
     obs_runner = torch.randint(0, 256, (num_envs, 4, 84, 84), dtype=torch.uint8)
     obs_learner = torch.randint(0, 256, (rows, 4, 84, 84), dtype=torch.uint8)
@@ -377,38 +429,12 @@ def compute_bound(
                 envs[task] = make_native_vector_env(task, num_envs=num_envs)
                 envs[task].reset(seed=0)
             env = envs[task]
-            net, forward = _bound_net(agent, sources)
-            params = [p for p in net.parameters() if p.requires_grad]
-            opt = torch.optim.RMSprop(params, lr=7e-4, alpha=0.99, eps=1e-5)
-
-            def act(forward: Callable[[Any], Any] = forward) -> None:
-                with torch.no_grad():
-                    forward(obs_runner)
-
-            def learn(forward: Callable[[Any], Any] = forward, opt: Any = opt) -> None:
-                res = forward(obs_learner)
-                opt.zero_grad()
-                (res.logits.sum() + res.value.sum()).backward()
-                opt.step()
-
             parts = {
                 "raw": (raw, num_envs),
                 "env": (lambda env=env: env.step(rng.integers(0, 6, num_envs)), num_envs),
-                "forward": (act, num_envs),
-                "learn": (learn, train_batch),
+                **_network_parts(agent, sources, obs_runner, obs_learner, num_envs, train_batch),
             }
-            times: dict[str, list[float]] = {k: [] for k in parts}
-            for _ in range(rounds):
-                for name, (fn, steps) in parts.items():
-                    times[name].append(per_step(fn, steps))
-            raw_t = np.array(times["raw"])
-            total = sum(np.array(times[k]) for k in ("env", "forward", "learn"))
-            row = {f"{k}_s": float(np.median(v)) for k, v in times.items()}
-            for k in ("env", "forward", "learn"):
-                row[f"{k}_x_raw"] = float(np.median(np.array(times[k]) / raw_t))
-            row["total_x_raw"] = float(np.median(total / raw_t))
-            row["ideal_ratio_to_raw"] = float(np.median(cores * raw_t / total))
-            out[label] = row
+            out[label] = _bound_row(parts, rounds, seconds, cores)
     finally:
         for env in envs.values():
             env.close()

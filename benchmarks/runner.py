@@ -271,11 +271,11 @@ def _after_run(
         log(f"no {'/'.join(missing).upper()} for {run_dir}: its weights are not on disk")
         return
     if "afs" in missing:
-        from benchmarks.analyze import afs_for_run
+        from benchmarks.sensitivity_runs import afs_for_run
 
         afs_for_run(run_dir, states=1_000, episodes=10)
     if "aps" in missing:
-        from benchmarks.analyze import aps_for_run
+        from benchmarks.sensitivity_runs import aps_for_run
 
         started = time.time()
         aps_for_run(run_dir, episodes=aps_episodes, iterations=aps_iterations)
@@ -492,6 +492,44 @@ def run_suite(
         )
 
 
+class _Tally:
+    """A suite's count of finished runs, shown as a bar on a terminal or as log lines
+    (elapsed time and an ETA from the runs trained so far)."""
+
+    def __init__(self, total: int, done_before: int, name: str, log: Any) -> None:
+        self.total, self.finished, self.trained = total, done_before, 0
+        self.started = time.time()
+        self.bar = Progress(total, name, unit="run", initial=done_before)
+        self.log = self.bar.writer(log)
+
+    def batch(self, n: int) -> None:
+        """``n`` runs trained together (a Ray Tune wave)."""
+        self.finished += n
+        self.trained += n
+        self.bar.update_to(self.finished)
+        if not self.bar.active:
+            self.log(
+                f"{self.finished}/{self.total} runs  {_hms(time.time() - self.started)} elapsed"
+            )
+
+    def one(self, name: str, trained: bool) -> None:
+        """The run ``name`` ended (trained, or failed)."""
+        self.finished += 1
+        self.trained += trained
+        self.bar.update_to(self.finished, last=name)
+        if not self.bar.active:
+            elapsed = time.time() - self.started
+            eta = elapsed / max(self.trained, 1) * (self.total - self.finished)
+            filled = int(30 * self.finished / self.total)
+            self.log(
+                f"[{'#' * filled}{'.' * (30 - filled)}] {self.finished}/{self.total} runs  "
+                f"{_hms(elapsed)} elapsed  ETA {_hms(eta)}  ({name})"
+            )
+
+    def close(self) -> None:
+        self.bar.close()
+
+
 def _run_suite_locked(
     suite_name: str,
     budget_name: str,
@@ -523,10 +561,8 @@ def _run_suite_locked(
         f"{done_before} already done"
     )
     log(source_budget_line(budget, suite.domain))
-    finished, started = done_before, time.time()
-    bar = Progress(total, suite.name, unit="run", initial=done_before)
-    log = bar.writer(log)
-    trained = 0
+    tally = _Tally(total, done_before, suite.name, log)
+    log = tally.log
     concurrency = _concurrency(parallel, max((c.env_runners for c in all_runs), default=1))
     target_dirs = {run_dir_for(root, RunConfig.from_dict(m["config"])) for m in manifest}
     for index, wave in enumerate(waves):
@@ -537,36 +573,23 @@ def _run_suite_locked(
                 for c in todo
                 if run_dir_for(root, c) not in target_dirs and take_from_zoo(c, root, log)
             ]
-            finished += len(shipped)
+            tally.finished += len(shipped)
             todo = [c for c in todo if c not in shipped]
         if concurrency > 1 and len(todo) > 1:
             log(f"wave {index}: {len(todo)} runs through Ray Tune, {concurrency} at a time")
             from benchmarks.rllib.sweep import run_wave_with_tune
 
             run_wave_with_tune(todo, root, concurrency, index, train_for_tune)
-            finished += len(todo)
-            trained += len(todo)
-            bar.update_to(finished)
-            if not bar.active:
-                log(f"{finished}/{total} runs  {_hms(time.time() - started)} elapsed")
+            tally.batch(len(todo))
             todo = []
         for cfg in todo:
             try:
                 _train_waiting(cfg, root, log, trainer_factory)
             except TrainingError as err:
                 log(f"FAILED {err}")
+                tally.one(str(run_dir_for(root, cfg).relative_to(root)), trained=False)
             else:
-                trained += 1
-            finished += 1
-            bar.update_to(finished, last=str(run_dir_for(root, cfg).relative_to(root)))
-            if not bar.active:
-                elapsed = time.time() - started
-                eta = elapsed / max(trained, 1) * (total - finished)
-                line = "#" * int(30 * finished / total) + "." * (30 - int(30 * finished / total))
-                log(
-                    f"[{line}] {finished}/{total} runs  {_hms(elapsed)} elapsed  "
-                    f"ETA {_hms(eta)}  ({run_dir_for(root, cfg).relative_to(root)})"
-                )
+                tally.one(str(run_dir_for(root, cfg).relative_to(root)), trained=True)
         for cfg in wave:
             _after_run(
                 cfg,
@@ -576,7 +599,7 @@ def _run_suite_locked(
                 budget.aps_episodes_for(suite.domain),
                 budget.aps_iterations_for(suite.domain),
             )
-    bar.close()
+    tally.close()
     if report:
         _report(root, log)
     problems = _unfinished(root, all_runs)

@@ -31,10 +31,14 @@ class Tracker:
             id=_wandb_id(run_dir),
         )
 
-    def log(self, point: dict[str, float]) -> None:
+    # an observer of the training loop (benchmarks.training): steps, points, the end
+    def on_steps(self, steps: float) -> None:
+        """Nothing: wandb gets curve points only."""
+
+    def on_point(self, point: dict[str, float]) -> None:
         self.run.log({k: v for k, v in point.items()}, step=int(point["env_steps"]))
 
-    def finish(self, rows: list[dict[str, float]]) -> None:
+    def on_finish(self, rows: list[dict[str, float]]) -> None:
         self.run.summary["final_return"] = rows[-1]["episode_return_mean"] if rows else None
         self.run.finish()
 

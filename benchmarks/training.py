@@ -371,6 +371,46 @@ def _train_locked(
     return run_dir
 
 
+class _Shown:
+    """What a person watching sees of a run: a progress bar (steps, steps/s, latest
+    return, ETA) on a terminal, else a log line per curve point. One of the loop's
+    observers (``on_steps``, ``on_point``, ``on_finish``), beside wandb's
+    (:class:`benchmarks.tracking.Tracker`); its ``log`` writes lines above the bar."""
+
+    def __init__(
+        self, cfg: RunConfig, initial: int, log: Any, show_bar: bool | None, start: float
+    ) -> None:
+        self.cfg, self.start = cfg, start
+        self.bar = Progress(
+            cfg.steps,
+            f"{cfg.task} {cfg.agent}",
+            initial=initial,
+            position=1 if show_bar is None and log is not print else 0,
+            enabled=show_bar,
+        )
+        self.log = self.bar.writer(log)
+
+    def on_steps(self, steps: float) -> None:
+        self.bar.update_to(min(steps, self.cfg.steps))
+
+    def on_point(self, point: dict[str, float]) -> None:
+        if self.bar.active:
+            self.bar.update_to(self.bar.n, ret=point["episode_return_mean"])
+            return
+        cfg, now = self.cfg, time.time()
+        self.log(
+            f"{cfg.task} {cfg.agent}: {int(point['env_steps'])}/{cfg.steps} steps, "
+            f"return {point['episode_return_mean']:.3f}, "
+            f"{point['env_steps'] / max(now - self.start, 1e-9):.0f} steps/s"
+        )
+
+    def on_finish(self, rows: list[dict[str, float]]) -> None:
+        """Nothing: the bar is closed when the iterations end."""
+
+    def close(self) -> None:
+        self.bar.close()
+
+
 class _Loop:
     """One process's training of one run: iterations, curve points, checkpoints, the
     method's hooks, and the finished run's files."""
@@ -516,19 +556,21 @@ class _Loop:
         cfg, window = self.cfg, self.window
         last_ckpt = last_progress_t = time.time()
         last_steps = window.s["env_steps"]
-        bar = Progress(
-            cfg.steps,
-            f"{cfg.task} {cfg.agent}",
-            initial=int(window.s["env_steps"]),
-            position=1 if self.show_bar is None and self.log is not print else 0,
-            enabled=self.show_bar,
+        shown = _Shown(
+            cfg,
+            int(window.s["env_steps"]),
+            self.log,
+            self.show_bar,
+            self.start,
         )
-        log = bar.writer(self.log)
-        self.tracker = Tracker(cfg.to_dict(), self.run_dir) if cfg.wandb else None
+        log = shown.log
+        self.observers: list[Any] = [shown]
+        if cfg.wandb:
+            self.observers.append(Tracker(cfg.to_dict(), self.run_dir))
         try:
             if window.s["env_steps"] >= cfg.steps and window.s["env_steps"] > window.s["win_start"]:
                 # a run ended at its checkpoint: its unfinished window is its last point
-                self._curve_point(time.time(), True, bar, log)
+                self._curve_point(time.time(), True)
             while self.window.s["env_steps"] < cfg.steps:
                 self._one_iteration(trainer)
                 window = self.window
@@ -542,17 +584,18 @@ class _Loop:
                 latest = self.rows[-1]["episode_return_mean"] if self.rows else None
                 for line in hooks.on_iteration(trainer, window.s["env_steps"], latest):
                     log(f"{self.run_dir}: {line}")
-                bar.update_to(min(window.s["env_steps"], cfg.steps))
+                for observer in self.observers:
+                    observer.on_steps(window.s["env_steps"])
                 done = window.s["env_steps"] >= cfg.steps
                 points = len(self.rows)
-                self._curve_point(now, done, bar, log)
+                self._curve_point(now, done)
                 if not done and len(self.rows) > points and self._plateaued(log):
                     break
                 if now - last_ckpt > cfg.checkpoint_every_s and not done:
                     self._checkpoint(trainer, hooks)
                     last_ckpt = time.time()
         finally:
-            bar.close()
+            shown.close()
 
     def _plateau_floor(self) -> Any:
         """The task's floor under ``cfg.plateau_floors`` (None when it is not set); a
@@ -586,7 +629,7 @@ class _Loop:
         log(f"{self.run_dir}: {self.ended}; ending the run (budget {cfg.steps})")
         return True
 
-    def _curve_point(self, now: float, done: bool, bar: Progress, log: Any) -> None:
+    def _curve_point(self, now: float, done: bool) -> None:
         cfg = self.cfg
         point = self.window.take_point(cfg.window, force=done)
         if point is None:
@@ -595,16 +638,8 @@ class _Loop:
         point["wall_time"] = now - self.start
         self.rows.append(point)
         _write_curve(self.run_dir, self.rows)
-        if self.tracker:
-            self.tracker.log(point)
-        if bar.active:
-            bar.update_to(bar.n, ret=point["episode_return_mean"])
-        else:
-            log(
-                f"{cfg.task} {cfg.agent}: {int(point['env_steps'])}/{cfg.steps} steps, "
-                f"return {point['episode_return_mean']:.3f}, "
-                f"{point['env_steps'] / max(now - self.start, 1e-9):.0f} steps/s"
-            )
+        for observer in self.observers:
+            observer.on_point(point)
 
     def _finish(self, trainer: Trainer, hooks: Any) -> None:
         """Save the trained network and the method's files, check the curve, mark done."""
@@ -617,8 +652,8 @@ class _Loop:
             run.write_json(run.path / name, data)
         net.save(run.weights)
         _write_curve(run_dir, self.rows)
-        if self.tracker:
-            self.tracker.finish(self.rows)
+        for observer in self.observers:
+            observer.on_finish(self.rows)
         wall = time.time() - self.start
         if cfg.check_episodes > 0:
             from benchmarks.evaluate import check_curve

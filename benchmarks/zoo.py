@@ -317,37 +317,15 @@ def replay_bar(run_dir: str | Path, task: str) -> float:
 SHIPPED_FILES = ("agent.pt", "config.json", "curve.csv", "status.json", "curve_check.json")
 
 
-def ship_column(
-    run_dir: str | Path,
-    floors_root: str | Path,
-    zoo: str | Path | None = None,
-    evaluate: Any = None,
-    log: Any = print,
-) -> Path:
-    """Ship the finished scratch run in ``run_dir`` as a zoo column: check it, copy what a
-    column keeps, play 20 greedy episodes and record its replay bar, all in a temporary
-    folder renamed at the end (nothing half-written) into ``zoo/<task>/scratch/seed<N>``
-    (:func:`runstore.config.run_dir_for`).
-
-    It is refused (ValueError, nothing written) unless the run is done, has sources
-    none, passed its curve check, and has learned and plateaued by the zoo's rule (its
-    :func:`analysis.learnability.learnability_row` against the floor of
-    ``floors_root/floors.json``: final >= floor + margin, and the last 20% of its steps
-    gained below 5% of best - floor), and unless its greedy score clears the floor by
-    the learnability margin and reaches the replay bar it records
-    (:func:`write_replay_bar`: +18 for Pong).
-
-    ``evaluate(dir, episodes=, greedy=)`` plays the episodes (default
-    :func:`benchmarks.evaluate.evaluate_run`).
-    """
+def _shippable(run: RunDir, floors_root: str | Path) -> tuple[str, int, Any, Any]:
+    """The task, seed, floor and learnability row of a run that may be shipped as a zoo
+    column (the rules of :func:`ship_column`); ValueError naming the rule it breaks."""
     from analysis.cells import BASELINE  # baseline 1: a column trained from scratch
     from analysis.floors import load_floors
     from analysis.learnability import PLATEAU_TOLERANCE, learnability_row
     from analysis.paper import agent_label
 
-    if evaluate is None:
-        from benchmarks.evaluate import evaluate_run as evaluate
-    run = RunDir(run_dir)
+    run_dir = run.path
     cfg = run.read_run_config()
     task, seed = cfg.get("task"), int(cfg.get("seed", 0))
     if not run.is_done():
@@ -373,6 +351,36 @@ def ship_column(
             f"{100 * row.plateau:.1f}% of best - floor; the rule is < "
             f"{100 * PLATEAU_TOLERANCE:.0f}%): train longer"
         )
+    return task, seed, floor, row
+
+
+def ship_column(
+    run_dir: str | Path,
+    floors_root: str | Path,
+    zoo: str | Path | None = None,
+    evaluate: Any = None,
+    log: Any = print,
+) -> Path:
+    """Ship the finished scratch run in ``run_dir`` as a zoo column: check it, copy what a
+    column keeps, play 20 greedy episodes and record its replay bar, all in a temporary
+    folder renamed at the end (nothing half-written) into ``zoo/<task>/scratch/seed<N>``
+    (:func:`runstore.config.run_dir_for`).
+
+    It is refused (ValueError, nothing written) unless the run is done, has sources
+    none, passed its curve check, and has learned and plateaued by the zoo's rule (its
+    :func:`analysis.learnability.learnability_row` against the floor of
+    ``floors_root/floors.json``: final >= floor + margin, and the last 20% of its steps
+    gained below 5% of best - floor), and unless its greedy score clears the floor by
+    the learnability margin and reaches the replay bar it records
+    (:func:`write_replay_bar`: +18 for Pong).
+
+    ``evaluate(dir, episodes=, greedy=)`` plays the episodes (default
+    :func:`benchmarks.evaluate.evaluate_run`).
+    """
+    if evaluate is None:
+        from benchmarks.evaluate import evaluate_run as evaluate
+    run = RunDir(run_dir)
+    task, seed, floor, row = _shippable(run, floors_root)
     from runstore.config import RunConfig, run_dir_for
 
     root = Path(zoo or zoo_root())

@@ -7,7 +7,7 @@ Builds a 2-column progressive net on the source column (as `xfer train --agent
 progressive` does) and prints, for every layer of the new column, the RMS of its own
 pre-activation term and of its lateral term (`analysis.laterals`) over the same states
 for every alpha: states visited by an untrained column (near-uniform policy) on the
-task, spread over episodes (`benchmarks.analyze.collect_states`). The paper samples
+task, spread over episodes (`benchmarks.sensitivity_runs.collect_states`). The paper samples
 alpha_init from {1, 0.1, 0.01}.
 """
 
@@ -17,7 +17,7 @@ import argparse
 import sys
 
 from analysis.laterals import lateral_signal
-from benchmarks.analyze import collect_states
+from benchmarks.sensitivity_runs import collect_states
 from envs import make_env
 from methods import build_agent
 

@@ -66,7 +66,7 @@ def test_report_matrix_numbers_and_missing_cells(tree):
     html = (out / "index.html").read_text()
     assert "failed" in html and "boom" in html and "data:image/png;base64," in html
     md = (out / "report.md").read_text()
-    assert "heatmap_progressive-2col.png" in md and (out / "heatmap_progressive-2col.png").is_file()
+    assert "matrix.png" in md and (out / "matrix.png").is_file()
     assert (out / "curves_pong_soup-white.png").stat().st_size > 1000
     table = (out / "table1.txt").read_text()
     assert "209 / 169" in table  # the paper's numbers beside ours
@@ -77,7 +77,7 @@ def test_report_matrix_numbers_and_missing_cells(tree):
 def test_report_survives_partial_files_and_missing_floor(tree):
     (tree / "floors.json").unlink()
     broken = tree / "pong_soup-white" / "scratch" / "seed0" / "curve.csv"
-    broken.write_text("env_steps,frames,episode_return_mean\n1,")
+    broken.write_text("env_steps,frames,episode_return_mean\n1,\n")  # a short row
     status = tree / "pong_soup-hflip" / "scratch" / "seed0" / "status.json"
     status.write_text('{"state": "do')  # truncated
     with pytest.raises(DamagedResultsError) as err:
@@ -372,3 +372,21 @@ def test_a_floors_file_of_the_wrong_shape_is_named(tmp_path, content, says):
     with pytest.raises(ValueError, match="floors.json") as err:
         load_floors(tmp_path, {"pong_soup/hflip"})
     assert says in str(err.value)
+
+
+def test_no_text_overlaps_in_the_figures_and_the_check_can_fail(tree):
+    """Every figure of a report is drawn without one text over another (titles, labels,
+    tick labels, cell and legend texts); the check finds an injected overlap."""
+    from analysis import figures
+
+    figures.OVERLAPS.clear()
+    out = build_report(tree)
+    assert {p.name for p in out.glob("*.png")} and figures.OVERLAPS == {}
+    plt = figures._plt()
+    fig, ax = plt.subplots()
+    ax.set_title("a title")
+    ax.text(0.5, 0.5, "one label", transform=ax.transAxes)
+    assert figures.text_overlaps(fig) == []
+    ax.text(0.52, 0.5, "another label", transform=ax.transAxes)  # over the first
+    assert figures.text_overlaps(fig) == [("one label", "another label")]
+    plt.close(fig)

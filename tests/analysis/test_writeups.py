@@ -12,7 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from analysis.verdicts import BEGIN, END, GLANCE_BEGIN, glance_markdown
+from analysis.verdicts import (
+    BEGIN,
+    END,
+    GLANCE_BEGIN,
+    TUNING_BEGIN,
+    glance_markdown,
+    tuning_glance,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 RESULTS = sorted(p for p in (REPO / "docs" / "results").iterdir() if (p / "report").is_dir())
@@ -23,7 +30,7 @@ INTERVAL = re.compile(r"[-+]?\d[\d,]*(\.\d+)?%?x?\s*\[\s*[-+]?\d")
 
 def _outside_blocks(text: str) -> str:
     """The text with every generated block (either kind of marker) cut out."""
-    for begin in (BEGIN, GLANCE_BEGIN):
+    for begin in (BEGIN, GLANCE_BEGIN, TUNING_BEGIN):
         while begin in text:
             head, rest = text.split(begin, 1)
             if END not in rest:
@@ -66,6 +73,8 @@ def test_the_readme_results_table_is_generated_from_the_committed_reports():
     text = (REPO / "README.md").read_text()
     assert GLANCE_BEGIN in text
     assert _block(text, GLANCE_BEGIN) == glance_markdown(REPO / "docs" / "results")
+    assert TUNING_BEGIN in text
+    assert _block(text, TUNING_BEGIN) == tuning_glance(REPO / "docs" / "tuning")
 
 
 def test_road_runners_held_action_figures_are_the_floors_files():

@@ -108,7 +108,7 @@ def test_den_transfers_from_catch_pong_to_hflip_and_does_not_forget(tmp_path):
     assert after["scores"] == before["scores"]
     # Catch scores 1 in every episode either way: the outputs themselves must be the same
     from agents import load_agent
-    from benchmarks.analyze import collect_states
+    from benchmarks.sensitivity_runs import collect_states
 
     source = load_agent(src_dir / "agent.pt")
     states, _ = collect_states(source, "catch_soup/pong", 64)

@@ -36,10 +36,10 @@ BASE = {"wandb": False, "check_episodes": 0}
 def _no_fisher(monkeypatch):
     """AFS and APS of every progressive run are most of a smoke suite's time (about 100 s
     a run on these 2 cores), and not what these tests are about."""
-    import benchmarks.analyze
+    import benchmarks.sensitivity_runs
 
-    monkeypatch.setattr(benchmarks.analyze, "afs_for_run", lambda *a, **k: {})
-    monkeypatch.setattr(benchmarks.analyze, "aps_for_run", lambda *a, **k: {})
+    monkeypatch.setattr(benchmarks.sensitivity_runs, "afs_for_run", lambda *a, **k: {})
+    monkeypatch.setattr(benchmarks.sensitivity_runs, "aps_for_run", lambda *a, **k: {})
 
 
 def quiet(*_):

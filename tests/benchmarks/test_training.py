@@ -151,8 +151,8 @@ def test_den_on_pong_tests_expansion_on_whole_episode_scores_and_does_not_forget
     the expansion test reads the curve's whole-episode score (a random policy's is about
     -20; one rollout chunk's is about -1) and decides against tau on it, and the source
     task's outputs and evaluation scores are exactly the source run's."""
-    from benchmarks.analyze import collect_states
     from benchmarks.evaluate import evaluate_run
+    from benchmarks.sensitivity_runs import collect_states
 
     # one env: a random Pong episode is about 800 agent steps, so the curve point before
     # the expansion test (40% of the steps) holds whole episodes

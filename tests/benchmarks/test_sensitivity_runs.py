@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from analysis.floors import MissingFloorError, load_floors
-from benchmarks.analyze import aps_for_run, collect_states
+from benchmarks.sensitivity_runs import aps_for_run, collect_states
 from methods import build_agent
 from runstore.config import RunConfig
 
