@@ -335,9 +335,9 @@ def den_growth_rows(runs: list[Run]) -> list[list[str]]:
     ]
     rows: list[list[str]] = []
     for r in sorted(runs, key=lambda r: (r.config.get("task", ""), str(r.path))):
-        if r.state != "done" or not (r.path / "den.json").is_file():
+        if r.state != "done" or not RunDir(r.path).den.is_file():
             continue  # den.json: written by DEN's hooks (methods.den) at a run's end
-        data = read_json(r.path / "den.json")
+        data = read_json(RunDir(r.path).den)
         if not data or "growth" not in data:
             continue
         tasks = [*r.config.get("sources", []), r.config.get("task")]

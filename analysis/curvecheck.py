@@ -26,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
+from runstore.rundir import RunDir
+
 __all__ = ["REPLAY_Z", "disagrees", "tolerance", "error_rates", "committed_scores"]
 
 REPLAY_Z = 3.0
@@ -81,8 +83,7 @@ def committed_scores(root: Path) -> dict[str, list[float]]:
         if "forgetting" in path.name or "greedy" in path.name:
             continue
         data = json.loads(path.read_text())
-        config = json.loads((path.parent / "config.json").read_text())
-        task = config.get("run", config).get("task", "")
+        task = RunDir(path.parent).read_run_config().get("task", "")
         if data.get("task") == task and data.get("scores") and not data.get("greedy"):
             out[str(path.parent.relative_to(root))] = [float(s) for s in data["scores"]]
     return out

@@ -234,7 +234,7 @@ def install_zoo_run(zoo_run: Path, run_dir: Path, task: str | None = None) -> Pa
         data = copy.read_config()
         trained_on = data.get("run", {}).get("task")
         if task is not None and task != trained_on:
-            for stale in list(tmp.glob("eval_*.json")) + [tmp / "curve_check.json"]:
+            for stale in list(tmp.glob("eval_*.json")) + [copy.curve_check]:
                 stale.unlink(missing_ok=True)
             data["run"]["task"] = task
             write_json(copy.config, data)
@@ -314,7 +314,7 @@ def replay_bar(run_dir: str | Path, task: str) -> float:
 
 
 # what a shipped column keeps of its run directory (no checkpoint, lock or logs)
-SHIPPED_FILES = ("agent.pt", "config.json", "curve.csv", "status.json", "curve_check.json")
+SHIPPED_FILES = (RunDir.WEIGHTS, RunDir.CONFIG, RunDir.CURVE, RunDir.STATUS, RunDir.CURVE_CHECK)
 
 
 def _shippable(run: RunDir, floors_root: str | Path) -> tuple[str, int, Any, Any]:
