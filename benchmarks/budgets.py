@@ -164,10 +164,11 @@ BUDGETS: dict[str, Budget] = {
         notes=(
             "the paper's Pong Soup row from pong: the shipped pong column (seed 0) to all 7 "
             "other variants, baseline 1 (scratch), baseline 3 (fine-tune all) and "
-            "progressive-2col, 3 seeds per cell, 600k steps a run: 63 target runs, of which "
-            "the laptop report's 18 (hflip, noisy) are reused when the suite runs on a copy "
-            "of docs/results/pong-soup, so 45 are trained (about 7-8 minutes each on 2 "
-            "cores: about 6 hours). The same steps as the laptop budget, so targets that "
+            "progressive-2col, 3 seeds per cell, 600k steps a run (the suite's tuned "
+            "settings): 63 target runs, of which the laptop report's 18 (hflip, noisy) are "
+            "the same runs, reused when the suite runs on a copy of docs/results/pong-soup "
+            "holding them, so 45 are trained (10-12 minutes each on 2 cores with their "
+            "evaluations: 8-9 hours). The same steps as the laptop budget, so targets that "
             "scratch does not learn within 600k steps are flagged in the report, not "
             "scaled up. Pong Soup only (`make bench-pong BUDGET=overnight`)."
         ),

@@ -189,13 +189,13 @@ PIPELINE_AGENTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 )
 
 
-# the sampler as issue 16 found it: RLlib's connectors, weight sync and requests in
-# flight, and the suite's 20 ms sampler wait of that time
 def _pipeline_task(sources: tuple[str, ...]) -> str:
     """The task a :data:`PIPELINE_AGENTS` agent trains on: progressive nets a target."""
     return "pong_soup/white" if sources else "pong_soup/pong"
 
 
+# RLlib's own sampler: its connectors, weight sync and requests in flight, and a 20 ms
+# sampler wait (the baseline the suite's sampler is measured against)
 _RLLIB_SAMPLER = {
     "lean_connectors": False,
     "state_server": True,
@@ -210,7 +210,7 @@ PIPELINES: tuple[tuple[str, dict[str, Any]], ...] = (
     ("queued", {"native_env": True, "requests_in_flight": 2}),
 )
 """The sampling pipelines :func:`pipeline_comparison` times: Python envs with RLlib's
-connectors and sampler settings (as issue 16 found it); ale-py's C++ vector env, still
+connectors and sampler settings; ale-py's C++ vector env, still
 with RLlib's; the C++ env with the lean connectors; the suite's defaults (the C++ env,
 lean connectors, weights pushed by the driver, a 10 ms sampler wait); and the defaults
 with two sample requests in flight per runner (``--requests-in-flight 2``)."""
@@ -487,7 +487,8 @@ def afs_timing(states: int = 10_000, columns: int = 2) -> float:
 
 
 def run_perf(json_path: str | None = None, train_steps: int = 20_000, quick: bool = False) -> dict:
-    """Everything issue 7 asks for, in one run; prints a table and writes JSON."""
+    """Every performance figure of ``xfer perf`` in one run (env speed per variant,
+    network timings, training throughput, AFS speed); prints a table and writes JSON."""
     from envs import SOUP_VARIANTS
 
     seconds, rounds = (2.0, 2) if quick else (3.0, 3)

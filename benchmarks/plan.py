@@ -30,8 +30,8 @@ from runstore.atomic import write_json
 
 __all__ = ["SPEED_FACTORS", "RUN_OVERHEAD_S", "estimate", "plan_text", "cache_path"]
 
-# training speed of a run relative to a 1-column run (measured on 2 cores, issue 16's
-# xfer perf figures: 0.34, 0.25, 0.19 and 0.16 of one raw-emulator core)
+# training speed of a run relative to a 1-column run (measured on 2 cores by xfer perf:
+# 0.34, 0.25, 0.19 and 0.16 of one raw-emulator core)
 SPEED_FACTORS = {1: 1.0, 2: 0.74, 3: 0.65, 4: 0.56, "pathnet": 0.47}
 # Ray start-up, algorithm build, curve check and evaluations of one run, seconds
 RUN_OVERHEAD_S = 60.0

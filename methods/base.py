@@ -92,7 +92,7 @@ class TrainingHooks:
     The loop calls them at named points; the default does nothing. ``trainer`` is the
     loop's trainer (``benchmarks.trainer.Trainer``): hooks reach the learners' networks
     with ``trainer.on_learner_nets(fn)`` and the env runners with
-    ``trainer.on_runners(fn)`` / ``trainer.collect_from_runners(key)``.
+    ``trainer.on_runners(fn)`` (and count them with ``trainer.num_runners()``).
     """
 
     def on_start(self, trainer: Any) -> None:

@@ -52,7 +52,7 @@ CHECKPOINT = "checkpoint"
 CHECKPOINT_TMP = "checkpoint.tmp"
 CHECKPOINT_OLD = "checkpoint.old"
 PROGRESS = "xfer_progress.json"  # inside a checkpoint: the driver's side of the state
-LEGACY_PROGRESS = "progress.json"  # beside the checkpoint, before this module
+LEGACY_PROGRESS = "progress.json"  # beside the checkpoint, in checkpoints of older runs
 STALE_AFTER_S = 600.0
 
 

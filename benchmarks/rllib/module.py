@@ -30,11 +30,11 @@ from ray.rllib.core.rl_module.torch.torch_rl_module import TorchRLModule
 
 from agents import PathNet, load_agent, random_path
 from methods.base import build_from_model_config
-from methods.pathnet import PATH_COLUMN  # noqa: E402 - re-exported for the tests
+from methods.pathnet import PATH_COLUMN
 
 
 class XferModule(TorchRLModule, ValueFunctionAPI):
-    """RLModule wrapping ``agents.build_agent(...)`` for discrete actions over images."""
+    """RLModule wrapping ``methods.build_agent(...)`` for discrete actions over images."""
 
     def setup(self) -> None:
         cfg = dict(self.model_config or {})
@@ -67,7 +67,7 @@ class XferModule(TorchRLModule, ValueFunctionAPI):
         """Sub-env ``env_index`` plays ``path`` from its next step on (PathNet only).
 
         The env runner's callback calls this when the sub-env starts an episode, so one
-        path plays every step of it (``benchmarks.pathnet_evolution``).
+        path plays every step of it (the evolution in ``methods.pathnet``).
         """
         path = self.net.check_paths(torch.as_tensor(path))[0]
         if self.row_paths is None or env_index >= self.row_paths.shape[0]:

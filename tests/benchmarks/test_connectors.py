@@ -19,7 +19,8 @@ from benchmarks.rllib.connectors import (
     env_to_module,
     module_to_env,
 )
-from benchmarks.rllib.module import PATH_COLUMN, XferModule
+from benchmarks.rllib.module import XferModule
+from methods.pathnet import PATH_COLUMN
 
 OBS = gym.spaces.Box(0, 255, (84, 84, 4), np.uint8)
 ACT = gym.spaces.Discrete(6)

@@ -9,7 +9,8 @@ import torch
 from ray.rllib.core.columns import Columns
 from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
-from benchmarks.rllib.module import PATH_COLUMN, XferModule
+from benchmarks.rllib.module import XferModule
+from methods.pathnet import PATH_COLUMN
 
 OBS = gym.spaces.Box(0, 255, (84, 84, 4), np.uint8)
 ACT = gym.spaces.Discrete(6)
