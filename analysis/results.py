@@ -7,7 +7,6 @@ as missing, so a report can still be built and list it.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +14,14 @@ from typing import Any
 
 from analysis.floors import Floor
 from analysis.metrics import area_under_curve
-from runstore.rundir import DamagedFileError, RunDir, eval_file, read_curve_file, run_liveness
+from runstore.rundir import (
+    DamagedFileError,
+    RunDir,
+    eval_file,
+    read_curve_file,
+    read_json_file,
+    run_liveness,
+)
 
 __all__ = [
     "Run",
@@ -65,16 +71,11 @@ def _damaged(path: Path, why: str) -> None:
 def read_json(path: Path) -> Any:
     """The parsed file; None when it does not exist or is damaged (then recorded)."""
     try:
-        text = path.read_text()
+        return read_json_file(path)
     except FileNotFoundError:
         return None
-    except OSError as err:
-        _damaged(path, f"unreadable: {err.strerror}")
-        return None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as err:
-        _damaged(path, f"not valid JSON: {err.msg} at line {err.lineno}")
+    except DamagedFileError as err:
+        _damaged(path, str(err).removeprefix(f"{path}: "))
         return None
 
 

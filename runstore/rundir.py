@@ -40,6 +40,7 @@ __all__ = [
     "run_liveness",
     "eval_file",
     "read_curve_file",
+    "read_json_file",
     "RunDir",
     "CURVE_FIELDS",
     "DamagedFileError",
@@ -228,12 +229,7 @@ class RunDir:
             FileNotFoundError: it does not exist. DamagedFileError: it is not a JSON
                 object (naming the file).
         """
-        try:
-            data = json.loads(path.read_text())
-        except json.JSONDecodeError as err:
-            raise DamagedFileError(
-                f"{path}: not valid JSON ({err.msg}, line {err.lineno})"
-            ) from None
+        data = read_json_file(path)
         if not isinstance(data, dict):
             raise DamagedFileError(f"{path}: not a JSON object")
         return data
@@ -307,10 +303,32 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def _read_json(path: Path) -> dict[str, Any] | None:
+def read_json_file(path: str | Path) -> Any:
+    """The parsed JSON file at ``path``: the one JSON reader of run and results files.
+
+    Raises:
+        FileNotFoundError: it does not exist. DamagedFileError: it is not valid JSON, or
+            cannot be read (naming the file and why).
+    """
+    path = Path(path)
     try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
+        text = path.read_text()
+    except FileNotFoundError:
+        raise
+    except OSError as err:
+        raise DamagedFileError(f"{path}: unreadable: {err.strerror}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise DamagedFileError(f"{path}: not valid JSON ({err.msg}, line {err.lineno})") from None
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    """A JSON object, or None when it is missing, damaged or not an object (checkpoint
+    progress and locks: a half-written one is simply not there)."""
+    try:
+        data = read_json_file(path)
+    except (OSError, DamagedFileError):
         return None
     return data if isinstance(data, dict) else None
 
