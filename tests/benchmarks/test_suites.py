@@ -237,7 +237,9 @@ def test_a_suite_refuses_to_reuse_finished_runs_of_another_budget(tmp_path):
     (run_dir / "config.json").write_text(json.dumps({"run": smoke.to_dict()}))
     (run_dir / "status.json").write_text(json.dumps({"state": "done"}))
     assert isinstance(smoke, RunConfig) and smoke.steps == 3_000
-    with pytest.raises(TrainingError, match=r"finished runs of another config.*steps"):
+    with pytest.raises(
+        TrainingError, match=r"may not reuse.*finished run with another config.*steps"
+    ):
         run_suite("catch-soup", "laptop", tmp_path, base={"wandb": False}, log=lambda *_: None)
     assert not (tmp_path / "catch_soup-pong" / "scratch" / "seed0").exists()  # nothing trained
 
