@@ -19,7 +19,7 @@ from analysis.cells import BASELINE, CellResult
 from analysis.results import Run, read_json
 from analysis.stats import Estimate, difference_interval
 from runstore.atomic import write_text
-from runstore.rundir import RunDir
+from runstore.rundir import RunDir, read_json_file
 
 __all__ = [
     "verdict_rows",
@@ -269,14 +269,12 @@ def tuning_glance(tuning: Path) -> str:
     """The top README's tuning table, from every committed ``tuning/*/tuning.json``
     (written by ``xfer tune``): per suite and agent, the grid with each value's mean
     normalised AUC over the tuning seeds, the choice and today's default."""
-    import json
-
     lines = [
         "| suite | agent | hyperparameter | mean AUC_n per value (seeds) | chosen | default |",
         "|---|---|---|---|---|---|",
     ]
     for path in sorted(tuning.glob("*/tuning.json")):
-        record = json.loads(path.read_text())
+        record = read_json_file(path)
         link = f"[{record['suite']}]({path.parent.relative_to(tuning.parent.parent)}/tuning.md)"
         for agent, a in record["agents"].items():
             grid = ", ".join(

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -454,9 +455,11 @@ def register_envs() -> list[str]:
     return [spec.gym_id for spec in TASKS.values()]
 
 
+@functools.cache
 def observation_shape(task_id: str) -> tuple[int, ...]:
     """The shape of ``task_id``'s observations, ``(height, width, channels)``, read from
-    its env (built and closed).
+    its env (built and closed once per process: a task's shape does not change, and a
+    run's start-up asks for its task and every source's).
 
     >>> observation_shape("catch_soup/pong")
     (84, 84, 4)
