@@ -270,15 +270,15 @@ def tuning_glance(tuning: Path) -> str:
     (written by ``xfer tune``): per suite and agent, the grid with each value's mean
     normalised AUC over the tuning seeds, the choice and today's default."""
     lines = [
-        "| suite | agent | hyperparameter | mean AUC_n per value (seeds) | chosen | default |",
-        "|---|---|---|---|---|---|",
+        "| suite | agent | mean AUC_n per grid point (seeds) | chosen | default |",
+        "|---|---|---|---|---|",
     ]
     for path in sorted(tuning.glob("*/tuning.json")):
         record = read_json_file(path)
         link = f"[{record['suite']}]({path.parent.relative_to(tuning.parent.parent)}/tuning.md)"
         for agent, a in record["agents"].items():
-            grid = ", ".join(
-                f"{row['value']:g}: "
+            grid = "; ".join(
+                f"{row['label']}: "
                 + (
                     "-"
                     if row["mean_auc_normalized"] is None
@@ -287,14 +287,21 @@ def tuning_glance(tuning: Path) -> str:
                 + f" ({len(row['runs'])})"
                 for row in a["grid"]
             )
-            if a["chosen"] is None:
+            if a["chosen"] is None and a.get("provisional"):
+                chosen = f"*{_settings(a['provisional'])}* (provisional: runs missing)"
+            elif a["chosen"] is None:
                 chosen = "not yet (runs missing)"
             else:
-                chosen = f"**{a['chosen']:g}**" + (" (grid edge)" if a["at_grid_edge"] else "")
-            lines.append(
-                f"| {link} | {agent} | {a['field']} | {grid} | {chosen} | {a['default']:g} |"
-            )
+                chosen = f"**{_settings(a['chosen'])}**" + (
+                    " (grid edge)" if a["at_grid_edge"] else ""
+                )
+            lines.append(f"| {link} | {agent} | {grid} | {chosen} | {_settings(a['default'])} |")
     return "\n".join(lines) + "\n"
+
+
+def _settings(values: dict[str, float]) -> str:
+    """``{"alpha_init": 1.0, "lr": 0.0014}`` as ``alpha_init 1, lr 0.0014``."""
+    return ", ".join(f"{k} {v:g}" for k, v in values.items())
 
 
 def main() -> int:

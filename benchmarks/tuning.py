@@ -2,20 +2,23 @@
 
 A :class:`TuningSpec` names, per suite, a held-out tuning task (a target with its source
 chain that is no cell of the suite's reports, and seeds no report uses), the budget's
-steps, and one small grid per agent over its one key hyperparameter, with the same
-number of values for every agent: scratch's and fine-tuning's learning rate, progressive
-nets' initial lateral scale ``alpha_init``. Each grid is today's default and one step on
-either side on a log scale (x2 for the learning rate; the paper's x10 for alpha_init).
+steps, and one small grid per agent with the same number of points for every agent. A
+point is the settings it changes (``{"lr": 1.4e-3}``); most grids vary the agent's one
+key hyperparameter (scratch's and fine-tuning's learning rate on a x2 log scale,
+progressive nets' initial lateral scale ``alpha_init`` on the paper's x10 one), and a
+grid may hold a point that changes two (progressive at the learning rate the baselines
+chose, so that every agent was tried at it).
 
 The score of a run is its normalised AUC (the reports' measure, between the task's
-random floor and its top); the choice is fixed before any run is seen: the value with
-the highest mean over the tuning seeds. An agent's value is chosen once its grid is
+random floor and its top); the choice is fixed before any run is seen: the point with
+the highest mean over the tuning seeds. An agent's point is chosen once its grid is
 complete (agents are chosen independently: each one's choice becomes a setting of its
 own cells, :attr:`benchmarks.suites.Suite.tuned`, never a shared RunConfig default, and
 source runs keep the defaults so the zoo's columns still match). A choice at either end
-of its grid is flagged: a further step was not tried. :func:`tuning_record` writes the
-choice with every run's evidence to ``tuning.json`` and ``tuning.md``; the suites'
-settings are checked against the committed records by ``tests/benchmarks/test_tuning.py``.
+of the values its grid tried for a setting is flagged: a further step was not tried.
+:func:`tuning_record` writes the choice with every run's evidence to ``tuning.json`` and
+``tuning.md``; the suites' settings are checked against the committed records by
+``tests/benchmarks/test_tuning.py``.
 """
 
 from __future__ import annotations
@@ -34,13 +37,31 @@ from runstore.atomic import write_json, write_text
 from runstore.config import RunConfig, run_dir_for
 from runstore.rundir import RunDir
 
-__all__ = ["TuningSpec", "TUNING", "tuning_runs", "tuning_record", "held_out_problems"]
+__all__ = [
+    "TuningSpec",
+    "TUNING",
+    "chosen_settings",
+    "held_out_problems",
+    "line",
+    "tuning_record",
+    "tuning_runs",
+]
 
 # the rule, stated in every record
 RULE = (
     "the value with the highest mean normalised AUC over the tuning seeds (fixed before "
     "the runs were seen; ties keep today's default)"
 )
+
+
+def _tag(point: dict[str, float]) -> str:
+    """The run directory's tag: ``tune-lr0.0007``, ``tune-alpha_init1-lr0.0014``."""
+    return "tune-" + "-".join(f"{field}{value:g}" for field, value in point.items())
+
+
+def _label(point: dict[str, float]) -> str:
+    """A point as the record prints it: ``lr 0.0014``, ``alpha_init 1, lr 0.0014``."""
+    return ", ".join(f"{field} {value:g}" for field, value in point.items())
 
 
 @dataclass(frozen=True)
@@ -55,7 +76,8 @@ class TuningSpec:
         seeds: the tuning seeds (no report uses them).
         steps: agent steps per run (the suite's laptop budget).
         source_steps: the source run's steps (the zoo column's).
-        grids: per agent, ``(field, values)``: the same number of values each.
+        grids: per agent, its points (each the settings it changes, see :func:`line`):
+            the same number of points each.
         top: the top of the normalised score (the game's maximum).
     """
 
@@ -66,13 +88,32 @@ class TuningSpec:
     seeds: tuple[int, ...]
     steps: int
     source_steps: int
-    grids: dict[str, tuple[str, tuple[float, ...]]]
+    grids: dict[str, tuple[dict[str, float], ...]]
     top: float
 
     def __post_init__(self) -> None:
-        sizes = {len(v) for _, v in self.grids.values()}
+        sizes = {len(points) for points in self.grids.values()}
         if len(sizes) != 1:
             raise ValueError(f"every agent needs a grid of the same size, got {sizes}")
+        fields = {f.name for f in dataclasses.fields(RunConfig)}
+        for agent, points in self.grids.items():
+            if not points or any(not p for p in points):
+                raise ValueError(f"{agent}: a grid point must change at least one setting")
+            unknown = {k for p in points for k in p} - fields
+            if unknown:
+                raise ValueError(f"{agent}: no RunConfig field {sorted(unknown)}")
+            if len({_tag(p) for p in points}) != len(points):
+                raise ValueError(f"{agent}: the same grid point twice")
+
+
+def line(field: str, values: tuple[float, ...]) -> tuple[dict[str, float], ...]:
+    """A grid over one setting.
+
+    Example:
+        >>> line("lr", (7e-4, 1.4e-3))
+        ({'lr': 0.0007}, {'lr': 0.0014})
+    """
+    return tuple({field: v} for v in values)
 
 
 TUNING: dict[str, TuningSpec] = {
@@ -85,18 +126,17 @@ TUNING: dict[str, TuningSpec] = {
         steps=600_000,
         source_steps=2_000_000,
         grids={
-            "scratch": ("lr", (3.5e-4, 7e-4, 1.4e-3)),
-            "finetune-all": ("lr", (3.5e-4, 7e-4, 1.4e-3)),
-            "progressive": ("alpha_init", (1.0, 0.1, 0.01)),
+            # the baselines' first grid (3.5e-4 to 1.4e-3) chose its top: one step more
+            "scratch": line("lr", (3.5e-4, 7e-4, 1.4e-3, 2.8e-3)),
+            "finetune-all": line("lr", (3.5e-4, 7e-4, 1.4e-3, 2.8e-3)),
+            # alpha_init spans the paper's sweep ({1, 0.1, 0.01}); the fourth point is
+            # the learning rate the baselines' first grid chose, at the paper's top alpha
+            "progressive": line("alpha_init", (1.0, 0.1, 0.01))
+            + ({"alpha_init": 1.0, "lr": 1.4e-3},),
         },
         top=21.0,
     ),
 }
-
-
-def _tag(field: str, value: float) -> str:
-    """The run directory's tag: ``tune-lr0.0007``, ``tune-alpha_init1``."""
-    return f"tune-{field}{value:g}"
 
 
 def tuning_runs(spec: TuningSpec) -> list[RunConfig]:
@@ -105,8 +145,8 @@ def tuning_runs(spec: TuningSpec) -> list[RunConfig]:
     no wandb."""
     runs = []
     for seed in spec.seeds:
-        for agent, (field, values) in spec.grids.items():
-            for value in values:
+        for agent, points in spec.grids.items():
+            for point in points:
                 transfer = get_method(agent).max_sources != 0
                 runs.append(
                     RunConfig(
@@ -117,9 +157,9 @@ def tuning_runs(spec: TuningSpec) -> list[RunConfig]:
                         seed=seed,
                         source_seed=spec.source_seed if transfer else None,
                         source_steps=spec.source_steps if transfer else None,
-                        tag=_tag(field, value),
+                        tag=_tag(point),
                         wandb=False,
-                        **{field: value},
+                        **point,
                     )
                 )
     return runs
@@ -158,10 +198,36 @@ def _score(run_dir: Path, floor: float, top: float) -> dict[str, Any] | None:
     }
 
 
+def _choose(
+    points: list[dict[str, float]], means: list[float], defaults: dict[str, Any], varied: list[str]
+) -> dict[str, Any]:
+    """The choice among a complete grid's points by :data:`RULE`: the chosen point's full
+    settings (every field the grid varies), whether they are today's defaults, and
+    whether a varied setting's chosen value is the lowest or highest its grid tried."""
+    full = [{k: p.get(k, defaults[k]) for k in varied} for p in points]
+    best = max(means)
+    tied = [i for i, m in enumerate(means) if m == best]
+    default_point = {k: defaults[k] for k in varied}
+    pick = next((i for i in tied if full[i] == default_point), tied[0])
+    chosen = full[pick]
+    edge = any(
+        len({f[k] for f in full}) > 1
+        and chosen[k] in (min(f[k] for f in full), max(f[k] for f in full))
+        for k in varied
+    )
+    return {"chosen": chosen, "default_is_chosen": chosen == default_point, "at_grid_edge": edge}
+
+
 def tuning_record(spec: TuningSpec, root: str | Path) -> dict[str, Any]:
     """Score every finished run under ``root`` and choose per agent by :data:`RULE`;
     writes ``root/tuning.json`` and ``root/tuning.md``. An agent with a run missing has
-    no choice (``chosen`` None) and the record says which runs are missing."""
+    no choice (``chosen`` None) and the record says which runs are missing.
+
+    Per agent the record gives ``fields`` (what its grid varies), ``default`` (today's
+    values of them), ``grid`` (per point its settings, label, runs and mean), ``chosen``
+    (the chosen point's values of every varied field), ``default_is_chosen`` and
+    ``at_grid_edge``; while runs are missing, ``provisional`` is the rule applied to the
+    points that have every seed."""
     from analysis.floors import load_floors
 
     root = Path(root)
@@ -169,44 +235,49 @@ def tuning_record(spec: TuningSpec, root: str | Path) -> dict[str, Any]:
         raise FileNotFoundError(f"no tuning runs at {root}")
     floor = load_floors(root, {spec.target}, measured=True)[spec.target].value
     defaults = {f.name: f.default for f in dataclasses.fields(RunConfig)}
+    configs = {(c.agent, c.tag, c.seed): c for c in tuning_runs(spec)}
     agents: dict[str, Any] = {}
     missing = []
-    for agent, (field, values) in spec.grids.items():
+    for agent, points in spec.grids.items():
         rows = []
-        for value in values:
+        for point in points:
             runs = []
-            for cfg in tuning_runs(spec):
-                if cfg.agent != agent or getattr(cfg, field) != value:
-                    continue
-                path = run_dir_for(root, cfg)
+            for seed in spec.seeds:
+                path = run_dir_for(root, configs[agent, _tag(point), seed])
                 found = _score(path, floor, spec.top)
                 if found is None:
                     missing.append(str(path.relative_to(root)))
                     continue
-                runs.append({"seed": cfg.seed, "run_dir": str(path.relative_to(root)), **found})
+                runs.append({"seed": seed, "run_dir": str(path.relative_to(root)), **found})
             aucs = [r["auc_normalized"] for r in runs]
             rows.append(
                 {
-                    "value": value,
+                    "settings": dict(point),
+                    "label": _label(point),
                     "runs": runs,
                     "mean_auc_normalized": float(np.mean(aucs)) if aucs else None,
                 }
             )
-        complete = all(len(r["runs"]) == len(spec.seeds) for r in rows)
-        chosen = None
-        if complete:
-            best = max(r["mean_auc_normalized"] for r in rows)
-            tied = [r["value"] for r in rows if r["mean_auc_normalized"] == best]
-            chosen = defaults[field] if defaults[field] in tied else tied[0]
-        agents[agent] = {
-            "field": field,
-            "default": defaults[field],
+        fields = sorted({k for p in points for k in p})
+        entry: dict[str, Any] = {
+            "fields": fields,
+            "default": {k: defaults[k] for k in fields},
             "grid": rows,
-            "chosen": chosen,
-            "default_is_chosen": None if chosen is None else chosen == defaults[field],
-            # the best value at an end of the grid: a further step might be better still
-            "at_grid_edge": None if chosen is None else chosen in (min(values), max(values)),
+            "chosen": None,
+            "default_is_chosen": None,
+            "at_grid_edge": None,
+            "provisional": None,
         }
+        whole = [i for i, r in enumerate(rows) if len(r["runs"]) == len(spec.seeds)]
+        means = [rows[i]["mean_auc_normalized"] for i in whole]
+        chosen = _choose([points[i] for i in whole], means, defaults, fields) if whole else None
+        if len(whole) == len(rows):
+            entry.update(chosen)
+        elif chosen is not None:
+            # the rule applied to the points with every seed: what the suite runs at until
+            # the grid is complete, and said to be provisional wherever it is shown
+            entry["provisional"] = chosen["chosen"]
+        agents[agent] = entry
     record = {
         "suite": spec.suite,
         "target": spec.target,
@@ -225,9 +296,17 @@ def tuning_record(spec: TuningSpec, root: str | Path) -> dict[str, Any]:
     return record
 
 
+def chosen_settings(agent_record: dict[str, Any]) -> dict[str, float]:
+    """The settings an agent's cells need to run at its recorded choice (or, while its
+    grid has runs missing, its provisional one): the chosen values that differ from
+    today's defaults ({} when the defaults were chosen or nothing is chosen yet)."""
+    chosen = agent_record["chosen"] or agent_record.get("provisional") or {}
+    return {k: v for k, v in chosen.items() if v != agent_record["default"][k]}
+
+
 def tuning_markdown(record: dict[str, Any]) -> str:
-    """The record as a table: per agent and value, each seed's normalised AUC and the
-    mean, the chosen value in bold."""
+    """The record as a table: per agent and grid point, each seed's normalised AUC and
+    the mean, the chosen point in bold."""
     seeds = record["seeds"]
     lines = [
         f"# Tuning record: {record['suite']}",
@@ -236,12 +315,13 @@ def tuning_markdown(record: dict[str, Any]) -> str:
         f"{' > '.join(record['sources'])}, source seed {record['source_seed']}), tuning seeds "
         f"{', '.join(map(str, seeds))}, {record['steps']:,} steps a run; normalised AUC "
         f"between the floor {record['floor']:.2f} and {record['top']:g}. Rule: {record['rule']}. "
-        "Generated by `xfer tune`; do not edit.",
+        "A setting a point does not name is today's default. Generated by `xfer tune`; do "
+        "not edit.",
         "",
-        "| agent | field | value | "
+        "| agent | settings | "
         + " | ".join(f"seed {s}" for s in seeds)
         + " | mean | last curve point (mean) |",
-        "|---|---|---|" + "---|" * len(seeds) + "---|---|",
+        "|---|---|" + "---|" * len(seeds) + "---|---|",
     ]
     for agent, a in record["agents"].items():
         for row in a["grid"]:
@@ -251,13 +331,16 @@ def tuning_markdown(record: dict[str, Any]) -> str:
             ]
             mean = row["mean_auc_normalized"]
             last = [r["last_point"] for r in row["runs"]]
-            value = f"{row['value']:g}"
-            if a["chosen"] is not None and row["value"] == a["chosen"]:
-                value = f"**{value}** (chosen{', at the grid edge' if a['at_grid_edge'] else ''})"
-            if row["value"] == a["default"]:
-                value += " (default)"
+            full = {k: row["settings"].get(k, a["default"][k]) for k in a["fields"]}
+            label = row["label"]
+            if a["chosen"] is not None and full == a["chosen"]:
+                label = f"**{label}** (chosen{', at the grid edge' if a['at_grid_edge'] else ''})"
+            elif a["chosen"] is None and full == a.get("provisional"):
+                label = f"*{label}* (provisional: best with every seed so far)"
+            if full == a["default"]:
+                label += " (default)"
             lines.append(
-                f"| {agent} | {a['field']} | {value} | "
+                f"| {agent} | {label} | "
                 + " | ".join(cells)
                 + f" | {'-' if mean is None else f'{mean:.4f}'} | "
                 + (f"{np.mean(last):+.1f}" if last else "-")
@@ -267,8 +350,9 @@ def tuning_markdown(record: dict[str, Any]) -> str:
     if edge:
         lines += [
             "",
-            f"At the edge of its grid ({', '.join(edge)}): the best value tried is the first "
-            "or last one, so a further step was not tried and might score higher.",
+            f"At the edge of its grid ({', '.join(edge)}): the chosen value of a setting is "
+            "the lowest or highest that agent's grid tried, so a further step was not tried "
+            "and might score higher.",
         ]
     if record["missing"]:
         lines += ["", f"Missing ({len(record['missing'])}): " + ", ".join(record["missing"])]

@@ -14,7 +14,15 @@ from benchmarks.budgets import get_budget
 from benchmarks.cli import main
 from benchmarks.runner import plan_runs
 from benchmarks.suites import Suite, get_suite
-from benchmarks.tuning import TUNING, TuningSpec, held_out_problems, tuning_record, tuning_runs
+from benchmarks.tuning import (
+    TUNING,
+    TuningSpec,
+    chosen_settings,
+    held_out_problems,
+    line,
+    tuning_record,
+    tuning_runs,
+)
 from runstore.config import RunConfig, run_dir_for, source_config
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,18 +42,28 @@ def _fake_run(root: Path, cfg: RunConfig, score: float, state: str = "done") -> 
 
 def test_every_agent_gets_the_same_number_of_runs_on_distinct_directories():
     runs = tuning_runs(PONG)
+    points = len(next(iter(PONG.grids.values())))
     per_agent = {a: sum(r.agent == a for r in runs) for a in PONG.grids}
-    assert set(per_agent.values()) == {len(PONG.seeds) * 3}
+    assert set(per_agent.values()) == {len(PONG.seeds) * points}
     assert len({run_dir_for("", r) for r in runs}) == len(runs)
     for r in runs:
         assert r.task == PONG.target and r.seed in PONG.seeds and r.steps == PONG.steps
         assert (r.sources == ()) == (r.agent == "scratch")
     # the seed-by-seed order: every grid of the first seed before the second seed's
-    assert [r.seed for r in runs[:9]] == [PONG.seeds[0]] * 9
+    first = len(PONG.grids) * points
+    assert [r.seed for r in runs[:first]] == [PONG.seeds[0]] * first
+    # a two-setting point sets both, and its tag names both (one-setting tags unchanged)
+    both = next(r for r in runs if r.tag == "tune-alpha_init1-lr0.0014")
+    assert (both.agent, both.alpha_init, both.lr) == ("progressive", 1.0, 1.4e-3)
+    assert {r.tag for r in runs if r.agent == "scratch"} >= {"tune-lr0.0007", "tune-lr0.0014"}
     with pytest.raises(ValueError, match="same size"):
         dataclasses.replace(
-            PONG, grids={"scratch": ("lr", (1e-3,)), "progressive": PONG.grids["progressive"]}
+            PONG, grids={"scratch": line("lr", (1e-3,)), "progressive": PONG.grids["progressive"]}
         )
+    with pytest.raises(ValueError, match="no RunConfig field"):
+        dataclasses.replace(PONG, grids={"scratch": line("learning_rate", (1e-3,))})
+    with pytest.raises(ValueError, match="same grid point twice"):
+        dataclasses.replace(PONG, grids={"scratch": line("lr", (1e-3, 1e-3))})
 
 
 def test_the_tuning_task_and_seeds_are_held_out_of_every_committed_report():
@@ -58,57 +76,94 @@ def test_the_tuning_task_and_seeds_are_held_out_of_every_committed_report():
 
 
 def test_the_record_chooses_the_best_mean_by_hand(tmp_path):
-    spec = dataclasses.replace(PONG, steps=1000, seeds=(100, 101))
+    spec = dataclasses.replace(
+        PONG,
+        steps=1000,
+        seeds=(100, 101),
+        grids={
+            "scratch": line("lr", (3.5e-4, 7e-4, 1.4e-3)),
+            "finetune-all": line("lr", (3.5e-4, 7e-4, 1.4e-3)),
+            "progressive": line("alpha_init", (1.0, 0.1)) + ({"alpha_init": 1.0, "lr": 1.4e-3},),
+        },
+    )
     (tmp_path / "floors.json").write_text(
         json.dumps({spec.target: {"floor": -21.0, "episodes": 10}})
     )
     # flat curves: normalised AUC (score + 21) / 42 per run
     scores = {
-        ("scratch", 3.5e-4): (-21.0, -21.0),
-        ("scratch", 7e-4): (0.0, -21.0),  # mean 0.25
-        ("scratch", 1.4e-3): (-10.5, 0.0),  # mean 0.375: chosen
-        ("finetune-all", 3.5e-4): (0.0, 0.0),  # 0.5 ties with the default: default kept
-        ("finetune-all", 7e-4): (0.0, 0.0),
-        ("finetune-all", 1.4e-3): (-21.0, 0.0),
-        ("progressive", 1.0): (21.0, 21.0),  # 1.0: the default is best
-        ("progressive", 0.1): (0.0, 21.0),
-    }  # progressive 0.01 is missing at seed 101
+        ("scratch", "tune-lr0.00035"): (-21.0, -21.0),
+        ("scratch", "tune-lr0.0007"): (0.0, -21.0),  # mean 0.25
+        ("scratch", "tune-lr0.0014"): (-10.5, 0.0),  # mean 0.375: chosen
+        ("finetune-all", "tune-lr0.00035"): (0.0, 0.0),  # 0.5 ties with the default: default kept
+        ("finetune-all", "tune-lr0.0007"): (0.0, 0.0),
+        ("finetune-all", "tune-lr0.0014"): (-21.0, 0.0),
+        ("progressive", "tune-alpha_init1"): (0.0, 0.0),  # 0.5
+        ("progressive", "tune-alpha_init0.1"): (-21.0, 0.0),  # 0.25
+    }  # progressive's two-setting point is missing at seed 101
     for cfg in tuning_runs(spec):
-        field = spec.grids[cfg.agent][0]
-        key = (cfg.agent, getattr(cfg, field))
+        key = (cfg.agent, cfg.tag)
         if key in scores:
             _fake_run(tmp_path, cfg, scores[key][spec.seeds.index(cfg.seed)])
         elif cfg.seed == 100:
-            _fake_run(tmp_path, cfg, 0.0)
+            _fake_run(tmp_path, cfg, 21.0)
     record = tuning_record(spec, tmp_path)
     agents = record["agents"]
     # each agent is chosen as soon as its own grid is complete
-    assert agents["scratch"]["chosen"] == 1.4e-3
+    assert agents["scratch"]["chosen"] == {"lr": 1.4e-3}
     assert agents["scratch"]["at_grid_edge"] is True  # the last value of its grid
     assert agents["scratch"]["default_is_chosen"] is False
+    assert chosen_settings(agents["scratch"]) == {"lr": 1.4e-3}
     means = [row["mean_auc_normalized"] for row in agents["scratch"]["grid"]]
     assert means == pytest.approx([0.0, 0.25, 0.375])
-    assert agents["finetune-all"]["chosen"] == 7e-4  # the tie keeps today's default
+    assert agents["finetune-all"]["chosen"] == {"lr": 7e-4}  # the tie keeps today's default
     assert agents["finetune-all"]["at_grid_edge"] is False
+    assert chosen_settings(agents["finetune-all"]) == {}
     assert agents["progressive"]["chosen"] is None  # a run missing: no choice yet
     assert agents["progressive"]["at_grid_edge"] is None
+    # until then, the rule over the points with every seed (0.5 against 0.25)
+    assert agents["progressive"]["provisional"] == {"alpha_init": 1.0, "lr": 7e-4}
+    assert agents["scratch"]["provisional"] is None
+    assert agents["progressive"]["fields"] == ["alpha_init", "lr"]
     assert record["missing"] == [
-        "pong_soup-pong/progressive_from_pong_soup-hflip/seed101_tune-alpha_init0.01"
+        "pong_soup-pong/progressive_from_pong_soup-hflip/seed101_tune-alpha_init1-lr0.0014"
     ]
     md = (tmp_path / "tuning.md").read_text()
-    edge_row = "| scratch | lr | **0.0014** (chosen, at the grid edge) | 0.2500 | 0.5000 | 0.3750 |"
+    edge_row = "| scratch | **lr 0.0014** (chosen, at the grid edge) | 0.2500 | 0.5000 | 0.3750 |"
     assert edge_row in md
-    assert "| finetune-all | lr | **0.0007** (chosen) (default) |" in md
+    assert "| finetune-all | **lr 0.0007** (chosen) (default) |" in md
+    assert "| progressive | alpha_init 1, lr 0.0014 | 1.0000 | missing | 1.0000 |" in md
+    assert (
+        "| progressive | *alpha_init 1* (provisional: best with every seed so far) (default) |"
+        in md
+    )
     assert "At the edge of its grid (scratch)" in md
     assert json.loads((tmp_path / "tuning.json").read_text()) == record
-    # the last run arrives: progressive's choice
-    last = next(c for c in tuning_runs(spec) if c.seed == 101 and c.alpha_init == 0.01)
-    _fake_run(tmp_path, last, 0.0)
+    # the last run arrives (0.25: the two-setting point's mean 0.625 wins over alpha_init
+    # 1 alone): the choice carries both settings, and the lr, tried only at the default
+    # and above, is at its grid's edge
+    last = next(
+        c for c in tuning_runs(spec) if c.seed == 101 and c.tag == "tune-alpha_init1-lr0.0014"
+    )
+    _fake_run(tmp_path, last, -10.5)
     record = tuning_record(spec, tmp_path)
     assert record["missing"] == []
-    chosen = {k: a["chosen"] for k, a in record["agents"].items()}
-    assert chosen == {"scratch": 1.4e-3, "finetune-all": 7e-4, "progressive": 1.0}
+    progressive = record["agents"]["progressive"]
+    assert progressive["chosen"] == {"alpha_init": 1.0, "lr": 1.4e-3}
+    assert progressive["at_grid_edge"] is True and progressive["default_is_chosen"] is False
+    assert chosen_settings(progressive) == {"lr": 1.4e-3}
     assert "At the edge of its grid (scratch, progressive)" in (tmp_path / "tuning.md").read_text()
+    # at the floor instead, alpha_init 1 alone (today's defaults) is chosen: nothing to set
+    _fake_run_over(tmp_path, last, -21.0)
+    progressive = tuning_record(spec, tmp_path)["agents"]["progressive"]
+    assert progressive["chosen"] == {"alpha_init": 1.0, "lr": 7e-4}
+    assert progressive["default_is_chosen"] is True and chosen_settings(progressive) == {}
+
+
+def _fake_run_over(root: Path, cfg: RunConfig, score: float) -> None:
+    import shutil
+
+    shutil.rmtree(run_dir_for(root, cfg))
+    _fake_run(root, cfg, score)
 
 
 def test_xfer_tune_refuses_bad_input(tmp_path, capsys):
@@ -124,16 +179,20 @@ def test_xfer_tune_refuses_bad_input(tmp_path, capsys):
 
 def _setting_problems(suite: Suite, record: dict) -> list[str]:
     """Where a suite's cells would not run at a committed record's choices: an agent's
-    setting (Suite.tuned, else RunConfig's default) differs from its chosen value, or the
-    suite sets a value no complete grid chose."""
+    setting (Suite.tuned, else RunConfig's default) differs from its chosen value (or,
+    while its grid has runs missing, its provisional one), or the suite sets a value that
+    neither chose."""
     defaults = {f.name: f.default for f in dataclasses.fields(RunConfig)}
     problems = []
     for agent, a in record["agents"].items():
-        setting = suite.tuned.get(agent, {}).get(a["field"], defaults[a["field"]])
-        if a["chosen"] is not None and setting != a["chosen"]:
-            problems.append(f"{agent} {a['field']}={setting}, chosen {a['chosen']}")
-        if a["chosen"] is None and a["field"] in suite.tuned.get(agent, {}):
-            problems.append(f"{agent} {a['field']} set before its grid is complete")
+        tuned = suite.tuned.get(agent, {})
+        chosen = a["chosen"] or a["provisional"]
+        for field in a["fields"]:
+            setting = tuned.get(field, defaults[field])
+            if chosen is not None and setting != chosen[field]:
+                problems.append(f"{agent} {field}={setting}, chosen {chosen[field]}")
+            if chosen is None and field in tuned:
+                problems.append(f"{agent} {field} set before any grid point has every seed")
     for agent in set(suite.tuned) - set(record["agents"]):
         problems.append(f"{agent} is set but has no grid")
     return problems
@@ -153,7 +212,7 @@ def test_the_suites_run_at_the_committed_records_choices():
         # the check can fail: the pre-tuning settings, and a setting without a grid
         wrong = dataclasses.replace(suite, tuned={**suite.tuned, "den": {"lr": 1e-3}})
         assert _setting_problems(wrong, record) == ["den is set but has no grid"]
-        changed = [a for a in record["agents"].values() if a["default_is_chosen"] is False]
+        changed = [a for a in record["agents"].values() if chosen_settings(a)]
         if changed:
             assert _setting_problems(dataclasses.replace(suite, tuned={}), record)
 
