@@ -60,6 +60,30 @@ def test_no_interval_is_written_by_hand(path):
     assert hand_intervals(path.read_text()) == []
 
 
+# a figure as the summary tables print it: FT +0.113, AUC_n minus fine-tune-all -0.045
+SIGNED = re.compile(r"(?<![\w.])[-+]\d+\.\d{3}(?!\d)")
+
+
+def unsupported_figures(text: str) -> list[str]:
+    """The signed three-decimal figures outside generated blocks that no generated block
+    of the same text holds (a figure restated by hand must be one the report wrote)."""
+    inside = set(SIGNED.findall("".join(_blocks(text))))
+    return [x for x in SIGNED.findall(_outside_blocks(text)) if x not in inside]
+
+
+def _blocks(text: str) -> list[str]:
+    out = []
+    for begin in (BEGIN, GLANCE_BEGIN, TUNING_BEGIN):
+        for piece in text.split(begin)[1:]:
+            out.append(piece.split(END, 1)[0])
+    return out
+
+
+@pytest.mark.parametrize("path", WRITEUPS, ids=lambda p: str(p.relative_to(REPO)))
+def test_every_restated_figure_is_one_the_report_generated(path):
+    assert unsupported_figures(path.read_text()) == []
+
+
 def test_the_checks_fail_on_injected_drift():
     text = f"intro\n{BEGIN}\nFT +0.05 [+0.01, +0.09]\n{END}\nprose\n"
     assert hand_intervals(text) == []
@@ -67,6 +91,10 @@ def test_the_checks_fail_on_injected_drift():
     assert hand_intervals(drifted) == ["progressive FT 0.09 [0.07, 0.11] on hflip"]
     assert hand_intervals("ratio 110% [101, 120]") and hand_intervals("4.7x [3.7, 7.2]")
     assert not hand_intervals("see [report/report.md](report/report.md), 1 [link]")
+    # a figure restated by hand must be in the generated block
+    assert unsupported_figures(text.replace("prose", "FT +0.05 on hflip")) == []
+    assert unsupported_figures(f"{BEGIN}\nFT +0.113\n{END}\nahead (FT +0.113)") == []
+    assert unsupported_figures(f"{BEGIN}\nFT +0.113\n{END}\nahead (FT +0.131)") == ["+0.131"]
 
 
 def test_the_readme_results_table_is_generated_from_the_committed_reports():
