@@ -169,7 +169,7 @@ def _auto_gpus(address: str | None) -> float:
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from benchmarks.runner import train_with_sources
-    from benchmarks.training import TrainingError
+    from benchmarks.runsetup import TrainingError
 
     cfg = _run_config_from_args(args)
     if cfg.task in cfg.sources:
@@ -582,7 +582,7 @@ def _cmd_tune(args: argparse.Namespace) -> int:
         raise CLIError(f"{root} is a file, not a tuning directory")
     if not args.record_only:
         from benchmarks.runner import measure_floors, train_with_sources
-        from benchmarks.training import TrainingError
+        from benchmarks.runsetup import TrainingError
 
         root.mkdir(parents=True, exist_ok=True)
         measure_floors([spec.target], root)

@@ -310,7 +310,8 @@ def train_with_sources(
     its identity (:mod:`benchmarks.zoo`) instead of being trained; ``cfg`` itself is
     always trained.
     """
-    from benchmarks.training import check_sources_observe_alike, train
+    from benchmarks.runsetup import check_sources_observe_alike
+    from benchmarks.training import train
     from benchmarks.zoo import take_from_zoo
 
     check_sources_observe_alike(cfg)  # before any source trains
@@ -366,7 +367,8 @@ def _train_waiting(
 ) -> None:
     """Train ``cfg``; while another live process holds it, wait for that process (it is
     training the same run), then take it over: its run is then done or resumable."""
-    from benchmarks.training import RunHeldError, train
+    from benchmarks.runsetup import RunHeldError
+    from benchmarks.training import train
 
     restore_source_weights(cfg, root, log)
     told = 0.0
@@ -389,7 +391,7 @@ def _check_reuse(root: Path, runs: list[RunConfig]) -> int:
     """How many of ``runs`` are finished under ``root``; an error, before anything
     trains, when a finished one may not be reused (another config, or damaged:
     :func:`runstore.admission.admit`)."""
-    from benchmarks.training import TrainingError
+    from benchmarks.runsetup import TrainingError
 
     done = [c for c in runs if _is_done(root, c)]
     refused = []
@@ -543,7 +545,7 @@ def _run_suite_locked(
     trainer_factory: TrainerFactory | None,
     seeds: int | None,
 ) -> Path:
-    from benchmarks.training import TrainingError
+    from benchmarks.runsetup import TrainingError
     from benchmarks.zoo import take_from_zoo
 
     suite, budget = get_suite(suite_name), get_budget(budget_name)
@@ -632,7 +634,7 @@ def _report(root: Path, log: Any) -> None:
 def train_for_tune(run: dict[str, Any], root: str) -> str | None:
     """One Tune trial's run (``benchmarks.rllib.sweep``): None when it finished, else
     why not. A run another process holds is waited for, as in the sequential path."""
-    from benchmarks.training import TrainingError
+    from benchmarks.runsetup import TrainingError
 
     try:
         _train_waiting(RunConfig.from_dict(run), Path(root), lambda *_: None, None)

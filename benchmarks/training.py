@@ -1,4 +1,6 @@
-"""One training run: config, run directory, resume, curve, status (Ray imported lazily).
+"""The training loop of one run: iterations, curve, checkpoints, resume, the finished
+run's files (Ray imported lazily; what the run needs before the loop starts is
+:mod:`benchmarks.runsetup`, whether it may start :mod:`runstore.admission`).
 
 A run directory holds:
 
@@ -38,37 +40,30 @@ directory at once.
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks import runsetup
 from benchmarks.progress import Progress
+from benchmarks.runsetup import (
+    RunHeldError,
+    TrainingError,
+    build_network,
+    model_config,
+    plateau_floor,
+    resolve_sources,
+    run_record,
+    whoami,
+)
 from benchmarks.tracking import Tracker
 from benchmarks.trainer import IterationStats, Trainer, TrainerFactory
-from runstore.admission import AdmissionError, admit, finished_problem, weights_sha256
-from runstore.config import RunConfig, run_dir_for, source_config
+from runstore.admission import AdmissionError, admit, weights_sha256
+from runstore.config import RunConfig, run_dir_for
 from runstore.rundir import RunDir
 
-__all__ = [
-    "train",
-    "check_sources_observe_alike",
-    "TrainingError",
-    "RunHeldError",
-    "build_network",
-    "model_config",
-    "rllib_trainer",
-]
-
-
-class TrainingError(RuntimeError):
-    """A run failed; its status.json says why."""
-
-
-class RunHeldError(TrainingError):
-    """Another live process holds the run's lock (it is training it): not a failure."""
+__all__ = ["train"]
 
 
 def _write_curve(run_dir: Path, rows: list[dict[str, float]]) -> None:
@@ -77,66 +72,6 @@ def _write_curve(run_dir: Path, rows: list[dict[str, float]]) -> None:
 
 def _set_status(run_dir: Path, state: str, **extra: Any) -> None:
     RunDir(run_dir).write_status(state, **extra)
-
-
-def _whoami() -> dict[str, Any]:
-    import socket
-
-    who = {"pid": os.getpid(), "host": socket.gethostname()}
-    if os.environ.get("XFER_RAY_NODE"):  # set by a Tune trial (benchmarks/rllib/sweep.py)
-        who["ray_node"] = os.environ["XFER_RAY_NODE"]
-    return who
-
-
-def _provenance() -> dict[str, Any]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            cwd=Path(__file__).resolve().parent,
-        ).stdout.strip()
-    except (OSError, subprocess.TimeoutExpired):
-        commit = ""
-    versions = {}
-    for pkg in ("torch", "ray", "gymnasium", "ale-py", "miniworld", "numpy", "xfer-bench"):
-        try:
-            versions[pkg] = version(pkg)
-        except PackageNotFoundError:
-            versions[pkg] = None
-    return {"git_commit": commit or None, "packages": versions}
-
-
-def build_network(cfg: RunConfig, sources: list[str], num_actions: int, in_channels: int) -> Any:
-    """The network of run ``cfg`` as its method builds it (seeded from ``sources``): the
-    one its :func:`model_config` describes to the trainer."""
-    from methods.base import build_from_model_config
-
-    return build_from_model_config(model_config(cfg, sources), num_actions, in_channels)
-
-
-def model_config(cfg: RunConfig, sources: list[str]) -> dict[str, Any]:
-    """What the trainer's network needs: method, source files, alpha_init, seed, and the
-    method's own entries (``Method.model_config``)."""
-    from methods import get_method
-
-    return {
-        "agent": cfg.agent,
-        "sources": sources,
-        "alpha_init": cfg.alpha_init,
-        "seed": cfg.seed,
-        **get_method(cfg.agent).model_config(cfg),
-    }
-
-
-def rllib_trainer(cfg: RunConfig, model_config: dict[str, Any]) -> Trainer:
-    """The default :data:`~benchmarks.trainer.TrainerFactory`: RLlib."""
-    from benchmarks.rllib.trainer import build_trainer
-
-    return build_trainer(cfg, model_config)
 
 
 # the replay of a short run may take this many steps even past a quarter of its own
@@ -224,42 +159,6 @@ class _Window:
         return point
 
 
-def _check_source_weights(src: RunDir) -> None:
-    """The source run's weights are the ones it finished with and load (checked here,
-    before the run's directory is touched or Ray starts)."""
-    problem = finished_problem(src)
-    if problem:
-        raise TrainingError(f"the source run {src.path} is damaged: {problem}")
-    from agents import load_agent
-
-    try:
-        load_agent(src.weights)
-    except Exception as err:  # noqa: BLE001 - any unreadable file is the same refusal
-        raise TrainingError(
-            f"the source run's weights {src.weights} cannot be loaded ({type(err).__name__}: "
-            f"{err}); put the run's own file back, or delete {src.path} to train it again"
-        ) from None
-
-
-def check_sources_observe_alike(cfg: RunConfig) -> None:
-    """Refuse, before anything is built or started, a run whose source tasks observe
-    another shape than its task (a column's first layer takes one shape: a Labyrinth
-    column's 12 RGB channels cannot see Pong's 4 grey frames)."""
-    if not cfg.sources:
-        return
-    from envs import observation_shape
-
-    want = observation_shape(cfg.task)
-    for src in cfg.sources:
-        have = observation_shape(src)
-        if have != want:
-            raise TrainingError(
-                f"source {src} observes {have} (height, width, channels) but {cfg.task} "
-                f"observes {want}: a column takes one observation shape; choose sources "
-                "whose observations have the target's shape"
-            )
-
-
 def train(
     cfg: RunConfig,
     root: str | Path,
@@ -272,7 +171,7 @@ def train(
     ``show_bar``: draw a progress bar (steps, steps/s, latest return, ETA); default: on
     a terminal only (:mod:`benchmarks.progress`). Curve points are logged as lines when
     no bar is drawn. ``trainer_factory``: what builds the algorithm (default RLlib,
-    :func:`rllib_trainer`; tests pass a fake one).
+    :func:`benchmarks.runsetup.rllib_trainer`; tests pass a fake one).
 
     Its source run (``source_config(cfg)``) must be finished under ``root``: ordering
     sources before targets is the runner's job (``benchmarks.runner.train_with_sources``
@@ -283,27 +182,7 @@ def train(
         TrainingError: the run failed (status.json holds the reason), its source run is
             not finished, or its directory holds another run.
     """
-    check_sources_observe_alike(cfg)
-    src = source_config(cfg)
-    sources: list[str] = []
-    if src is not None:
-        src_dir = run_dir_for(root, src)
-        if RunDir(src_dir).read_status().get("state") != "done":
-            raise TrainingError(
-                f"the source run {src_dir} is not finished: train the sources first "
-                "(`xfer train` does, in order)"
-            )
-        weights = RunDir(src_dir).weights
-        if not weights.exists():
-            raise TrainingError(
-                f"the source run {src_dir} is finished but its weights ({weights.name}) "
-                "are not on disk (a published results folder keeps none): put them "
-                "back, or delete that run directory to train it again"
-            )
-        _check_source_weights(RunDir(src_dir))
-        # One file carries every earlier column (or PathNet's fixed modules): a chain's
-        # last source run was itself trained from the sources before it.
-        sources = [str(weights)]
+    sources = resolve_sources(cfg, root)
     run_dir = run_dir_for(root, cfg)
     run_dir.mkdir(parents=True, exist_ok=True)
     from runstore.rundir import RunLock, RunLockedError
@@ -337,22 +216,10 @@ def _train_locked(
     if admission.reuse:
         return run_dir
     cfg, extended = admission.cfg, admission.extended
-    from envs import observation_fingerprint
-
-    run.write_json(
-        run.config,
-        {
-            "run": cfg.to_dict(),
-            "source_files": sources,
-            "curve_window": cfg.window,
-            "observation_fingerprint": observation_fingerprint(cfg.task),
-            **_provenance(),
-            **({"extended": extended} if extended else {}),
-        },
-    )
-    _set_status(run_dir, "running", heartbeat=time.time(), **_whoami())
+    run.write_json(run.config, run_record(cfg, sources, extended))
+    _set_status(run_dir, "running", heartbeat=time.time(), **whoami())
     try:
-        _Loop(cfg, run_dir, sources, log, show_bar, trainer_factory or rllib_trainer).run()
+        _Loop(cfg, run_dir, sources, log, show_bar, trainer_factory or runsetup.rllib_trainer).run()
     except KeyboardInterrupt:
         _set_status(run_dir, "failed", reason="interrupted (KeyboardInterrupt); rerun to resume")
         raise
@@ -464,7 +331,7 @@ class _Loop:
         from methods import get_method
 
         cfg = self.cfg
-        self.floor, self.ended = self._plateau_floor(), None
+        self.floor, self.ended = plateau_floor(cfg), None
         trainer = self.trainer_factory(cfg, model_config(cfg, self.sources))
         try:
             wall_offset, state = self._resume(trainer)
@@ -491,7 +358,7 @@ class _Loop:
         }
         save_checkpoint(self.run_dir, trainer.save, progress)
         _write_curve(self.run_dir, self.rows)
-        _set_status(self.run_dir, "running", heartbeat=time.time(), **_whoami())
+        _set_status(self.run_dir, "running", heartbeat=time.time(), **whoami())
 
     def _call_iteration(self, trainer: Trainer) -> IterationStats:
         cfg = self.cfg
@@ -597,18 +464,6 @@ class _Loop:
         finally:
             shown.close()
 
-    def _plateau_floor(self) -> Any:
-        """The task's floor under ``cfg.plateau_floors`` (None when it is not set); a
-        missing floor is an error before anything is trained."""
-        if self.cfg.plateau_floors is None:
-            return None
-        from analysis.floors import load_floors
-
-        if not Path(self.cfg.plateau_floors).is_dir():
-            raise ValueError(f"plateau_floors {self.cfg.plateau_floors}: no such directory")
-        floors = load_floors(self.cfg.plateau_floors, {self.cfg.task}, measured=True)
-        return floors[self.cfg.task]
-
     def _plateaued(self, log: Any) -> bool:
         """At a new curve point: True (and the reason kept for status.json) when the run
         is to end there by ``plateau_floors`` (see :class:`RunConfig`)."""
@@ -669,7 +524,7 @@ class _Loop:
         _set_status(
             run_dir,
             "done",
-            **_whoami(),
+            **whoami(),
             env_steps=s["env_steps"],
             rllib_env_steps_trained_lifetime=self.trained,
             rllib_env_steps_sampled_lifetime=self.sampled,

@@ -7,7 +7,7 @@ plus the evaluation ``eval_<task>.json`` of at least 20 episodes.
 
 A zoo run stands in for a run the suite would train when its *identity* matches:
 
-- the experiment fields of :class:`~benchmarks.training.RunConfig` (task, agent,
+- the experiment fields of :class:`~runstore.config.RunConfig` (task, agent,
   sources, seed, algorithm and every hyperparameter; not the step count and not the
   execution settings: runners, devices, timeouts, wandb);
 - the network's shape (the structure saved in ``agent.pt`` against a freshly built

@@ -112,10 +112,11 @@ def test_packages_import_downwards_only(package, forbidden):
 def test_the_rllib_adapter_never_imports_the_loop():
     rllib = _sources("benchmarks/rllib")
     assert rllib
-    loop = ("benchmarks.training", "benchmarks.runner", "benchmarks.cli")
+    loop = ("benchmarks.training", "benchmarks.runsetup", "benchmarks.runner", "benchmarks.cli")
     assert _importers(rllib, loop) == {}
-    # and the loop reaches RLlib only through the trainer factory, lazily
-    assert "benchmarks.rllib.trainer" in _imports(REPO / "benchmarks" / "training.py")
+    # and the loop reaches RLlib only through the default trainer factory, lazily
+    assert "benchmarks.rllib.trainer" in _imports(REPO / "benchmarks" / "runsetup.py")
+    assert "benchmarks.rllib.trainer" not in _imports(REPO / "benchmarks" / "training.py")
 
 
 RLLIB_RESULT_KEYS = (

@@ -25,7 +25,7 @@ def _trainable(train_one: TrainOne) -> Callable[[dict[str, Any]], None]:
     def trial(config: dict[str, Any]) -> None:
         import ray
 
-        # recorded in the run's status.json (training._whoami): which node trained it
+        # recorded in the run's status.json (benchmarks.runsetup.whoami): which node trained it
         os.environ["XFER_RAY_NODE"] = ray.get_runtime_context().get_node_id()
         error = train_one(config["run"], config["root"])
         if error is not None:

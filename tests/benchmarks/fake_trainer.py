@@ -63,7 +63,7 @@ class FakeTrainer:
         fail_at: int | None = None,
         error: type[BaseException] = KeyboardInterrupt,
     ) -> None:
-        from benchmarks.training import build_network
+        from benchmarks.runsetup import build_network
         from envs import make_env
 
         env = make_env(cfg.task)

@@ -20,8 +20,9 @@ from fake_trainer import (
 from benchmarks import runner
 from benchmarks.budgets import get_budget
 from benchmarks.runner import plan_runs, run_suite
+from benchmarks.runsetup import TrainingError
 from benchmarks.suites import get_suite
-from benchmarks.training import TrainingError, train
+from benchmarks.training import train
 from runstore.admission import AdmissionError, admit, finished_problem, weights_sha256
 from runstore.config import run_dir_for, source_config
 from runstore.rundir import DamagedFileError, RunDir, read_curve_file

@@ -63,7 +63,7 @@ def test_learning_off_samples_on_and_leaves_the_weights_alone():
     import torch
 
     from benchmarks.rllib.trainer import build_trainer
-    from benchmarks.training import model_config
+    from benchmarks.runsetup import model_config
 
     cfg = RunConfig(
         task="debug/reward_track", steps=4_000, env_runners=1, envs_per_runner=2, wandb=False

@@ -112,7 +112,8 @@ def test_another_hosts_lock_is_stale_only_without_a_heartbeat(tmp_path):
 
 
 def test_train_refuses_a_run_directory_another_process_trains(tmp_path):
-    from benchmarks.training import TrainingError, train
+    from benchmarks.runsetup import TrainingError
+    from benchmarks.training import train
     from runstore.config import RunConfig, run_dir_for
 
     cfg = RunConfig(task="catch_soup/pong", steps=1_000, wandb=False)

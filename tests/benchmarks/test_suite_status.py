@@ -17,7 +17,7 @@ import pytest
 from fake_trainer import fake_factory
 
 import benchmarks.runner as runner
-import benchmarks.training as training
+import benchmarks.runsetup as runsetup
 from benchmarks.budgets import get_budget
 from benchmarks.cli import main
 from benchmarks.runner import SuiteIncompleteError, plan_runs, run_suite
@@ -54,7 +54,7 @@ def test_failed_runs_make_the_suite_exit_non_zero_and_are_named(tmp_path, monkey
     fails = fake_factory(
         fail_at=1, error=RuntimeError, fails=lambda cfg: cfg.agent == "finetune-all"
     )
-    monkeypatch.setattr(training, "rllib_trainer", fails)
+    monkeypatch.setattr(runsetup, "rllib_trainer", fails)
     code = main(["bench", *SMOKE, "--out", str(tmp_path)])
     err = capsys.readouterr().err
     assert code == 1
@@ -62,7 +62,7 @@ def test_failed_runs_make_the_suite_exit_non_zero_and_are_named(tmp_path, monkey
     assert len(failed) == 2 and all("finetune-all" in line and "failed" in line for line in failed)
     assert (tmp_path / "report" / "index.html").is_file()  # the rest is still reported
     # fixed, the same command retries the failed runs only and exits 0
-    monkeypatch.setattr(training, "rllib_trainer", fake_factory())
+    monkeypatch.setattr(runsetup, "rllib_trainer", fake_factory())
     assert main(["bench", *SMOKE, "--out", str(tmp_path)]) == 0
     assert not (tmp_path / ".suite.lock").exists()
 

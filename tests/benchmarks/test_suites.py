@@ -227,7 +227,7 @@ def test_every_cli_command_is_registered():
 
 def test_a_suite_refuses_to_reuse_finished_runs_of_another_budget(tmp_path):
     from benchmarks.runner import run_suite
-    from benchmarks.training import TrainingError
+    from benchmarks.runsetup import TrainingError
     from runstore.config import RunConfig
 
     waves, _ = plan_runs(SUITES["catch-soup"], BUDGETS["smoke"])

@@ -17,7 +17,8 @@ import torch
 
 from agents import load_agent
 from benchmarks.runner import train_with_sources
-from benchmarks.training import TrainingError, train
+from benchmarks.runsetup import TrainingError
+from benchmarks.training import train
 from methods.den import den_config
 from runstore.config import RunConfig, run_dir_for
 from runstore.rundir import RunDir, latest_checkpoint

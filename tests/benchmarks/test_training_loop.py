@@ -27,7 +27,8 @@ from fake_trainer import (
 )
 
 from agents import load_agent
-from benchmarks.training import RunHeldError, TrainingError, train
+from benchmarks.runsetup import RunHeldError, TrainingError
+from benchmarks.training import train
 from methods import TrainingHooks, registered
 from methods.baselines import Scratch
 from runstore.config import RunConfig, run_dir_for

@@ -92,7 +92,8 @@ def test_a_zoo_column_made_under_another_alpha_init_still_matches(zoo):
 @pytest.mark.ray
 def test_train_uses_a_shipped_source_column(zoo, tmp_path):
     from benchmarks.runner import train_with_sources
-    from benchmarks.training import TrainingError, train
+    from benchmarks.runsetup import TrainingError
+    from benchmarks.training import train
 
     settings = dict(steps=1_500, wandb=False, env_runners=1, envs_per_runner=4, check_episodes=0)
     shipped = _ship(zoo, RunConfig(task="catch_soup/pong", **{**settings, "steps": 50_000}))
