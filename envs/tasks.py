@@ -65,6 +65,11 @@ SOUP_VARIANTS: tuple[str, ...] = (
     "hflip",
     "vhflip",
 )
+# Pong Soup's noisy variant at weaker noise than the suite's (SoupConfig.noise_sigma, 32
+# grey levels), for the experiment on how strong noise must be to defeat transfer: the
+# paper gives no variance. The same noise image (noise_seed 0), scaled. Not variants of
+# the paper's matrix: no suite's matrix holds them except the noise experiment's.
+NOISE_LEVELS: dict[str, float] = {"noisy8": 8.0, "noisy16": 16.0}
 ATARI_SOURCES: tuple[str, ...] = ("pong", "riverraid", "seaquest")
 ATARI_TARGETS: tuple[str, ...] = (
     "alien",
@@ -242,6 +247,29 @@ def _table() -> dict[str, TaskSpec]:
             (SoupConfig(), AtariConfig()),
             native=lambda n, v=v, reward_clip=None, num_threads=1, **o: _native_pong_soup(
                 v, n, o, reward_clip=reward_clip, num_threads=num_threads
+            ),
+        )
+    for name, sigma in NOISE_LEVELS.items():
+        tasks[f"pong_soup/{name}"] = TaskSpec(
+            f"pong_soup/{name}",
+            "pong_soup",
+            name,
+            f"xfer/PongSoup-{camel_case(name)}-v0",
+            f"Pong, {_VARIANT_TEXT['noisy']} (sd {sigma:g} grey levels; the suite's noisy: "
+            f"{SoupConfig.noise_sigma:g})",
+            4,
+            lambda sigma=sigma, **o: _build_pong_soup(
+                "noisy",
+                _config(SoupConfig, {"noise_sigma": sigma, **o}),
+                _config(AtariConfig, o),
+            ),
+            (SoupConfig(noise_sigma=sigma), AtariConfig()),
+            native=lambda n, sigma=sigma, reward_clip=None, num_threads=1, **o: _native_pong_soup(
+                "noisy",
+                n,
+                {"noise_sigma": sigma, **o},
+                reward_clip=reward_clip,
+                num_threads=num_threads,
             ),
         )
     for v in SOUP_VARIANTS:

@@ -391,3 +391,39 @@ def test_the_overnight_budget_is_the_pong_row_and_reuses_the_laptop_report():
         assert "predate the tuning" in (committed / "README.md").read_text()
     with pytest.raises(KeyError, match="no step count for domain 'atari'"):
         plan_runs(get_suite("atari"), get_budget("overnight"))
+
+
+def test_the_noise_experiment_reuses_the_laptop_reports_noisy_runs():
+    """pong-noise: the laptop agents at noise sd 8, 16 and 32 from the shipped pong
+    column; its sd-32 runs are the Pong laptop report's own (same identities, so a copy
+    of docs/results/pong-soup trains only the new levels), at the same tuned settings."""
+    from pathlib import Path
+
+    from runstore.config import RunConfig
+
+    suite = get_suite("pong-noise")
+    assert {c.target for c in suite.reduced} == {
+        "pong_soup/noisy8",
+        "pong_soup/noisy16",
+        "pong_soup/noisy",
+    }
+    assert {c.label for c in suite.reduced} == {
+        "baseline1-scratch",
+        "baseline3-finetune-all",
+        "progressive-2col",
+    }
+    assert suite.tuned == get_suite("pong-soup").tuned
+    laptop = get_budget("laptop")
+
+    def runs(name):
+        return {
+            run_dir_for("", RunConfig.from_dict(m["config"])): m["config"]
+            for m in plan_runs(get_suite(name), laptop)[1]
+        }
+
+    noise, soup = runs("pong-noise"), runs("pong-soup")
+    shared = {p for p in noise if "pong_soup-noisy/" in str(p)}
+    assert len(noise) == 27 and len(shared) == 9
+    assert all(noise[p] == soup[p] for p in shared)
+    committed = Path(__file__).resolve().parents[2] / "docs" / "results" / "pong-soup"
+    assert all((committed / p / "status.json").is_file() for p in shared)

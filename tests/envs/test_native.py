@@ -59,6 +59,11 @@ def test_every_soup_variant_gives_the_python_pixels(variant):
     assert ends == 4  # two truncations per env, then the autoreset steps
 
 
+def test_the_noise_levels_give_the_python_pixels():
+    ends = _lockstep("pong_soup/noisy8", 260, noop_max=0, max_episode_frames=1002)
+    assert ends == 2
+
+
 def test_game_over_reward_clipping_and_scores_match_the_python_path():
     # Pong at random play ends by game over after about 900 steps; clip rewards at 0.5
     ends = _lockstep("pong_soup/pong", 1000, num_envs=1, clip=0.5, noop_max=0)

@@ -129,6 +129,28 @@ def test_pong_colour_changes_only_background():
 
 
 @pytest.mark.atari
+@pytest.mark.parametrize("name,sigma", [("noisy8", 8.0), ("noisy16", 16.0)])
+def test_noise_levels_add_the_suites_noise_image_scaled(name, sigma):
+    """pong_soup/noisy8 is pong plus the noisy variant's own noise image (noise_seed 0)
+    drawn at sd 8 instead of 32, clipped to the pixel range: checked pixel by pixel
+    against numpy's own draw, and its spread against the suite's noisy."""
+    plain = play("pong_soup/pong", steps=20)[-1].astype(int)
+    weak = play(f"pong_soup/{name}", steps=20)[-1].astype(int)
+    strong = play("pong_soup/noisy", steps=20)[-1].astype(int)
+    unit = np.random.default_rng(0).standard_normal((84, 84, 1))  # one grey frame, per frame
+    for frame, sd in ((weak, sigma), (strong, 32.0)):
+        want = np.clip(plain + np.clip(np.rint(unit * sd), -255, 255), 0, 255)
+        np.testing.assert_array_equal(frame, want)
+    inside = (plain > 64) & (plain < 192)  # far from the clip at either end
+    assert np.std((weak - plain)[inside]) == pytest.approx(sigma, rel=0.05)
+    assert TASKS[f"pong_soup/{name}"].domain == "pong_soup"
+    # an override still wins over the level's own sd
+    np.testing.assert_array_equal(
+        play(f"pong_soup/{name}", steps=20, noise_sigma=32.0)[-1], strong.astype(np.uint8)
+    )
+
+
+@pytest.mark.atari
 def test_pong_determinism_and_atari_contract():
     a, b = play("pong_soup/noisy", steps=30), play("pong_soup/noisy", steps=30)
     for x, y in zip(a, b, strict=True):
