@@ -43,10 +43,11 @@ def test_a_3_point_offset_of_a_pong_pipeline_fails_where_20_episodes_can_see_it(
     """Where the final weights' scores spread little (sd <= 1.6: converged or floor-bound
     policies) the replay rule catches a 3-point offset at least 95% of the time. The old
     curve-end rule's recorded tolerance on the same runs is at least 2.5 times the new
-    rule's, and above 3 points on all but two of them: it let such an offset pass."""
+    rule's, and above 3 points on all but two of the runs that carry it: it let such an
+    offset pass."""
     quiet = {k: v for k, v in PONG.items() if np.std(v) <= 1.6}
     assert len(quiet) >= 8
-    old_wider = 0
+    old_checked = old_wider = 0
     for run, scores in quiet.items():
         _, caught = error_rates(scores, offset=3.0, reps=2000, seed=2)
         assert caught >= 0.95, run
@@ -55,8 +56,12 @@ def test_a_3_point_offset_of_a_pong_pipeline_fails_where_20_episodes_can_see_it(
         if "tolerance" in data and data.get("method") != "replay":
             new = 3.0 * np.sqrt(2 * np.var(scores) / len(scores))
             assert data["tolerance"] >= 2.5 * new, run
+            old_checked += 1
             old_wider += data["tolerance"] > 3.0
-    assert old_wider >= len(quiet) - 2
+        elif data.get("method") == "replay":  # trained since: its own tolerance sees 3
+            assert data["tolerance"] < 3.0, run
+    # (runs trained since the replay rule carry it, not the old rule's tolerance)
+    assert old_checked >= 5 and old_wider >= old_checked - 2
     # and where the policy's scores spread widely, 20 episodes cannot see 3 points:
     # said, not hidden (the check's tolerance is in every curve_check.json)
     loud = [v for v in PONG.values() if np.std(v) >= 8]
