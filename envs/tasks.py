@@ -233,45 +233,36 @@ def _build_atari(rom: str, cfg: AtariConfig) -> gym.Env:
     return StackFrames(env, cfg.frame_stack)
 
 
+def _pong_soup_task(name: str, variant: str, text: str, soup: dict[str, Any]) -> TaskSpec:
+    """The Pong Soup task ``pong_soup/<name>``: ``variant``'s effect with ``soup``'s
+    SoupConfig fields as its own defaults (a caller's overrides still win)."""
+    return TaskSpec(
+        f"pong_soup/{name}",
+        "pong_soup",
+        name,
+        f"xfer/PongSoup-{camel_case(name)}-v0",
+        text,
+        4,
+        lambda **o: _build_pong_soup(
+            variant, _config(SoupConfig, {**soup, **o}), _config(AtariConfig, o)
+        ),
+        (SoupConfig(**soup), AtariConfig()),
+        native=lambda n, reward_clip=None, num_threads=1, **o: _native_pong_soup(
+            variant, n, {**soup, **o}, reward_clip=reward_clip, num_threads=num_threads
+        ),
+    )
+
+
 def _table() -> dict[str, TaskSpec]:
     tasks: dict[str, TaskSpec] = {}
     for v in SOUP_VARIANTS:
-        tasks[f"pong_soup/{v}"] = TaskSpec(
-            f"pong_soup/{v}",
-            "pong_soup",
-            v,
-            f"xfer/PongSoup-{camel_case(v)}-v0",
-            f"Pong, {_VARIANT_TEXT[v]}",
-            4,
-            lambda v=v, **o: _build_pong_soup(v, _config(SoupConfig, o), _config(AtariConfig, o)),
-            (SoupConfig(), AtariConfig()),
-            native=lambda n, v=v, reward_clip=None, num_threads=1, **o: _native_pong_soup(
-                v, n, o, reward_clip=reward_clip, num_threads=num_threads
-            ),
-        )
+        tasks[f"pong_soup/{v}"] = _pong_soup_task(v, v, f"Pong, {_VARIANT_TEXT[v]}", {})
     for name, sigma in NOISE_LEVELS.items():
-        tasks[f"pong_soup/{name}"] = TaskSpec(
-            f"pong_soup/{name}",
-            "pong_soup",
-            name,
-            f"xfer/PongSoup-{camel_case(name)}-v0",
+        text = (
             f"Pong, {_VARIANT_TEXT['noisy']} (sd {sigma:g} grey levels; the suite's noisy: "
-            f"{SoupConfig.noise_sigma:g})",
-            4,
-            lambda sigma=sigma, **o: _build_pong_soup(
-                "noisy",
-                _config(SoupConfig, {"noise_sigma": sigma, **o}),
-                _config(AtariConfig, o),
-            ),
-            (SoupConfig(noise_sigma=sigma), AtariConfig()),
-            native=lambda n, sigma=sigma, reward_clip=None, num_threads=1, **o: _native_pong_soup(
-                "noisy",
-                n,
-                {"noise_sigma": sigma, **o},
-                reward_clip=reward_clip,
-                num_threads=num_threads,
-            ),
+            f"{SoupConfig.noise_sigma:g})"
         )
+        tasks[f"pong_soup/{name}"] = _pong_soup_task(name, "noisy", text, {"noise_sigma": sigma})
     for v in SOUP_VARIANTS:
         tasks[f"catch_soup/{v}"] = TaskSpec(
             f"catch_soup/{v}",
