@@ -28,15 +28,23 @@ WRITEUPS = [p / "README.md" for p in RESULTS] + [REPO / "README.md", REPO / "doc
 INTERVAL = re.compile(r"[-+]?\d[\d,]*(\.\d+)?%?x?\s*\[\s*[-+]?\d")
 
 
-def _outside_blocks(text: str) -> str:
-    """The text with every generated block (either kind of marker) cut out."""
+def _split_blocks(text: str) -> tuple[str, list[str]]:
+    """The text with every generated block (either kind of marker) cut out, and the
+    blocks cut."""
+    blocks = []
     for begin in (BEGIN, GLANCE_BEGIN, TUNING_BEGIN):
         while begin in text:
             head, rest = text.split(begin, 1)
             if END not in rest:
                 raise AssertionError(f"a block opened with {begin!r} is never closed")
-            text = head + rest.split(END, 1)[1]
-    return text
+            block, tail = rest.split(END, 1)
+            blocks.append(block)
+            text = head + tail
+    return text, blocks
+
+
+def _outside_blocks(text: str) -> str:
+    return _split_blocks(text)[0]
 
 
 def hand_intervals(text: str) -> list[str]:
@@ -67,16 +75,9 @@ SIGNED = re.compile(r"(?<![\w.])[-+]\d+\.\d{3}(?!\d)")
 def unsupported_figures(text: str) -> list[str]:
     """The signed three-decimal figures outside generated blocks that no generated block
     of the same text holds (a figure restated by hand must be one the report wrote)."""
-    inside = set(SIGNED.findall("".join(_blocks(text))))
-    return [x for x in SIGNED.findall(_outside_blocks(text)) if x not in inside]
-
-
-def _blocks(text: str) -> list[str]:
-    out = []
-    for begin in (BEGIN, GLANCE_BEGIN, TUNING_BEGIN):
-        for piece in text.split(begin)[1:]:
-            out.append(piece.split(END, 1)[0])
-    return out
+    outside, blocks = _split_blocks(text)
+    inside = set(SIGNED.findall("".join(blocks)))
+    return [x for x in SIGNED.findall(outside) if x not in inside]
 
 
 @pytest.mark.parametrize("path", WRITEUPS, ids=lambda p: str(p.relative_to(REPO)))
