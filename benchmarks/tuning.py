@@ -202,13 +202,18 @@ def _score(run_dir: Path, floor: float, top: float) -> dict[str, Any] | None:
     }
 
 
+def _full(point: dict[str, float], defaults: dict[str, Any], fields: list[str]) -> dict[str, Any]:
+    """A point's value of every field its grid varies (today's default where it names none)."""
+    return {k: point.get(k, defaults[k]) for k in fields}
+
+
 def _choose(
     points: list[dict[str, float]], means: list[float], defaults: dict[str, Any], varied: list[str]
 ) -> dict[str, Any]:
     """The choice among a complete grid's points by :data:`RULE`: the chosen point's full
     settings (every field the grid varies), whether they are today's defaults, and
     whether a varied setting's chosen value is the lowest or highest its grid tried."""
-    full = [{k: p.get(k, defaults[k]) for k in varied} for p in points]
+    full = [_full(p, defaults, varied) for p in points]
     best = max(means)
     tied = [i for i, m in enumerate(means) if m == best]
     default_point = {k: defaults[k] for k in varied}
@@ -274,13 +279,13 @@ def tuning_record(spec: TuningSpec, root: str | Path) -> dict[str, Any]:
         }
         whole = [i for i, r in enumerate(rows) if len(r["runs"]) == len(spec.seeds)]
         means = [rows[i]["mean_auc_normalized"] for i in whole]
-        chosen = _choose([points[i] for i in whole], means, defaults, fields) if whole else None
+        choice = _choose([points[i] for i in whole], means, defaults, fields) if whole else None
         if len(whole) == len(rows):
-            entry.update(chosen)
-        elif chosen is not None:
+            entry.update(choice)
+        elif choice is not None:
             # the rule applied to the points with every seed: what the suite runs at until
             # the grid is complete, and said to be provisional wherever it is shown
-            entry["provisional"] = chosen["chosen"]
+            entry["provisional"] = choice["chosen"]
         agents[agent] = entry
     record = {
         "suite": spec.suite,
@@ -335,7 +340,7 @@ def tuning_markdown(record: dict[str, Any]) -> str:
             ]
             mean = row["mean_auc_normalized"]
             last = [r["last_point"] for r in row["runs"]]
-            full = {k: row["settings"].get(k, a["default"][k]) for k in a["fields"]}
+            full = _full(row["settings"], a["default"], a["fields"])
             label = row["label"]
             if a["chosen"] is not None and full == a["chosen"]:
                 label = f"**{label}** (chosen{', at the grid edge' if a['at_grid_edge'] else ''})"
