@@ -133,10 +133,18 @@ TUNING: dict[str, TuningSpec] = {
             # the top and progressive at the higher lr, so a fifth point steps beyond
             # again (scratch 5.6e-3, progressive lr 2.8e-3), and fine-tune-all, whose
             # best is inside its grid, refines it (2e-3, between 1.4e-3 and 2.8e-3).
-            "scratch": line("lr", (3.5e-4, 7e-4, 1.4e-3, 2.8e-3, 5.6e-3)),
-            "finetune-all": line("lr", (3.5e-4, 7e-4, 1.4e-3, 2.8e-3, 2e-3)),
+            # At 5 points progressive's best was again its highest lr, so a sixth point
+            # steps beyond it (lr 5.6e-3); the baselines, whose best is inside their
+            # grids, refine between the best and its better neighbour (scratch 2e-3,
+            # fine-tune-all 1.7e-3), so every agent keeps the same number of runs.
+            "scratch": line("lr", (3.5e-4, 7e-4, 1.4e-3, 2.8e-3, 5.6e-3, 2e-3)),
+            "finetune-all": line("lr", (3.5e-4, 7e-4, 1.4e-3, 2.8e-3, 2e-3, 1.7e-3)),
             "progressive": line("alpha_init", (1.0, 0.1, 0.01))
-            + ({"alpha_init": 1.0, "lr": 1.4e-3}, {"alpha_init": 1.0, "lr": 2.8e-3}),
+            + (
+                {"alpha_init": 1.0, "lr": 1.4e-3},
+                {"alpha_init": 1.0, "lr": 2.8e-3},
+                {"alpha_init": 1.0, "lr": 5.6e-3},
+            ),
         },
         top=21.0,
     ),
