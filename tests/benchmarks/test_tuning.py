@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -231,3 +232,21 @@ def test_the_tuned_settings_reach_the_suites_cells_and_not_their_sources():
     # what the user gives wins over the tuned setting
     plan, _ = plan_runs(suite, get_budget("laptop"), base={"lr": 2e-4})
     assert {cfg.lr for wave in plan for cfg in wave if cfg.steps == 600_000} == {2e-4}
+
+
+def test_each_committed_record_is_what_its_spec_and_committed_runs_give(tmp_path):
+    """A committed record regenerates byte for byte from the spec's grids and the
+    committed runs, so a grid changed in code (a point added or dropped) cannot leave a
+    stale record behind; shown failing on a grid with one point less."""
+    records = sorted((ROOT / "docs/tuning").glob("*/tuning.json"))
+    assert records
+    for path in records:
+        spec = TUNING[json.loads(path.read_text())["suite"]]
+        copy = tmp_path / spec.suite
+        shutil.copytree(path.parent, copy)
+        tuning_record(spec, copy)
+        for name in ("tuning.json", "tuning.md"):
+            assert (copy / name).read_text() == (path.parent / name).read_text(), path
+        shorter = dataclasses.replace(spec, grids={a: p[:-1] for a, p in spec.grids.items()})
+        tuning_record(shorter, copy)
+        assert (copy / "tuning.json").read_text() != path.read_text()
