@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -745,7 +745,7 @@ SENSITIVITY_NAMES = {"afs": "AFS", "aps": "APS"}
 class Sensitivity:
     """One analysis (AFS or APS) of a cell's finished runs: per layer, the newest
     column's share (the target column's; the paper's AFS(i, k) and APS(i, k) for the last
-    k), as the mean over the runs that have the analysis with its 95% interval."""
+    k), as the mean over the runs that have the analysis with its calibrated interval."""
 
     cell: CellResult
     kind: str
@@ -759,6 +759,18 @@ def _newest_shares(data: dict[str, Any]) -> dict[str, list[float]] | None:
     if not layers or any(lay not in layers for lay in SENSITIVITY_LAYERS):
         return None
     return {lay: layers[lay]["columns"] for lay in SENSITIVITY_LAYERS}
+
+
+def _share_interval(values: list[float]) -> Estimate:
+    """A layer's mean share over runs with the calibrated interval of a cell's mean (the
+    one whose coverage is measured at the report's n), clipped to [0, 1], where a share
+    lives (clipping keeps every interval that covered the true mean)."""
+    if not values:
+        return Estimate(math.nan, math.nan, math.nan, 0)
+    est = mean_interval(values)
+    if not est.has_interval:
+        return est
+    return replace(est, lo=max(est.lo, 0.0), hi=min(est.hi, 1.0))
 
 
 def sensitivities(cells: list[CellResult], kind: str) -> list[Sensitivity]:
@@ -782,9 +794,7 @@ def sensitivities(cells: list[CellResult], kind: str) -> list[Sensitivity]:
         layers = {}
         for lay in SENSITIVITY_LAYERS:
             values = [s[lay][-1] for s in per_run if s[lay][-1] is not None]
-            layers[lay] = (
-                interval(np.array(values)) if values else Estimate(math.nan, math.nan, math.nan, 0)
-            )
+            layers[lay] = _share_interval(values)
         shares = {lay: [s[lay] for s in per_run] for lay in SENSITIVITY_LAYERS}
         out.append(Sensitivity(cell, kind, layers, shares, episodes))
     return out

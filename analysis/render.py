@@ -539,7 +539,8 @@ SENSITIVITY_NOTE = (
     "that layer of that column which halves the score towards the random floor, found by "
     "bisection; every noise level is scored over the episodes given. A share near 1: the "
     "target column does the work at that layer; near 0: the transferred columns do. Each "
-    "entry is the mean over a cell's analysed runs with its 95% bootstrap interval and n."
+    "entry is the mean over a cell's analysed runs with n and the interval of a cell's mean "
+    "(Student t at the calibrated level of the method section, clipped to [0, 1])."
 )
 
 

@@ -14,7 +14,7 @@ puts them together.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from analysis import figures as fig
 from analysis.cells import (
@@ -30,7 +30,7 @@ from analysis.cells import (
     table1,
 )
 from analysis.coverage import coverage_text
-from analysis.floors import load_floors
+from analysis.floors import Floor, load_floors
 from analysis.render import (
     Document,
     answer_lines,
@@ -46,10 +46,17 @@ from analysis.render import (
     write_markdown,
     write_text,
 )
-from analysis.results import DamagedResultsError, collect_runs, read_json, scan_damage
+from analysis.results import DamagedResultsError, Run, collect_runs, read_json, scan_damage
 from analysis.verdicts import rows_csv, summary_markdown, sync_writeup, verdict_rows
 
-__all__ = ["build_report", "collect_runs", "scan_damage", "CellResult", "DamagedResultsError"]
+__all__ = [
+    "build_report",
+    "report_cells",
+    "collect_runs",
+    "scan_damage",
+    "CellResult",
+    "DamagedResultsError",
+]
 
 
 def _check_damage(root: Path, allow_damaged: bool) -> list[str]:
@@ -101,6 +108,40 @@ def _write_tables(
     return seeds, table_rows
 
 
+class _Scored(NamedTuple):
+    runs: list[Run]
+    plan: dict[str, Any]
+    top_k: int
+    floors: dict[str, Floor]
+    cells: list[CellResult]
+
+
+def _score(root: Path, top_k: int | None) -> _Scored:
+    runs = collect_runs(root)
+    if not runs:  # an empty report with exit 0 would pass for a result
+        raise FileNotFoundError(
+            f"no run directories under {root} (a results root holds "
+            "<target>/<agent>[_from_<sources>]/seed<N>/ with config.json)"
+        )
+    plan = read_json(root / "plan.json") or {}
+    top_k = top_k or int(plan.get("top_k", 3))
+    grouped = group_cells(runs, plan)
+    targets = {c.target for c in grouped.values()}
+    loaded = load_floors(root, targets | {s for c in grouped.values() for s in c.sources})
+    cells = score_cells(grouped, {t: f.value for t, f in loaded.items()}, top_k)
+    return _Scored(runs, plan, top_k, loaded, cells)
+
+
+def report_cells(root: str | Path) -> list[CellResult]:
+    """The scored cells of the results under ``root``, as the report computes them
+    (same floors, same runs), without writing anything.
+
+    Raises:
+        FileNotFoundError: when ``root`` holds no run.
+    """
+    return _score(Path(root), None).cells
+
+
 def build_report(root: str | Path, top_k: int | None = None, allow_damaged: bool = False) -> Path:
     """Write the report for the results under ``root``; returns ``root/report``.
 
@@ -116,21 +157,10 @@ def build_report(root: str | Path, top_k: int | None = None, allow_damaged: bool
     if not root.is_dir():
         raise FileNotFoundError(f"no results directory at {root}")
     damaged = _check_damage(root, allow_damaged)
-    runs = collect_runs(root)
-    if not runs:  # an empty report with exit 0 would pass for a result
-        raise FileNotFoundError(
-            f"no run directories under {root} (a results root holds "
-            "<target>/<agent>[_from_<sources>]/seed<N>/ with config.json)"
-        )
+    runs, plan, top_k, loaded, cells = _score(root, top_k)
+    floors = {t: f.value for t, f in loaded.items()}
     out_dir = root / "report"
     out_dir.mkdir(exist_ok=True)
-    plan = read_json(root / "plan.json") or {}
-    top_k = top_k or int(plan.get("top_k", 3))
-    grouped = group_cells(runs, plan)
-    targets = {c.target for c in grouped.values()}
-    loaded = load_floors(root, targets | {s for c in grouped.values() for s in c.sources})
-    floors = {t: f.value for t, f in loaded.items()}
-    cells = score_cells(grouped, floors, top_k)
     domain = plan.get("domain") or (cells[0].target.split("/")[0] if cells else "unknown")
     summaries = agent_summaries(cells)
     seeds, table_rows = _write_tables(out_dir, plan, cells, summaries, domain, top_k)
