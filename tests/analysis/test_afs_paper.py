@@ -1,0 +1,87 @@
+"""The paper's AFS statements tested on the committed runs (analysis.afs_paper): each
+rule by hand on made-up shares, the two-cell rule ordered by forward transfer, and the
+committed page regenerated from the committed files (and changed by a damaged one)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from analysis.afs_paper import CLAIMS, afs_markdown, claim_rows
+from analysis.cells import SENSITIVITY_LAYERS, CellResult, Sensitivity
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _sens(target: str, runs: list[tuple[float, float, float, float]], ft: float = 0.1):
+    cell = CellResult("progressive-2col", ("pong_soup/pong",), target, forward_transfer=ft)
+    shares = {lay: [[1 - r[i], r[i]] for r in runs] for i, lay in enumerate(SENSITIVITY_LAYERS)}
+    return Sensitivity(cell, "afs", {}, shares, [])
+
+
+def _verdicts(found) -> dict[str, str]:
+    rows = claim_rows(found)[1:]
+    return {row[0]: row[3] for row in rows}
+
+
+def test_each_rule_by_hand():
+    hflip = [(0.2, 0.4, 0.9, 0.6), (0.3, 0.6, 0.1, 0.7), (0.1, 0.1, 0.1, 0.4)]
+    noisy = [(0.10, 0.0, 0.0, 0.5), (0.05, 0.0, 0.0, 0.5)]
+    found = {
+        ("pong-soup", "pong_soup/hflip"): _sens("pong_soup/hflip", hflip),
+        ("pong-soup", "pong_soup/noisy"): _sens("pong_soup/noisy", noisy),
+    }
+    got = list(_verdicts(found).values())
+    # conv1 and conv2 below 0.5: runs 1 and 3 (run 2's conv2 is 0.6)
+    assert got[0] == "mixed (2 of 3)"
+    # fc above 0.5: runs 1 and 2
+    assert got[1] == "mixed (2 of 3)"
+    # conv1 at least 0.1: the first run only (0.10 counts)
+    assert got[2] == "mixed (1 of 2)"
+    # the Atari cells are absent: not tested
+    assert got[3] == "not tested (no analysed run)"
+    rows = claim_rows(found)
+    assert "larger of conv1, conv2: 0.400, 0.600, 0.100" in rows[1][2]
+
+
+def test_the_two_cell_rule_puts_the_lower_transfer_first():
+    """The paper: less new vision, less transfer. Krull with the lower FT and the lower
+    conv shares agrees in all 4 pairs; swapping the FTs makes the same shares disagree."""
+    low = [(0.01, 0.01, 0.01, 0.5), (0.02, 0.02, 0.02, 0.5)]
+    high = [(0.2, 0.2, 0.2, 0.5), (0.3, 0.3, 0.3, 0.5)]
+
+    def found(ft_krull, ft_road):
+        return {
+            ("atari", "atari/krull"): _sens("atari/krull", low, ft_krull),
+            ("atari", "atari/road_runner"): _sens("atari/road_runner", high, ft_road),
+        }
+
+    assert list(_verdicts(found(-0.1, 0.2)).values())[3] == "agrees (4 of 4)"
+    assert list(_verdicts(found(0.3, 0.2)).values())[3] == "disagrees (0 of 4)"
+    assert len(CLAIMS) == 4
+
+
+def test_the_committed_page_is_generated_from_the_committed_runs(tmp_path):
+    """``docs/experiments/afs_vs_paper.md`` is what the committed folders give, byte for
+    byte; a copy of the Pong folder whose hflip seed-0 AFS has its columns swapped gives
+    another verdict for the reuse of vision (shown failing on a damaged file)."""
+    results = ROOT / "docs" / "results"
+    page = ROOT / "docs" / "experiments" / "afs_vs_paper.md"
+    assert afs_markdown(results) == page.read_text(), "rerun python -m analysis.afs_paper"
+    copy = tmp_path / "results" / "pong-soup"
+    shutil.copytree(results / "pong-soup", copy, ignore=shutil.ignore_patterns("report"))
+    afs = copy / "pong_soup-hflip" / "progressive_from_pong_soup-pong" / "seed0" / "afs.json"
+    data = json.loads(afs.read_text())
+    for layer in data["layers"].values():
+        layer["columns"] = layer["columns"][::-1]
+    afs.write_text(json.dumps(data))
+    damaged = claim_rows_of(afs_markdown(tmp_path / "results"))
+    committed = claim_rows_of(page.read_text())
+    assert len(committed) == len(damaged) == 2
+    assert damaged[0] != committed[0]  # the swapped run now leans on its own vision
+
+
+def claim_rows_of(text: str) -> list[str]:
+    table = text.split("## The paper's statements, tested", 1)[1]
+    return [line for line in table.splitlines() if line.startswith("| Pong to H-flip")]
