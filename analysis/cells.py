@@ -37,7 +37,6 @@ from analysis.stats import (
     ft_mean_interval,
     grouped_interval,
     improvement_interval,
-    interval,
     mean_interval,
     probability_of_improvement,
 )
@@ -389,11 +388,12 @@ def forgetting_rows(
     same-episode pair: the run's own ``forgetting_<source>.json`` and its source run's
     (the source run of its seed, or of its ``source_seed``). Each pair gives the run's
     loss (before - after) and its relative loss; a row holds their means over the pairs
-    with a 95% bootstrap interval and n (the number of pairs). Also returns the number of
-    cells left out because their runs have only evaluations of other episodes (an
-    ``eval_<source>.json`` of results made before that protocol), and a line for each
-    cell whose runs could not play the source task at all (their forgetting file
-    records why: a fine-tuned network whose head has the target's action count)."""
+    with the interval of a cell's mean (calibrated Student t) and n (the number of
+    pairs). Also returns the number of cells left out because their runs have only
+    evaluations of other episodes (an ``eval_<source>.json`` of results made before that
+    protocol), and a line for each cell whose runs could not play the source task at all
+    (their forgetting file records why: a fine-tuned network whose head has the target's
+    action count)."""
     out, omitted, unplayable = [], 0, []
     for c in cells:
         if not c.sources:
@@ -445,9 +445,9 @@ def forgetting_rows(
                 "episodes": int(sum(p[4] for p in pairs)),
                 "changed": int(sum(p[3] for p in pairs)),
                 "absolute": float(np.mean(absolute)),
-                "absolute_ci": interval(absolute),
+                "absolute_ci": mean_interval(absolute),
                 "relative": float(np.mean(relative)) if relative.size else math.nan,
-                "relative_ci": interval(relative) if relative.size else None,
+                "relative_ci": mean_interval(relative) if relative.size else None,
                 "relative_n": int(relative.size),
             }
         )

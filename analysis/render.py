@@ -66,8 +66,9 @@ FORGETTING_NOTE = (
     "show 0 episodes scored differently. Relative: lost / (before - the source's floor), "
     "not shown where the source run never rose above its floor. Every run of a cell is "
     "paired with the source run it started from (its own seed's, or the one shared source "
-    "run); lost and relative lost are means over those pairs with a 95% bootstrap "
-    "interval and n, and the episode count adds up all pairs' episodes."
+    "run); lost and relative lost are means over those pairs with n and the interval of a "
+    "cell's mean (Student t at the calibrated level of the method section), and the "
+    "episode count adds up all pairs' episodes."
 )
 
 MATRIX_FIELDS = (
