@@ -19,6 +19,7 @@ from analysis.cells import BASELINE, CellResult
 from analysis.results import Run, read_json
 from analysis.stats import Estimate, difference_interval
 from runstore.atomic import write_text
+from runstore.config import settings_label
 from runstore.rundir import RunDir, read_json_file
 
 __all__ = [
@@ -288,20 +289,17 @@ def tuning_glance(tuning: Path) -> str:
                 for row in a["grid"]
             )
             if a["chosen"] is None and a.get("provisional"):
-                chosen = f"*{_settings(a['provisional'])}* (provisional: runs missing)"
+                chosen = f"*{settings_label(a['provisional'])}* (provisional: runs missing)"
             elif a["chosen"] is None:
                 chosen = "not yet (runs missing)"
             else:
-                chosen = f"**{_settings(a['chosen'])}**" + (
+                chosen = f"**{settings_label(a['chosen'])}**" + (
                     " (grid edge)" if a["at_grid_edge"] else ""
                 )
-            lines.append(f"| {link} | {agent} | {grid} | {chosen} | {_settings(a['default'])} |")
+            lines.append(
+                f"| {link} | {agent} | {grid} | {chosen} | {settings_label(a['default'])} |"
+            )
     return "\n".join(lines) + "\n"
-
-
-def _settings(values: dict[str, float]) -> str:
-    """``{"alpha_init": 1.0, "lr": 0.0014}`` as ``alpha_init 1, lr 0.0014``."""
-    return ", ".join(f"{k} {v:g}" for k, v in values.items())
 
 
 def main() -> int:

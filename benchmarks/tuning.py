@@ -34,7 +34,7 @@ import numpy as np
 
 from methods import get_method
 from runstore.atomic import write_json, write_text
-from runstore.config import RunConfig, run_dir_for
+from runstore.config import RunConfig, run_dir_for, settings_label
 from runstore.rundir import RunDir
 
 __all__ = [
@@ -57,11 +57,6 @@ RULE = (
 def _tag(point: dict[str, float]) -> str:
     """The run directory's tag: ``tune-lr0.0007``, ``tune-alpha_init1-lr0.0014``."""
     return "tune-" + "-".join(f"{field}{value:g}" for field, value in point.items())
-
-
-def _label(point: dict[str, float]) -> str:
-    """A point as the record prints it: ``lr 0.0014``, ``alpha_init 1, lr 0.0014``."""
-    return ", ".join(f"{field} {value:g}" for field, value in point.items())
 
 
 @dataclass(frozen=True)
@@ -270,7 +265,7 @@ def tuning_record(spec: TuningSpec, root: str | Path) -> dict[str, Any]:
             rows.append(
                 {
                     "settings": dict(point),
-                    "label": _label(point),
+                    "label": settings_label(point),
                     "runs": runs,
                     "mean_auc_normalized": float(np.mean(aucs)) if aucs else None,
                 }

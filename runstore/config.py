@@ -38,6 +38,7 @@ __all__ = [
     "source_config",
     "source_seed_for",
     "finished_run_clash",
+    "settings_label",
 ]
 
 # RunConfig fields that say how a run was executed, not what it is
@@ -355,6 +356,16 @@ class RunConfig:
 
 
 _DEFAULTS = {f.name: f.default for f in dataclasses.fields(RunConfig)}
+
+
+def settings_label(settings: dict[str, float]) -> str:
+    """Settings as the tuning record and the README print them.
+
+    Example:
+        >>> settings_label({"alpha_init": 1.0, "lr": 0.0014})
+        'alpha_init 1, lr 0.0014'
+    """
+    return ", ".join(f"{field} {value:g}" for field, value in settings.items())
 
 
 def run_dir_for(root: str | Path, cfg: RunConfig) -> Path:
