@@ -248,6 +248,12 @@ def _suite_parsers(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="count source runs a shipped zoo column would stand in for (as xfer bench)",
     )
+    p.add_argument(
+        "--out",
+        default=None,
+        help="the results folder xfer bench would train into: its finished runs that the "
+        "sweep reuses are not counted, and any it would refuse are named",
+    )
     p.set_defaults(func=_cmd_plan)
 
 
@@ -402,6 +408,8 @@ def _cmd_plan(args: argparse.Namespace) -> int:
 
     seeds = _seeds(args)
     base = _suite_base(args, wandb=False)
+    if args.out and Path(args.out).exists() and not Path(args.out).is_dir():
+        raise CLIError(f"{args.out} is a file, not a results directory")
     print(
         plan_text(
             args.suite,
@@ -411,6 +419,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
             parallel=args.parallel,
             use_zoo=not args.train_sources,
             seeds=seeds,
+            out=args.out,
         )
     )
     return 0

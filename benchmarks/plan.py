@@ -132,6 +132,27 @@ def calibrated_speed(
     return rate, f"calibrated now ({CALIBRATION_STEPS:,} steps of scratch on {task})"
 
 
+def _reuse(root: Path, runs: list[Any]) -> tuple[list[Any], list[str]]:
+    """The runs finished under ``root`` that a sweep into it reuses, and why it would
+    refuse the others that are finished there (``runstore.admission.admit``'s reason)."""
+    from runstore.admission import AdmissionError, admit
+    from runstore.config import run_dir_for
+    from runstore.rundir import RunDir
+
+    reused, refused = [], []
+    for cfg in runs:
+        run = RunDir(run_dir_for(root, cfg))
+        if run.read_status().get("state") != "done":
+            continue
+        try:
+            admit(cfg, run)
+        except AdmissionError as err:
+            refused.append(str(err))
+        else:
+            reused.append(cfg)
+    return reused, refused
+
+
 def _hours(seconds: float) -> str:
     if not math.isfinite(seconds):
         return "n/a"
@@ -148,9 +169,12 @@ def plan_text(
     parallel: int | None = None,
     use_zoo: bool = True,
     seeds: int | None = None,
+    out: str | Path | None = None,
 ) -> str:
     """The plan of a sweep, as printed by ``xfer plan`` and the first lines of a sweep
-    (``seeds``: per cell, default the budget's)."""
+    (``seeds``: per cell, default the budget's). With ``out`` (the results folder ``xfer
+    bench`` would train into) its finished runs that the sweep reuses are not counted,
+    and those it would refuse are named (the sweep would stop on them)."""
     from benchmarks.budgets import get_budget
     from benchmarks.runner import _concurrency, plan_runs, seeds_for
     from benchmarks.suites import get_suite
@@ -172,8 +196,16 @@ def plan_text(
         and find_zoo_run(c, log=lambda *_: None)
     ]
     waves = [[c for c in w if c not in shipped] for w in waves]
+    reused, refused = _reuse(Path(out), [c for w in waves for c in w]) if out else ([], [])
+    waves = [[c for c in w if c not in reused] for w in waves]
     waves = [w for w in waves if w]
     runs = [c for w in waves for c in w]
+    reuse_lines = [f"{len(reused)} finished run(s) in {out} reused, not counted"] if out else []
+    reuse_lines += [f"refused (xfer bench would stop here): {r}" for r in refused[:3]]
+    if len(refused) > 3:
+        reuse_lines.append(f"... and {len(refused) - 3} more finished run(s) refused")
+    if not runs:
+        return "\n".join([f"{suite.name} at budget {budget.name}: nothing to train", *reuse_lines])
     first = runs[0].task
     frames = get_task(first).frames_per_step
     address = address or os.environ.get("RAY_ADDRESS")
@@ -191,6 +223,7 @@ def plan_text(
         + (f"; {len(shipped)} source run(s) from the zoo" if shipped else "")
         + ")",
         source_budget_line(budget, suite.domain),
+        *reuse_lines,
     ]
     if speed is None:
         total = sum(c.steps for c in runs)

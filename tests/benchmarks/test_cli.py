@@ -192,3 +192,14 @@ def test_out_of_range_hyperparameters_are_refused_before_anything_is_written(
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and says in err[0]
     assert not out.exists()
+
+
+def test_plan_refuses_an_out_that_is_a_file(tmp_path, capsys):
+    from benchmarks.cli import main as xfer
+
+    out = tmp_path / "results.txt"
+    out.write_text("not a folder")
+    code = xfer(["plan", "catch-soup", "--budget", "smoke", "--out", str(out)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "is a file, not a results directory" in err[0]
+    assert out.read_text() == "not a folder"

@@ -1,5 +1,7 @@
-"""`xfer plan`: totals by hand, the estimate's arithmetic, the calibration cache."""
+"""`xfer plan`: totals by hand, the estimate's arithmetic, the calibration cache, the runs
+an existing results folder saves."""
 
+import dataclasses
 import json
 
 import pytest
@@ -8,7 +10,7 @@ from benchmarks.budgets import BUDGETS
 from benchmarks.plan import RUN_OVERHEAD_S, SPEED_FACTORS, cache_path, estimate, plan_text
 from benchmarks.runner import plan_runs
 from benchmarks.suites import SUITES
-from runstore.config import RunConfig
+from runstore.config import RunConfig, run_dir_for
 
 
 def test_estimate_by_hand():
@@ -54,3 +56,30 @@ def test_plan_uses_the_cached_calibration_of_this_cluster(tmp_path, monkeypatch)
     hours, rem = divmod(int(expected), 3600)
     assert f"estimated wall time: {hours}h{rem // 60:02d}m" in text
     assert "1,500 agent steps/s (cached calibration of earlier" in text
+
+
+@pytest.mark.ray
+def test_plan_with_out_counts_only_what_a_sweep_into_it_would_train(tmp_path, monkeypatch):
+    """Finished runs in ``--out`` that the sweep reuses are not counted; a finished run
+    of another config is named as the refusal the sweep would stop on."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    waves, manifest = plan_runs(SUITES["pong-soup"], BUDGETS["laptop"], {})
+    before = plan_text("pong-soup", "laptop", calibrate=False)
+    targets = [RunConfig.from_dict(m["config"]) for m in manifest]
+    out = tmp_path / "results"
+    for cfg in targets[:2]:
+        run = run_dir_for(out, cfg)
+        run.mkdir(parents=True)
+        saved = cfg if cfg is targets[0] else dataclasses.replace(cfg, lr=cfg.lr * 2)
+        (run / "config.json").write_text(json.dumps({"run": saved.to_dict()}))
+        (run / "status.json").write_text(json.dumps({"state": "done", "env_steps": cfg.steps}))
+        (run / "curve.csv").write_text(
+            "env_steps,frames,episodes,episode_return_mean,wall_time\n"
+            f"0,0,1,-21.0,1.0\n{cfg.steps},{cfg.steps * 4},9,-20.0,2.0\n"
+        )
+    text = plan_text("pong-soup", "laptop", calibrate=False, out=out)
+    n_before = int(before.split(": ", 1)[1].split(" runs to train")[0])
+    assert f": {n_before - 1} runs to train" in text
+    assert f"1 finished run(s) in {out} reused, not counted" in text
+    assert "refused (xfer bench would stop here): " in text and "differs in ['lr']" in text
