@@ -132,15 +132,16 @@ def calibrated_speed(
     return rate, f"calibrated now ({CALIBRATION_STEPS:,} steps of scratch on {task})"
 
 
-def _reuse(root: Path, runs: list[Any]) -> tuple[list[Any], list[str]]:
-    """The runs finished under ``root`` that a sweep into it reuses, and why it would
-    refuse the others that are finished there (``runstore.admission.admit``'s reason)."""
+def _reuse(root: Path, waves: list[list[Any]]) -> tuple[list[list[Any]], list[str]]:
+    """The waves without the runs finished under ``root`` that a sweep into it reuses,
+    and the lines that say so, naming the finished runs it would refuse (another config,
+    or damaged: ``runstore.admission.admit``'s reason), on which the sweep would stop."""
     from runstore.admission import AdmissionError, admit
     from runstore.config import run_dir_for
     from runstore.rundir import RunDir
 
     reused, refused = [], []
-    for cfg in runs:
+    for cfg in (c for w in waves for c in w):
         run = RunDir(run_dir_for(root, cfg))
         if run.read_status().get("state") != "done":
             continue
@@ -150,7 +151,11 @@ def _reuse(root: Path, runs: list[Any]) -> tuple[list[Any], list[str]]:
             refused.append(str(err))
         else:
             reused.append(cfg)
-    return reused, refused
+    lines = [f"{len(reused)} finished run(s) in {root} reused, not counted"]
+    lines += [f"refused (xfer bench would stop here): {r}" for r in refused[:3]]
+    if len(refused) > 3:
+        lines.append(f"... and {len(refused) - 3} more finished run(s) refused")
+    return [[c for c in w if c not in reused] for w in waves], lines
 
 
 def _hours(seconds: float) -> str:
@@ -196,14 +201,9 @@ def plan_text(
         and find_zoo_run(c, log=lambda *_: None)
     ]
     waves = [[c for c in w if c not in shipped] for w in waves]
-    reused, refused = _reuse(Path(out), [c for w in waves for c in w]) if out else ([], [])
-    waves = [[c for c in w if c not in reused] for w in waves]
+    waves, reuse_lines = _reuse(Path(out), waves) if out else (waves, [])
     waves = [w for w in waves if w]
     runs = [c for w in waves for c in w]
-    reuse_lines = [f"{len(reused)} finished run(s) in {out} reused, not counted"] if out else []
-    reuse_lines += [f"refused (xfer bench would stop here): {r}" for r in refused[:3]]
-    if len(refused) > 3:
-        reuse_lines.append(f"... and {len(refused) - 3} more finished run(s) refused")
     if not runs:
         return "\n".join([f"{suite.name} at budget {budget.name}: nothing to train", *reuse_lines])
     first = runs[0].task
