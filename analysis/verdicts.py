@@ -294,7 +294,7 @@ def tuning_glance(tuning: Path) -> str:
                 chosen = "not yet (runs missing)"
             else:
                 chosen = f"**{settings_label(a['chosen'])}**" + (
-                    " (grid edge)" if a["at_grid_edge"] else ""
+                    f" (grid edge: {', '.join(a['at_grid_edge'])})" if a["at_grid_edge"] else ""
                 )
             lines.append(
                 f"| {link} | {agent} | {grid} | {chosen} | {settings_label(a['default'])} |"

@@ -215,18 +215,19 @@ def _choose(
 ) -> dict[str, Any]:
     """The choice among a complete grid's points by :data:`RULE`: the chosen point's full
     settings (every field the grid varies), whether they are today's defaults, and
-    whether a varied setting's chosen value is the lowest or highest its grid tried."""
+    the varied settings whose chosen value is the lowest or highest their grid tried."""
     full = [_full(p, defaults, varied) for p in points]
     best = max(means)
     tied = [i for i, m in enumerate(means) if m == best]
     default_point = {k: defaults[k] for k in varied}
     pick = next((i for i in tied if full[i] == default_point), tied[0])
     chosen = full[pick]
-    edge = any(
-        len({f[k] for f in full}) > 1
-        and chosen[k] in (min(f[k] for f in full), max(f[k] for f in full))
+    edge = [
+        k
         for k in varied
-    )
+        if len({f[k] for f in full}) > 1
+        and chosen[k] in (min(f[k] for f in full), max(f[k] for f in full))
+    ]
     return {"chosen": chosen, "default_is_chosen": chosen == default_point, "at_grid_edge": edge}
 
 
@@ -346,7 +347,12 @@ def tuning_markdown(record: dict[str, Any]) -> str:
             full = _full(row["settings"], a["default"], a["fields"])
             label = row["label"]
             if a["chosen"] is not None and full == a["chosen"]:
-                label = f"**{label}** (chosen{', at the grid edge' if a['at_grid_edge'] else ''})"
+                at = (
+                    f", {' and '.join(a['at_grid_edge'])} at the grid edge"
+                    if a["at_grid_edge"]
+                    else ""
+                )
+                label = f"**{label}** (chosen{at})"
             elif a["chosen"] is None and full == a.get("provisional"):
                 label = f"*{label}* (provisional: best with every seed so far)"
             if full == a["default"]:
@@ -358,13 +364,17 @@ def tuning_markdown(record: dict[str, Any]) -> str:
                 + (f"{np.mean(last):+.1f}" if last else "-")
                 + " |"
             )
-    edge = [a for a, v in record["agents"].items() if v["at_grid_edge"]]
+    edge = [
+        f"{a} ({', '.join(v['at_grid_edge'])})"
+        for a, v in record["agents"].items()
+        if v["at_grid_edge"]
+    ]
     if edge:
         lines += [
             "",
-            f"At the edge of its grid ({', '.join(edge)}): the chosen value of a setting is "
-            "the lowest or highest that agent's grid tried, so a further step was not tried "
-            "and might score higher.",
+            f"At the edge of its grid: {'; '.join(edge)}: the chosen value of each named "
+            "setting is the lowest or highest that agent's grid tried, so a further step was "
+            "not tried and might score higher.",
         ]
     if record["missing"]:
         lines += ["", f"Missing ({len(record['missing'])}): " + ", ".join(record["missing"])]

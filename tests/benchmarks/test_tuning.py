@@ -111,13 +111,13 @@ def test_the_record_chooses_the_best_mean_by_hand(tmp_path):
     agents = record["agents"]
     # each agent is chosen as soon as its own grid is complete
     assert agents["scratch"]["chosen"] == {"lr": 1.4e-3}
-    assert agents["scratch"]["at_grid_edge"] is True  # the last value of its grid
+    assert agents["scratch"]["at_grid_edge"] == ["lr"]  # the last value of its grid
     assert agents["scratch"]["default_is_chosen"] is False
     assert chosen_settings(agents["scratch"]) == {"lr": 1.4e-3}
     means = [row["mean_auc_normalized"] for row in agents["scratch"]["grid"]]
     assert means == pytest.approx([0.0, 0.25, 0.375])
     assert agents["finetune-all"]["chosen"] == {"lr": 7e-4}  # the tie keeps today's default
-    assert agents["finetune-all"]["at_grid_edge"] is False
+    assert agents["finetune-all"]["at_grid_edge"] == []
     assert chosen_settings(agents["finetune-all"]) == {}
     assert agents["progressive"]["chosen"] is None  # a run missing: no choice yet
     assert agents["progressive"]["at_grid_edge"] is None
@@ -129,7 +129,9 @@ def test_the_record_chooses_the_best_mean_by_hand(tmp_path):
         "pong_soup-pong/progressive_from_pong_soup-hflip/seed101_tune-alpha_init1-lr0.0014"
     ]
     md = (tmp_path / "tuning.md").read_text()
-    edge_row = "| scratch | **lr 0.0014** (chosen, at the grid edge) | 0.2500 | 0.5000 | 0.3750 |"
+    edge_row = (
+        "| scratch | **lr 0.0014** (chosen, lr at the grid edge) | 0.2500 | 0.5000 | 0.3750 |"
+    )
     assert edge_row in md
     assert "| finetune-all | **lr 0.0007** (chosen) (default) |" in md
     assert "| progressive | alpha_init 1, lr 0.0014 | 1.0000 | missing | 1.0000 |" in md
@@ -137,11 +139,11 @@ def test_the_record_chooses_the_best_mean_by_hand(tmp_path):
         "| progressive | *alpha_init 1* (provisional: best with every seed so far) (default) |"
         in md
     )
-    assert "At the edge of its grid (scratch)" in md
+    assert "At the edge of its grid: scratch (lr): " in md
     assert json.loads((tmp_path / "tuning.json").read_text()) == record
     # the last run arrives (0.25: the two-setting point's mean 0.625 wins over alpha_init
-    # 1 alone): the choice carries both settings, and the lr, tried only at the default
-    # and above, is at its grid's edge
+    # 1 alone): the choice carries both settings, and both are at their grid's edge
+    # (alpha_init 1 is the highest tried; the lr, tried only at the default and above)
     last = next(
         c for c in tuning_runs(spec) if c.seed == 101 and c.tag == "tune-alpha_init1-lr0.0014"
     )
@@ -150,9 +152,12 @@ def test_the_record_chooses_the_best_mean_by_hand(tmp_path):
     assert record["missing"] == []
     progressive = record["agents"]["progressive"]
     assert progressive["chosen"] == {"alpha_init": 1.0, "lr": 1.4e-3}
-    assert progressive["at_grid_edge"] is True and progressive["default_is_chosen"] is False
+    assert progressive["at_grid_edge"] == ["alpha_init", "lr"]
+    assert progressive["default_is_chosen"] is False
     assert chosen_settings(progressive) == {"lr": 1.4e-3}
-    assert "At the edge of its grid (scratch, progressive)" in (tmp_path / "tuning.md").read_text()
+    md = (tmp_path / "tuning.md").read_text()
+    assert "At the edge of its grid: scratch (lr); progressive (alpha_init, lr): " in md
+    assert "(chosen, alpha_init and lr at the grid edge)" in md
     # at the floor instead, alpha_init 1 alone (today's defaults) is chosen: nothing to set
     _fake_run_over(tmp_path, last, -21.0)
     progressive = tuning_record(spec, tmp_path)["agents"]["progressive"]
