@@ -173,6 +173,26 @@ BUDGETS: dict[str, Budget] = {
             "scaled up. Pong Soup only (`make bench-pong BUDGET=overnight`)."
         ),
     ),
+    "long": Budget(
+        "long",
+        steps={"pong_soup": 2_000_000, "labyrinth": 1_000_000},
+        reduced=True,
+        seeds={"pong_soup": 3, "labyrinth": 3},
+        source_seed={"pong_soup": 0, "labyrinth": 0},
+        source_steps={"pong_soup": 2_000_000, "labyrinth": 2_000_000},
+        aps_episodes={"pong_soup": 1, "labyrinth": 3},
+        aps_iterations={"pong_soup": 4},
+        notes=(
+            "the laptop matrix's agents and seeds at longer runs, for the experiments on "
+            "where we disagree with the paper: 2M agent steps a Pong Soup target run "
+            "(`xfer bench pong-white --budget long`: is white learnable at all, and does "
+            "anything transfer to it) and 1M a Labyrinth one (`xfer bench labyrinth "
+            "--budget long`: does progressive catch up with fine-tuning given 4x the "
+            "laptop's steps). The same cells, seeds and zoo columns as the laptop budget, "
+            "at the suite's tuned settings (tuned at 600k steps). A run's step count is "
+            "part of its identity, so these runs go into their own results folder."
+        ),
+    ),
     "gpu": Budget(
         "gpu",
         steps={

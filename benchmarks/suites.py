@@ -315,9 +315,29 @@ def _noise_suite() -> Suite:
     )
 
 
+def _white_suite() -> Suite:
+    cells = _soup_cells("pong_soup", ("pong",), ("white",), PONG_REDUCED_AGENTS)
+    smoke = _soup_cells("pong_soup", ("pong",), ("white",), ("scratch", "progressive"))
+    return Suite(
+        "pong-white",
+        "pong_soup",
+        cells,
+        cells,
+        smoke,
+        tuned=PONG_TUNED,
+        notes=(
+            "an experiment, not the paper's matrix: Pong Soup's white variant, left out of "
+            "the laptop matrix because no agent left its floor within 600k steps, with "
+            "baselines 1 and 3 and progressive-2col from the shipped pong column, at Pong "
+            "Soup's tuned settings; run it at the long budget (2M steps a run)."
+        ),
+    )
+
+
 SUITES: dict[str, Suite] = {
     "pong-soup": _soup_suite("pong-soup", "pong_soup"),
     "pong-noise": _noise_suite(),
+    "pong-white": _white_suite(),
     "catch-soup": _soup_suite("catch-soup", "catch_soup"),
     "atari": _atari_suite(),
     "labyrinth": _labyrinth_suite(),

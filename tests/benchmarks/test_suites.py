@@ -10,7 +10,7 @@ import pytest
 
 from benchmarks.budgets import BUDGETS, PAPER_SPACE, get_budget
 from benchmarks.runner import plan_runs
-from benchmarks.suites import SUITES, get_suite
+from benchmarks.suites import PONG_TUNED, SUITES, get_suite
 from runstore.config import run_dir_for, source_config
 
 
@@ -427,3 +427,37 @@ def test_the_noise_experiment_reuses_the_laptop_reports_noisy_runs():
     assert all(noise[p] == soup[p] for p in shared)
     committed = Path(__file__).resolve().parents[2] / "docs" / "results" / "pong-soup"
     assert all((committed / p / "status.json").is_file() for p in shared)
+
+
+def test_the_long_budget_runs_white_and_labyrinth_at_longer_steps_in_their_own_folders():
+    """pong-white at the long budget: white from the shipped pong column, the laptop's
+    agents and 3 seeds at 2M steps and Pong Soup's tuned settings; Labyrinth's laptop
+    cells at 1M. A finished laptop run at the same path is refused for its step count
+    (so a copy of a laptop report cannot pass for the long runs)."""
+    from pathlib import Path
+
+    from runstore.config import RunConfig, finished_run_clash
+
+    long = get_budget("long")
+    white, _ = plan_runs(get_suite("pong-white"), long)
+    targets = [c for w in white for c in w if c.task == "pong_soup/white"]
+    assert len(targets) == 9 and {c.steps for c in targets} == {2_000_000}
+    assert {c.agent for c in targets} == {"scratch", "finetune-all", "progressive"}
+    assert {c.seed for c in targets} == {0, 1, 2}
+    for cfg in targets:
+        for field, value in PONG_TUNED.get(cfg.agent, {}).items():
+            assert getattr(cfg, field) == value
+        assert cfg.sources in ((), ("pong_soup/pong",))
+        assert cfg.source_seed in (None, 0) and cfg.source_steps in (None, 2_000_000)
+    laby_long = [c for w in plan_runs(get_suite("labyrinth"), long)[0] for c in w]
+    laby_laptop = [c for w in plan_runs(get_suite("labyrinth"), get_budget("laptop"))[0] for c in w]
+    long_targets = [c for c in laby_long if c.steps == 1_000_000]
+    assert len(long_targets) == len([c for c in laby_laptop if c.steps == 250_000]) == 18
+    committed = Path(__file__).resolve().parents[2] / "docs" / "results" / "labyrinth"
+    cfg = long_targets[0]
+    run = run_dir_for(committed, cfg)
+    saved = json.loads((run / "config.json").read_text())["run"]
+    assert RunConfig.from_dict(saved).steps == 250_000
+    assert finished_run_clash(run, cfg) == ["steps"]
+    with pytest.raises(KeyError, match="no step count for domain 'atari'"):
+        plan_runs(get_suite("atari"), long)
