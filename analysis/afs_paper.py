@@ -20,9 +20,10 @@ from pathlib import Path
 
 from analysis.cells import SENSITIVITY_LAYERS, CellResult, Sensitivity, sensitivities
 from analysis.report import report_cells
+from analysis.results import read_json
 from runstore.atomic import write_text
 
-__all__ = ["CLAIMS", "Claim", "claim_rows", "afs_markdown", "verdict"]
+__all__ = ["CLAIMS", "Claim", "claim_rows", "afs_markdown", "verdict", "zero_fisher"]
 
 Shares = dict[str, float]  # layer -> the new column's share, one run
 CONVS = ("conv1", "conv2", "conv3")
@@ -116,6 +117,35 @@ def _per_run(s: Sensitivity) -> list[Shares]:
     return runs
 
 
+def zero_fisher(afs: dict) -> dict[str, tuple[int, int]]:
+    """Per layer, how many of the new column's features have zero Fisher, of how many: a
+    feature that is dead (constant over the states) or has no live path to the policy
+    (every feature it feeds, in its own column, dead). A conv layer whose column is dead
+    above it cannot reach the policy, however useful its features would be.
+
+    >>> zero_fisher({"fisher": {"conv1": [[0.2, 0.1], [0.0, 0.3]]}})
+    {'conv1': (1, 2)}
+    """
+    out = {}
+    for layer, columns in afs.get("fisher", {}).items():
+        newest = columns[-1]
+        out[layer] = (sum(1 for v in newest if v == 0), len(newest))
+    return out
+
+
+def _zero_text(cell: CellResult) -> str:
+    """``conv3 11/12, fc 194/256; ...`` per run (layers with none left out)."""
+    runs = []
+    for run in cell.finished:
+        data = read_json(run.path / "afs.json")
+        if not data:
+            continue
+        counts = zero_fisher(data)
+        shown = [f"{lay} {z}/{n}" for lay, (z, n) in counts.items() if z]
+        runs.append(", ".join(shown) or "none")
+    return "; ".join(runs)
+
+
 def _ft(cell: CellResult) -> str:
     if not math.isfinite(cell.forward_transfer) or cell.ft_ci is None:
         return "n/a"
@@ -153,7 +183,11 @@ def _table(rows: list[list[str]]) -> list[str]:
 def afs_markdown(results: Path) -> str:
     """The generated page: every committed report's progressive AFS, then the claims."""
     found: dict[tuple[str, str], Sensitivity] = {}
-    cell_rows = [["report", "source -> target", "FT [CI] (n)"] + list(SENSITIVITY_LAYERS)]
+    cell_rows = [
+        ["report", "source -> target", "FT [CI] (n)"]
+        + list(SENSITIVITY_LAYERS)
+        + ["new column's zero-Fisher features, per run"]
+    ]
     for folder in sorted(p.parent.name for p in results.glob("*/plan.json")):
         for s in sensitivities(report_cells(results / folder), "afs"):
             if s.cell.label != PROGRESSIVE:
@@ -162,6 +196,7 @@ def afs_markdown(results: Path) -> str:
             cell_rows.append(
                 [folder, f"{s.cell.source_label} -> {s.cell.target}", _ft(s.cell)]
                 + [s.layers[lay].text(2) for lay in SENSITIVITY_LAYERS]
+                + [_zero_text(s.cell)]
             )
     lines = [
         "# AFS of the committed reports beside the paper's (generated)",
@@ -172,7 +207,10 @@ def afs_markdown(results: Path) -> str:
         "run, over 1,000 states its trained policy visits (0: the policy leans on the "
         "transferred column there; 1: on its own features). Each entry: the mean over the "
         "cell's runs with the interval of a cell's mean (the reports' calibrated Student "
-        "t, clipped to [0, 1]) and n.",
+        "t, clipped to [0, 1]) and n. The last column counts, per run, the new column's "
+        "features whose Fisher is zero (dead: constant over the states; or cut off: every "
+        "feature they feed in their own column dead): a conv layer whose own column is "
+        "dead above it cannot reach the policy, so its share is zero whatever it learned.",
         "",
         "## Every progressive cell",
         "",
