@@ -107,8 +107,8 @@ def verdict(held: int, n: int) -> str:
 
 
 def _per_run(s: Sensitivity) -> list[Shares]:
-    """Each analysed run's new-column share per layer (runs with a layer undefined are
-    left out: every rule reads the conv layers, where no run here has one undefined)."""
+    """Each analysed run's new-column share per layer; a run with a layer undefined (all
+    its features dead in every column) is left out, and the verdict's count shows it."""
     runs = []
     for i in range(len(s.shares[SENSITIVITY_LAYERS[0]])):
         shares = {lay: s.shares[lay][i][-1] for lay in SENSITIVITY_LAYERS}
