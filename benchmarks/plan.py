@@ -3,8 +3,9 @@
 Prints the runs, the total agent steps and frames, and an estimated wall time on the
 cluster it would run on (``RAY_ADDRESS``, else this machine):
 
-- per-run speed: a short calibration run (a 1-column scratch run on the suite's first
-  task with the suite's settings) measured *on that cluster*, cached in
+- per-run speed: with ``--out``, what the finished runs in that folder measured
+  (:func:`measured_speed`); else a short calibration run (a 1-column scratch run on the
+  suite's first task with the suite's settings) measured *on that cluster*, cached in
   ``~/.cache/xfer-bench/throughput.json`` per cluster (address, CPUs, GPUs) and domain;
 - slower networks: multi-column and PathNet runs are scaled by the training-speed ratios
   measured on 2 cores (1 column 1.0, 2 columns 0.74, 4 columns 0.56, PathNet 0.47;
@@ -28,7 +29,14 @@ from typing import Any
 
 from runstore.atomic import write_json
 
-__all__ = ["SPEED_FACTORS", "RUN_OVERHEAD_S", "estimate", "plan_text", "cache_path"]
+__all__ = [
+    "SPEED_FACTORS",
+    "RUN_OVERHEAD_S",
+    "estimate",
+    "measured_speed",
+    "plan_text",
+    "cache_path",
+]
 
 # training speed of a run relative to a 1-column run (measured on 2 cores by xfer perf:
 # 0.34, 0.25, 0.19 and 0.16 of one raw-emulator core)
@@ -132,6 +140,39 @@ def calibrated_speed(
     return rate, f"calibrated now ({CALIBRATION_STEPS:,} steps of scratch on {task})"
 
 
+def measured_speed(root: Path, domain: str) -> tuple[float | None, str]:
+    """The 1-column training speed the finished runs under ``root`` measured in
+    ``domain``: each run's agent steps over its training wall time, divided by its
+    network's :data:`SPEED_FACTORS` entry, and the median over runs (None when there is
+    no such run). Shipped zoo columns restored into the folder are left out (their time
+    is not this folder's)."""
+    from runstore.config import RunConfig
+    from runstore.rundir import RunDir
+
+    speeds = []
+    for path in sorted(root.glob("*/*/seed*/status.json")):
+        run = RunDir(path.parent)
+        status = run.read_status()
+        steps, wall = status.get("env_steps"), status.get("wall_time")
+        if status.get("state") != "done" or not steps or not wall or run.zoo_marker.is_file():
+            continue
+        try:
+            cfg = RunConfig.from_dict(run.read_run_config())
+        except (OSError, KeyError, TypeError, ValueError):
+            continue
+        if cfg.task.split("/", 1)[0] == domain:
+            speeds.append(steps / wall / SPEED_FACTORS.get(_columns(cfg), SPEED_FACTORS[4]))
+    if not speeds:
+        return None, ""
+    speeds.sort()
+    mid = len(speeds) // 2
+    median = speeds[mid] if len(speeds) % 2 else (speeds[mid - 1] + speeds[mid]) / 2
+    return median, (
+        f"median of {len(speeds)} finished run(s) in {root}, each scaled to 1 column by "
+        "its network's factor"
+    )
+
+
 def _reuse(root: Path, waves: list[list[Any]]) -> tuple[list[list[Any]], list[str]]:
     """The waves without the runs finished under ``root`` that a sweep into it reuses,
     and the lines that say so, naming the finished runs it would refuse (another config,
@@ -213,7 +254,9 @@ def plan_text(
     if address:
         os.environ.setdefault("RAY_ADDRESS", address)
     concurrency = _concurrency(parallel, env_runners)
-    speed, source = calibrated_speed(suite.domain, first, base, address, calibrate)
+    speed, source = measured_speed(Path(out), suite.domain) if out else (None, "")
+    if speed is None:
+        speed, source = calibrated_speed(suite.domain, first, base, address, calibrate)
     from benchmarks.runner import source_budget_line
 
     lines = [

@@ -83,3 +83,44 @@ def test_plan_with_out_counts_only_what_a_sweep_into_it_would_train(tmp_path, mo
     assert f": {n_before - 1} runs to train" in text
     assert f"1 finished run(s) in {out} reused, not counted" in text
     assert "refused (xfer bench would stop here): " in text and "differs in ['lr']" in text
+
+
+def test_plan_with_out_estimates_from_the_speeds_its_finished_runs_measured(tmp_path, monkeypatch):
+    """Each finished run's steps over its training wall time, scaled to one column by its
+    network's factor, and the median over runs: 2,000 steps/s here (a 1-column run at
+    1,000 and one at 3,000, a 2-column run at 1,480, that is 2,000 for one column, 0.74
+    of it); a zoo column restored into the folder
+    and a run of another domain are left out; no calibration runs."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    out = tmp_path / "results"
+
+    def finished(cfg, steps_per_s, zoo=False):
+        run = run_dir_for(out, cfg)
+        run.mkdir(parents=True)
+        (run / "config.json").write_text(json.dumps({"run": cfg.to_dict()}))
+        status = {"state": "done", "env_steps": 600_000, "wall_time": 600_000 / steps_per_s}
+        (run / "status.json").write_text(json.dumps(status))
+        if zoo:
+            (run / "zoo.json").write_text("{}")
+
+    base = dict(steps=600_000, tag="measured")
+    finished(RunConfig(task="pong_soup/white", agent="scratch", seed=7, **base), 1000.0)
+    finished(RunConfig(task="pong_soup/black", agent="scratch", seed=7, **base), 3000.0)
+    prog = RunConfig(
+        task="pong_soup/zoom", agent="progressive", sources=("pong_soup/pong",), seed=7, **base
+    )
+    finished(prog, 1480.0)
+    finished(RunConfig(task="catch_soup/pong", agent="scratch", seed=7, **base), 9000.0)
+    finished(RunConfig(task="pong_soup/pong", agent="scratch", seed=8, **base), 9000.0, zoo=True)
+    from benchmarks.plan import measured_speed
+    from runstore.rundir import RunDir
+
+    assert RunDir(
+        run_dir_for(out, RunConfig(task="pong_soup/pong", seed=8, **base))
+    ).zoo_marker.is_file()
+    speed, source = measured_speed(out, "pong_soup")
+    assert speed == pytest.approx(2000.0) and "median of 3 finished run(s)" in source
+    text = plan_text("pong-soup", "laptop", calibrate=False, out=out)
+    assert "1-column training speed: 2,000 agent steps/s (median of 3 finished run(s)" in text
+    assert not cache_path().exists()  # nothing calibrated
