@@ -23,7 +23,7 @@ from analysis.report import report_cells
 from analysis.results import read_json
 from runstore.atomic import write_text
 
-__all__ = ["CLAIMS", "Claim", "claim_rows", "afs_markdown", "verdict", "zero_fisher"]
+__all__ = ["CLAIMS", "Claim", "afs_markdown", "claim_rows", "dead_layers", "verdict", "zero_fisher"]
 
 Shares = dict[str, float]  # layer -> the new column's share, one run
 CONVS = ("conv1", "conv2", "conv3")
@@ -50,6 +50,7 @@ class Claim:
     holds: Callable[..., bool]
     measure: Callable[[Shares], float]
     measure_name: str
+    layers: tuple[str, ...]  # the layers the rule reads
 
 
 CLAIMS: tuple[Claim, ...] = (
@@ -61,6 +62,7 @@ CLAIMS: tuple[Claim, ...] = (
         holds=lambda s: s["conv1"] < 0.5 and s["conv2"] < 0.5,
         measure=lambda s: max(s["conv1"], s["conv2"]),
         measure_name="larger of conv1, conv2",
+        layers=("conv1", "conv2"),
     ),
     Claim(
         paper="Pong to H-flip: the fully connected layer must be largely re-learned "
@@ -70,6 +72,7 @@ CLAIMS: tuple[Claim, ...] = (
         holds=lambda s: s["fc"] > 0.5,
         measure=lambda s: s["fc"],
         measure_name="fc",
+        layers=("fc",),
     ),
     Claim(
         paper="Pong to Noisy: some new low-level vision is relearned (the clean task's "
@@ -79,6 +82,7 @@ CLAIMS: tuple[Claim, ...] = (
         holds=lambda s: s["conv1"] >= 0.1,
         measure=lambda s: s["conv1"],
         measure_name="conv1",
+        layers=("conv1",),
     ),
     Claim(
         paper="Atari: the most negative transfer coincides with complete dependence on "
@@ -90,20 +94,35 @@ CLAIMS: tuple[Claim, ...] = (
         holds=lambda lower, higher: mean_conv(lower) < mean_conv(higher),
         measure=mean_conv,
         measure_name="mean of conv1-conv3",
+        layers=CONVS,
     ),
 )
 
 
-def verdict(held: int, n: int) -> str:
-    """``agrees`` (every run or pair), ``disagrees`` (none) or ``mixed``, with the count.
+def verdict(held: int, n: int, dead: int = 0) -> str:
+    """``agrees`` (every run or pair), ``disagrees`` (none) or ``mixed``, with the count
+    and, where some runs (pairs) have a layer the rule reads dead in the new column, how
+    many: those follow or break the rule because the layer died, not by what it learned.
 
-    >>> verdict(3, 3), verdict(0, 9), verdict(1, 3)
-    ('agrees (3 of 3)', 'disagrees (0 of 9)', 'mixed (1 of 3)')
+    >>> verdict(3, 3), verdict(0, 9), verdict(2, 3, dead=2)
+    ('agrees (3 of 3)', 'disagrees (0 of 9)', 'mixed (2 of 3; 2 of the 3 with a dead layer)')
     """
     if n == 0:
         return "not tested (no analysed run)"
     word = "agrees" if held == n else "disagrees" if held == 0 else "mixed"
-    return f"{word} ({held} of {n})"
+    tail = f"; {dead} of the {n} with a dead layer" if dead else ""
+    return f"{word} ({held} of {n}{tail})"
+
+
+def dead_layers(s: Shares, layers: tuple[str, ...]) -> list[str]:
+    """The layers among ``layers`` where the new column's share is exactly 0: every one
+    of its features there has zero Fisher (dead, or cut off from the policy), so the
+    share says that the layer died, not that the policy chose the transferred column.
+
+    >>> dead_layers({"conv1": 0.0, "conv2": 2e-06, "fc": 0.4}, ("conv1", "conv2"))
+    ['conv1']
+    """
+    return [lay for lay in layers if s[lay] == 0.0]
 
 
 def _per_run(s: Sensitivity) -> list[Shares]:
@@ -152,6 +171,12 @@ def _ft(cell: CellResult) -> str:
     return cell.ft_ci.text(3)
 
 
+def _value(claim: Claim, shares: Shares) -> str:
+    """A run's value for the rule, ``0.000 (conv1, conv2 dead)`` where layers died."""
+    dead = dead_layers(shares, claim.layers)
+    return f"{claim.measure(shares):.3f}" + (f" ({', '.join(dead)} dead)" if dead else "")
+
+
 def claim_rows(found: dict[tuple[str, str], Sensitivity]) -> list[list[str]]:
     """The claims table: paper, rule, each run's value (or each pair's), verdict."""
     rows = [["the paper", "our rule", "per run (the rule's quantity)", "verdict"]]
@@ -165,12 +190,18 @@ def claim_rows(found: dict[tuple[str, str], Sensitivity]) -> list[list[str]]:
         trials = list(itertools.product(*runs))
         values = "; ".join(
             (f"{s.cell.target} (FT {s.cell.forward_transfer:+.3f}): " if len(sens) > 1 else "")
-            + ", ".join(f"{claim.measure(r):.3f}" for r in rs)
+            + ", ".join(_value(claim, r) for r in rs)
             for s, rs in zip(sens, runs, strict=True)
         )
         held = sum(bool(claim.holds(*t)) for t in trials)
+        dead = sum(any(dead_layers(r, claim.layers) for r in t) for t in trials)
         rows.append(
-            [claim.paper, claim.rule, f"{claim.measure_name}: {values}", verdict(held, len(trials))]
+            [
+                claim.paper,
+                claim.rule,
+                f"{claim.measure_name}: {values}",
+                verdict(held, len(trials), dead),
+            ]
         )
     return rows
 
@@ -223,7 +254,10 @@ def afs_markdown(results: Path) -> str:
         "sampled settings at 40M steps (Atari: 3-column nets); ours are 2-column nets at "
         "600k steps (Atari 1M) on 3 seeds, so a disagreement says what our runs do, not "
         "that the paper's runs did otherwise. The rules' thresholds were set after seeing "
-        "the data: the per-run values are printed so a reader can judge each margin.",
+        "the data: the per-run values are printed so a reader can judge each margin. A run "
+        "marked dead (a layer the rule reads has a share of exactly 0: every feature of the "
+        "new column there has zero Fisher) follows or breaks the rule because that layer "
+        "died in training, not by what it learned; the verdict counts such runs.",
         "",
         *_table(claim_rows(found)),
         "",

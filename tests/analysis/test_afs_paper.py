@@ -85,3 +85,19 @@ def test_the_committed_page_is_generated_from_the_committed_runs(tmp_path):
 def claim_rows_of(text: str) -> list[str]:
     table = text.split("## The paper's statements, tested", 1)[1]
     return [line for line in table.splitlines() if line.startswith("| Pong to H-flip")]
+
+
+def test_a_run_whose_layer_died_is_marked_and_counted():
+    """A share of exactly 0 at a layer the rule reads is a dead layer (every feature of
+    the new column there has zero Fisher): the run follows the vision-reuse rule because
+    its conv layers died, and the verdict says how many runs did; a share of 2e-6 is a
+    live layer that the policy barely uses, not a dead one."""
+    hflip = [(0.0, 0.0, 0.3, 0.6), (0.0, 2e-6, 0.2, 0.4), (0.6, 0.1, 0.1, 0.7)]
+    found = {("pong-soup", "pong_soup/hflip"): _sens("pong_soup/hflip", hflip)}
+    rows = claim_rows(found)
+    assert (
+        rows[1][2] == "larger of conv1, conv2: 0.000 (conv1, conv2 dead), 0.000 (conv1 dead), 0.600"
+    )
+    assert rows[1][3] == "mixed (2 of 3; 2 of the 3 with a dead layer)"
+    # the fc rule reads fc only, alive in every run: no run marked
+    assert rows[2][3] == "mixed (2 of 3)" and "dead" not in rows[2][2]
