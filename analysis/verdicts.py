@@ -39,6 +39,7 @@ DIFF = "AUC_n minus fine-tune-all [CI]"
 # scratch "does not learn" a target within the budget when its mean score over the last
 # 10% of its steps stays under this share of the way from the floor to the top
 LEARNED_SHARE = 0.1
+TAKE_OFF = "takes off sooner, not transfer"
 
 
 def _ci(est: Estimate | None, digits: int = 3, sign: bool = True) -> str:
@@ -107,6 +108,9 @@ def verdict_rows(cells: list[CellResult]) -> list[list[str]]:
         tune = next((c for c in cells if c.target == target and c.label == FINE_TUNE), None)
         learned = _scratch_learned(base)
         caveat = "scratch stays near the floor: FT measures take-off" if learned is False else ""
+        # where scratch never learned the target, a positive FT is an earlier take-off,
+        # not transfer as the paper measures it: the verdict says so
+        gain = TAKE_OFF if learned is False else "transfers"
         if base is not None and base.n:
             rows.append(
                 [
@@ -133,7 +137,7 @@ def verdict_rows(cells: list[CellResult]) -> list[list[str]]:
                     c.label,
                     str(c.n),
                     _ci(c.ft_ci, 3),
-                    _side(c.ft_ci, "transfers", "worse than scratch"),
+                    _side(c.ft_ci, gain, "worse than scratch"),
                     _ci(versus, 3) if versus is not None else "-",
                     versus_text,
                     _ci(c.asymptotic, _digits(c), sign=False),
@@ -179,7 +183,8 @@ def summary_markdown(cells: list[CellResult], coverage: str = "") -> str:
         "needs the interval to exclude 0; 'not supported' means it does not. Caveat "
         "'scratch stays near the floor': baseline 1's score over the last 10% of its steps "
         "is under a tenth of the way from the floor to the top, so FT measures how soon an "
-        "agent takes off, not transfer as the paper measures it. Intervals: "
+        "agent takes off, not transfer as the paper measures it, and an FT interval above 0 "
+        f"there reads '{TAKE_OFF}'. Intervals: "
         "Welch t at calibrated levels (the report's method section gives their coverage "
         "measured at this n). Final evaluation: 20 sampled episodes of each seed's final "
         "weights, played without RLlib.",

@@ -1,0 +1,41 @@
+"""The generated verdicts (analysis.verdicts): an FT interval above 0 reads 'transfers'
+only where scratch learned the target; where scratch stays near the floor it reads as
+an earlier take-off, with the caveat, as the overnight row's unlearned targets need."""
+
+from __future__ import annotations
+
+from analysis.cells import BASELINE, CellResult
+from analysis.stats import Estimate
+from analysis.verdicts import TAKE_OFF, verdict_rows
+
+T = "pong_soup/white"
+
+
+def _cells(scratch_end: float, ft: Estimate) -> list[CellResult]:
+    """Scratch ending at ``scratch_end`` on a Pong-scaled target (floor -20.2, top 21),
+    and progressive with forward transfer ``ft``."""
+    base = CellResult(BASELINE, (), T, floor=-20.2, top=21.0, aucs=[0.0] * 3)
+    base.asymptotic = Estimate(scratch_end, scratch_end - 1, scratch_end + 1, 3)
+    prog = CellResult("progressive-2col", ("pong_soup/pong",), T, floor=-20.2, top=21.0)
+    prog.aucs, prog.ft_ci = [0.2] * 3, ft
+    return [base, prog]
+
+
+def _row(cells: list[CellResult]) -> dict[str, str]:
+    rows = verdict_rows(cells)
+    return dict(zip(rows[0], rows[2], strict=True))  # progressive's row
+
+
+def test_an_ft_above_zero_is_transfer_only_where_scratch_learned():
+    up = Estimate(0.20, 0.05, 0.35, 3)
+    # floor + 0.1 x (top - floor) = -16.08: scratch at -19 has not learned, at -10 has
+    unlearned = _row(_cells(-19.0, up))
+    assert unlearned["vs scratch"] == TAKE_OFF
+    assert unlearned["caveat"].startswith("scratch stays near the floor")
+    learned = _row(_cells(-10.0, up))
+    assert learned["vs scratch"] == "transfers" and learned["caveat"] == ""
+    # an interval over 0 is 'not supported' either way; below 0 is worse either way
+    assert _row(_cells(-19.0, Estimate(0.1, -0.1, 0.3, 3)))["vs scratch"] == "not supported"
+    worse = Estimate(-0.2, -0.3, -0.1, 3)
+    assert _row(_cells(-19.0, worse))["vs scratch"] == "worse than scratch"
+    assert _row(_cells(-10.0, worse))["vs scratch"] == "worse than scratch"
