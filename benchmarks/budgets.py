@@ -39,12 +39,12 @@ class Budget:
     Attributes:
         name: the budget's name.
         steps: agent steps per run, by domain.
-        jobs: jobs per matrix cell: 1 = the default hyperparameters; more (the paper
+        jobs: jobs per matrix cell: 1 = the suite's settings (defaults, or tuned); more (the paper
             budget: 25) sample the paper's hyperparameter space, job j with seed j.
         top_k: jobs averaged per cell in the report (the paper: 3 of 25); with one job
             per cell every seed is averaged.
         seeds: seeds per cell, by domain (1 where not given): each seed is a run with
-            the default hyperparameters, its sources trained (or taken from the zoo) at
+            the suite's settings, its sources trained (or taken from the zoo) at
             the same seed. ``xfer bench --seeds N`` overrides it.
         reduced: if True the suite runs its reduced matrix (``Suite.reduced``).
         row: if True the suite runs its row matrix (``Suite.row``: Pong Soup's row from
@@ -136,7 +136,8 @@ BUDGETS: dict[str, Budget] = {
         aps_episodes={"pong_soup": 1, "atari": 2, "labyrinth": 3},
         aps_iterations={"pong_soup": 4},
         notes=(
-            "reduced matrix at the default hyperparameters: 5 seeds per cell on Catch Soup, 3 on "
+            "reduced matrix at each suite's settings (the library defaults, or the tuned ones "
+            "where a suite has a tuning record: Pong Soup): 5 seeds per cell on Catch Soup, 3 on "
             "Pong Soup, Atari and Labyrinth (--seeds N for more); 600k agent steps per Pong Soup "
             "target run (150k Catch, 400k Atari, 250k Labyrinth), about 7 minutes a Pong run on 2 "
             "cores. Pong Soup's first column is the shipped zoo column (seed 0, trained to >= +18) "
@@ -202,7 +203,7 @@ BUDGETS: dict[str, Budget] = {
             "labyrinth": 10_000_000,
         },
         seeds={"catch_soup": 3, "pong_soup": 3, "atari": 3, "labyrinth": 3},
-        notes="full matrices, 3 seeds per cell at the default hyperparameters, 10M steps",
+        notes="full matrices, 3 seeds per cell at each suite's settings, 10M steps",
         method_settings={"pathnet_population": 64},
     ),
     "paper": Budget(
