@@ -20,6 +20,7 @@ from analysis.cells import (
     mean_curve,
 )
 from analysis.paper import AGENT_ORDER
+from analysis.verdicts import scratch_learned
 
 __all__ = ["matrix_figure", "curves", "sensitivity_figures", "forgetting_figure", "summary_figure"]
 
@@ -92,6 +93,14 @@ def _short(task: str) -> str:
     return task.split("/", 1)[-1]
 
 
+def target_tick(cells: list[CellResult], target: str) -> str:
+    """A matrix column's label: the target's short name, flagged where scratch did not
+    learn it within the budget (there FT measures an earlier take-off, not transfer)."""
+    base = next((c for c in cells if c.target == target and c.label == BASELINE), None)
+    flag = "\n(scratch did not learn:\nFT = take-off)" if scratch_learned(base) is False else ""
+    return _short(target) + flag
+
+
 def matrix_figure(cells: list[CellResult], out_dir: Path) -> list[str]:
     """The transfer matrix as one grid: a row per agent and source chain, a column per
     target; each cell prints its measure with its interval and n, coloured by transfer
@@ -127,7 +136,7 @@ def matrix_figure(cells: list[CellResult], out_dir: Path) -> list[str]:
         norm=TwoSlopeNorm(vmin=0, vcenter=100, vmax=200),
         aspect="auto",
     )
-    ax.set_xticks(range(len(targets)), [_short(t) for t in targets])
+    ax.set_xticks(range(len(targets)), [target_tick(cells, t) for t in targets])
     ax.set_yticks(
         range(len(rows)),
         [

@@ -24,6 +24,7 @@ from runstore.rundir import RunDir, read_json_file
 
 __all__ = [
     "verdict_rows",
+    "scratch_learned",
     "summary_markdown",
     "sync_writeup",
     "rows_csv",
@@ -77,7 +78,10 @@ def _evaluations(runs: list[Run], digits: int = 1) -> str:
     return ", ".join(values) or "-"
 
 
-def _scratch_learned(base: CellResult | None) -> bool | None:
+def scratch_learned(base: CellResult | None) -> bool | None:
+    """Whether baseline 1 learned its target within the budget: its score over the last
+    10% of its steps at least :data:`LEARNED_SHARE` of the way from the floor to the top
+    (None where that cannot be said: no scratch cell, or no top)."""
     if base is None or base.asymptotic is None or not math.isfinite(base.top - base.floor):
         return None
     return base.asymptotic.value >= base.floor + LEARNED_SHARE * (base.top - base.floor)
@@ -106,7 +110,7 @@ def verdict_rows(cells: list[CellResult]) -> list[list[str]]:
         here = [c for c in cells if c.target == target and c.label != BASELINE]
         base = next((c for c in cells if c.target == target and c.label == BASELINE), None)
         tune = next((c for c in cells if c.target == target and c.label == FINE_TUNE), None)
-        learned = _scratch_learned(base)
+        learned = scratch_learned(base)
         caveat = "scratch stays near the floor: FT measures take-off" if learned is False else ""
         # where scratch never learned the target, a positive FT is an earlier take-off,
         # not transfer as the paper measures it: the verdict says so

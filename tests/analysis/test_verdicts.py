@@ -39,3 +39,11 @@ def test_an_ft_above_zero_is_transfer_only_where_scratch_learned():
     worse = Estimate(-0.2, -0.3, -0.1, 3)
     assert _row(_cells(-19.0, worse))["vs scratch"] == "worse than scratch"
     assert _row(_cells(-10.0, worse))["vs scratch"] == "worse than scratch"
+
+
+def test_the_matrix_figure_flags_a_target_scratch_did_not_learn():
+    from analysis.figures import target_tick
+
+    up = Estimate(0.20, 0.05, 0.35, 3)
+    assert target_tick(_cells(-19.0, up), T) == "white\n(scratch did not learn:\nFT = take-off)"
+    assert target_tick(_cells(-10.0, up), T) == "white"
