@@ -193,10 +193,25 @@ def _reuse(root: Path, waves: list[list[Any]]) -> tuple[list[list[Any]], list[st
         else:
             reused.append(cfg)
     lines = [f"{len(reused)} finished run(s) in {root} reused, not counted"]
+    lines += _sweeps_line(root)
     lines += [f"refused (xfer bench would stop here): {r}" for r in refused[:3]]
     if len(refused) > 3:
         lines.append(f"... and {len(refused) - 3} more finished run(s) refused")
     return [[c for c in w if c not in reused] for w in waves], lines
+
+
+def _sweeps_line(root: Path) -> list[str]:
+    """What the sweeps recorded in ``root`` cost so far (``sweeps.json``), if any."""
+    from runstore.sweeplog import sweep_time
+
+    t = sweep_time(root)
+    if not t.pieces:
+        return []
+    running = f", {t.open} still open" if t.open else ""
+    return [
+        f"sweeps so far into {root}: {t.pieces} piece(s){running}, {_hours(t.seconds)} of "
+        f"wall time, {t.trained} run(s) trained (sweeps.json)"
+    ]
 
 
 def _hours(seconds: float) -> str:

@@ -4,6 +4,7 @@ Layout under the results root::
 
     <root>/plan.json         the suite, budget and every planned run (for the report)
     <root>/floors.json       random-policy scores per task (the transfer floor)
+    <root>/sweeps.json       every sweep on the root: its commit, wall time and end
     <root>/<target>/<agent>[_from_<sources>]/seed<N>[_job<j>]/   one run (see training)
     <root>/report/           index.html, report.md, figures, transfer_matrix.csv
 
@@ -33,6 +34,7 @@ from runstore.admission import AdmissionError, admit
 from runstore.atomic import write_json
 from runstore.config import RunConfig, run_dir_for, source_config
 from runstore.rundir import DamagedFileError, RunDir, SuiteLock, eval_file
+from runstore.sweeplog import SweepLog
 
 __all__ = [
     "plan_runs",
@@ -476,9 +478,12 @@ def run_suite(
         SuiteIncompleteError: at the end (after the report), when runs failed or are
             unfinished; it names them.
     """
+    from benchmarks.runsetup import provenance
+
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
-    with SuiteLock(root, log=log):
+    commit = provenance()["git_commit"]
+    with SuiteLock(root, log=log), SweepLog(root, suite_name, budget_name, commit) as sweep:
         return _run_suite_locked(
             suite_name,
             budget_name,
@@ -491,6 +496,7 @@ def run_suite(
             use_zoo,
             trainer_factory,
             seeds,
+            sweep,
         )
 
 
@@ -498,8 +504,11 @@ class _Tally:
     """A suite's count of finished runs, shown as a bar on a terminal or as log lines
     (elapsed time and an ETA from the runs trained so far)."""
 
-    def __init__(self, total: int, done_before: int, name: str, log: Any) -> None:
+    def __init__(
+        self, total: int, done_before: int, name: str, log: Any, sweep: SweepLog | None = None
+    ) -> None:
         self.total, self.finished, self.trained = total, done_before, 0
+        self.sweep = sweep  # told of every run that ends (sweeps.json: the sweep's time)
         self.started = time.time()
         self.bar = Progress(total, name, unit="run", initial=done_before)
         self.log = self.bar.writer(log)
@@ -508,6 +517,9 @@ class _Tally:
         """``n`` runs trained together (a Ray Tune wave)."""
         self.finished += n
         self.trained += n
+        if self.sweep:
+            for _ in range(n):
+                self.sweep.run_ended(trained=True)
         self.bar.update_to(self.finished)
         if not self.bar.active:
             self.log(
@@ -518,6 +530,8 @@ class _Tally:
         """The run ``name`` ended (trained, or failed)."""
         self.finished += 1
         self.trained += trained
+        if self.sweep:
+            self.sweep.run_ended(trained)
         self.bar.update_to(self.finished, last=name)
         if not self.bar.active:
             elapsed = time.time() - self.started
@@ -544,6 +558,7 @@ def _run_suite_locked(
     use_zoo: bool,
     trainer_factory: TrainerFactory | None,
     seeds: int | None,
+    sweep: SweepLog | None = None,
 ) -> Path:
     from benchmarks.runsetup import TrainingError
     from benchmarks.zoo import take_from_zoo
@@ -563,7 +578,7 @@ def _run_suite_locked(
         f"{done_before} already done"
     )
     log(source_budget_line(budget, suite.domain))
-    tally = _Tally(total, done_before, suite.name, log)
+    tally = _Tally(total, done_before, suite.name, log, sweep)
     log = tally.log
     concurrency = _concurrency(parallel, max((c.env_runners for c in all_runs), default=1))
     target_dirs = {run_dir_for(root, RunConfig.from_dict(m["config"])) for m in manifest}

@@ -83,6 +83,19 @@ def test_plan_with_out_counts_only_what_a_sweep_into_it_would_train(tmp_path, mo
     assert f": {n_before - 1} runs to train" in text
     assert f"1 finished run(s) in {out} reused, not counted" in text
     assert "refused (xfer bench would stop here): " in text and "differs in ['lr']" in text
+    assert "sweeps so far" not in text  # no sweeps.json: nothing to say
+    # two earlier sweeps into the folder, one killed: their pieces add up (1 h + 30 min)
+    (out / "sweeps.json").write_text(
+        json.dumps(
+            [
+                {"started": 0, "last_seen": 3600, "ended": None, "trained": 5},
+                {"started": 9000, "last_seen": 10800, "ended": 10800, "trained": 2},
+            ]
+        )
+    )
+    text = plan_text("pong-soup", "laptop", calibrate=False, out=out)
+    line = f"sweeps so far into {out}: 2 piece(s), 1 still open, 1h30m of wall time, 7 run(s)"
+    assert line in text
 
 
 def test_plan_with_out_estimates_from_the_speeds_its_finished_runs_measured(tmp_path, monkeypatch):

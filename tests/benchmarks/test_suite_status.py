@@ -24,6 +24,7 @@ from benchmarks.runner import SuiteIncompleteError, plan_runs, run_suite
 from benchmarks.suites import get_suite
 from runstore.config import run_dir_for
 from runstore.rundir import SuiteLock, SuiteLockedError
+from runstore.sweeplog import read_sweeps
 
 SMOKE = [
     "catch-soup",
@@ -149,3 +150,11 @@ def test_run_suite_raises_naming_unfinished_runs(tmp_path):
     # DEN's source failed, so its targets never started: failed and missing are named
     states = sorted(p.split(": ", 1)[1].split(" ")[0] for p in info.value.problems)
     assert states == ["failed", "missing", "missing"]
+    # the sweep is in the root's sweep log, with how it ended and what it trained
+    (sweep,) = read_sweeps(tmp_path)
+    done = sum(
+        json.loads(st.read_text()).get("state") == "done"
+        for st in tmp_path.glob("*/*/*/status.json")
+    )
+    assert sweep["outcome"] == "failed (SuiteIncompleteError)" and sweep["suite"] == "catch-soup"
+    assert sweep["trained"] == done > 0 and sweep["ended"] >= sweep["last_seen"] >= sweep["started"]
