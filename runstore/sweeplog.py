@@ -22,7 +22,6 @@ Example:
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import time
@@ -33,6 +32,7 @@ from types import TracebackType
 from typing import Any
 
 from runstore.atomic import write_json
+from runstore.rundir import DamagedFileError, read_json_file
 
 __all__ = ["FILE", "SweepLog", "SweepTime", "read_sweeps", "sweep_time"]
 
@@ -43,17 +43,15 @@ def read_sweeps(root: str | Path) -> list[dict[str, Any]]:
     """The sweeps recorded in ``root`` ([] when none).
 
     Raises:
-        ValueError: the file exists but is not a JSON list of objects (naming the file).
+        DamagedFileError: the file exists but cannot be read, is not JSON, or is not a
+            list of objects (naming the file).
     """
     path = Path(root) / FILE
     if not path.is_file():
         return []
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise ValueError(f"{path}: unreadable ({err})") from None
+    data = read_json_file(path)
     if not isinstance(data, list) or not all(isinstance(x, dict) for x in data):
-        raise ValueError(f"{path}: not a list of sweep records")
+        raise DamagedFileError(f"{path}: not a list of sweep records")
     return data
 
 

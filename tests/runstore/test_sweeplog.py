@@ -65,6 +65,6 @@ def test_a_damaged_log_is_refused_naming_the_file(tmp_path):
     with pytest.raises(ValueError, match="sweeps.json: not a list"):
         SweepLog(tmp_path, "s", "b").__enter__()
     (tmp_path / FILE).write_text("[{")
-    with pytest.raises(ValueError, match="sweeps.json: unreadable"):
+    with pytest.raises(ValueError, match="sweeps.json: not valid JSON"):
         read_sweeps(tmp_path)
     assert (tmp_path / FILE).read_text() == "[{"  # left as it was found
