@@ -84,21 +84,23 @@ class SweepLog:
             "outcome": "running",
             "ended": None,
         }
+        # the file's records, this sweep's last; read once on entry (the caller holds the
+        # root's suite lock, so no other sweep writes the file meanwhile)
+        self.sweeps: list[dict[str, Any]] = []
 
     def _write(self) -> None:
-        sweeps = read_sweeps(self.path.parent)
-        sweeps[-1] = self.record
-        write_json(self.path, sweeps)
+        write_json(self.path, self.sweeps)
 
     def __enter__(self) -> SweepLog:
-        sweeps = read_sweeps(self.path.parent)
-        for old in sweeps:
+        self.sweeps = read_sweeps(self.path.parent)
+        for old in self.sweeps:
             if old.get("ended") is None:
                 old["ended"] = old.get("last_seen", old.get("started"))
                 old["outcome"] = "killed"
         now = self.clock()
         self.record.update(started=now, last_seen=now)
-        write_json(self.path, [*sweeps, self.record])
+        self.sweeps.append(self.record)
+        self._write()
         return self
 
     def run_ended(self, trained: bool) -> None:
