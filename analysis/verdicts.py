@@ -210,6 +210,7 @@ def sync_writeup(readme: Path, summary: str) -> bool:
 
 DOMAINS = {
     "pong-soup": "Pong Soup",
+    "pong-soup-row": "Pong Soup row (overnight)",
     "atari": "Atari",
     "labyrinth": "Labyrinth",
     "catch-soup": "Catch Soup (proxy)",
@@ -219,7 +220,11 @@ DOMAINS = {
 def glance_markdown(results: Path) -> str:
     """The top README's results table, from every ``results/*/report/verdicts.csv``:
     per domain and target, progressive-2col's and fine-tune-all's FT against scratch
-    with their verdicts, progressive minus fine-tune-all, n and the caveat."""
+    with their verdicts, progressive minus fine-tune-all, n and the caveat.
+
+    A target a later folder repeats with the same figures (the overnight row holds the
+    laptop report's hflip and noisy runs) is listed once, under the first folder; with
+    different figures it is listed under each."""
     import csv
 
     lines = [
@@ -227,6 +232,7 @@ def glance_markdown(results: Path) -> str:
         "progressive minus fine-tune-all (AUC_n) | caveat |",
         "|---|---|---|---|---|---|---|",
     ]
+    shown: dict[str, set[str]] = {}
     for folder, name in DOMAINS.items():
         path = results / folder / "report" / "verdicts.csv"
         if not path.is_file():
@@ -242,11 +248,16 @@ def glance_markdown(results: Path) -> str:
             def ft(r: dict) -> str:
                 return f"{r['FT vs scratch [CI]']}: {r['vs scratch']}"
 
+            cells = (
+                f"{prog['n']} | {ft(prog)} | {ft(tune)} | "
+                f"{prog[DIFF]}: {prog['vs fine-tune-all']} | {prog['caveat'] or '-'} |"
+            )
+            if cells in shown.get(target, set()):
+                continue
+            shown.setdefault(target, set()).add(cells)
             lines.append(
                 f"| [{name}](docs/results/{folder}/README.md) | {target.split('/', 1)[1]} | "
-                f"{prog['n']} | {ft(prog)} | {ft(tune)} | "
-                f"{prog[DIFF]}: {prog['vs fine-tune-all']} | "
-                f"{prog['caveat'] or '-'} |"
+                + cells
             )
     return "\n".join(lines) + "\n"
 

@@ -47,3 +47,48 @@ def test_the_matrix_figure_flags_a_target_scratch_did_not_learn():
     up = Estimate(0.20, 0.05, 0.35, 3)
     assert target_tick(_cells(-19.0, up), T) == "white\n(scratch did not learn:\nFT = take-off)"
     assert target_tick(_cells(-10.0, up), T) == "white"
+
+
+def test_the_glance_lists_a_target_two_folders_share_once(tmp_path):
+    """The overnight row holds the laptop report's hflip and noisy runs: the top README's
+    table lists such a target once; a target whose figures differ is listed per folder."""
+    import csv
+
+    from analysis.verdicts import DIFF, FINE_TUNE, glance_markdown
+
+    def write(folder: str, rows: dict[str, str]) -> None:
+        path = tmp_path / folder / "report" / "verdicts.csv"
+        path.parent.mkdir(parents=True)
+        cols = ["target", "agent", "n", "FT vs scratch [CI]", "vs scratch", DIFF]
+        cols += ["vs fine-tune-all", "caveat"]
+        with path.open("w", newline="") as f:
+            w = csv.DictWriter(f, cols)
+            w.writeheader()
+            for target, ft in rows.items():
+                for agent in ("progressive-2col", FINE_TUNE):
+                    w.writerow(
+                        {
+                            "target": target,
+                            "agent": agent,
+                            "n": "3",
+                            "FT vs scratch [CI]": ft,
+                            "vs scratch": "not supported",
+                            DIFF: "+0.1 [-0.1, +0.3]",
+                            "vs fine-tune-all": "not supported",
+                            "caveat": "",
+                        }
+                    )
+
+    write("pong-soup", {"pong_soup/hflip": "+0.2 [-0.1, +0.5]"})
+    write(
+        "pong-soup-row",
+        {"pong_soup/hflip": "+0.2 [-0.1, +0.5]", "pong_soup/black": "+0.4 [+0.1, +0.7]"},
+    )
+    lines = glance_markdown(tmp_path).splitlines()[2:]
+    assert [line.split(" | ")[1] for line in lines] == ["hflip", "black"]
+    assert "(docs/results/pong-soup/README.md) | hflip" in lines[0]
+    # the same target with other figures (other runs) is listed under each folder
+    (tmp_path / "pong-soup-row").rename(tmp_path / "row")
+    write("pong-soup-row", {"pong_soup/hflip": "+0.3 [+0.1, +0.5]"})
+    lines = glance_markdown(tmp_path).splitlines()[2:]
+    assert [line.split(" | ")[1] for line in lines] == ["hflip", "hflip"]
