@@ -97,7 +97,8 @@ def target_tick(cells: list[CellResult], target: str) -> str:
     """A matrix column's label: the target's short name, flagged where scratch did not
     learn it within the budget (there FT measures an earlier take-off, not transfer)."""
     base = next((c for c in cells if c.target == target and c.label == BASELINE), None)
-    flag = "\n(scratch did not learn:\nFT = take-off)" if scratch_learned(base) is False else ""
+    # lines of at most 16 characters: a column is 1.9 inches wide at the tick's 10 pt
+    flag = "\n(scratch did not\nlearn: FT is\ntake-off)" if scratch_learned(base) is False else ""
     return _short(target) + flag
 
 

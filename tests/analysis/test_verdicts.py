@@ -45,7 +45,9 @@ def test_the_matrix_figure_flags_a_target_scratch_did_not_learn():
     from analysis.figures import target_tick
 
     up = Estimate(0.20, 0.05, 0.35, 3)
-    assert target_tick(_cells(-19.0, up), T) == "white\n(scratch did not learn:\nFT = take-off)"
+    assert target_tick(_cells(-19.0, up), T) == "white\n(scratch did not\nlearn: FT is\ntake-off)"
+    # each line fits its column (1.9 inches at 10 pt: about 16 characters)
+    assert max(map(len, target_tick(_cells(-19.0, up), T).splitlines())) <= 16
     assert target_tick(_cells(-10.0, up), T) == "white"
 
 
