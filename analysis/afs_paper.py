@@ -219,16 +219,22 @@ def afs_markdown(results: Path) -> str:
         + list(SENSITIVITY_LAYERS)
         + ["new column's zero-Fisher features, per run"]
     ]
+    shown: set[tuple[str, ...]] = set()
     for folder in sorted(p.parent.name for p in results.glob("*/plan.json")):
         for s in sensitivities(report_cells(results / folder), "afs"):
             if s.cell.label != PROGRESSIVE:
                 continue
             found[(folder, s.cell.target)] = s
-            cell_rows.append(
-                [folder, f"{s.cell.source_label} -> {s.cell.target}", _ft(s.cell)]
+            row = (
+                [f"{s.cell.source_label} -> {s.cell.target}", _ft(s.cell)]
                 + [s.layers[lay].text(2) for lay in SENSITIVITY_LAYERS]
                 + [_zero_text(s.cell)]
             )
+            # a cell another folder holds too (the overnight row repeats the laptop
+            # report's runs) is listed once, under the first folder
+            if tuple(row) not in shown:
+                shown.add(tuple(row))
+                cell_rows.append([folder, *row])
     lines = [
         "# AFS of the committed reports beside the paper's (generated)",
         "",

@@ -101,3 +101,26 @@ def test_a_run_whose_layer_died_is_marked_and_counted():
     assert rows[1][3] == "mixed (2 of 3; 2 of the 3 with a dead layer)"
     # the fc rule reads fc only, alive in every run: no run marked
     assert rows[2][3] == "mixed (2 of 3)" and "dead" not in rows[2][2]
+
+
+def test_a_cell_two_folders_hold_is_listed_once(tmp_path):
+    """The overnight row repeats the laptop report's hflip and noisy runs: the page lists
+    each such progressive cell once; a copy whose runs differ is listed under each."""
+    results = ROOT / "docs" / "results"
+    for name in ("pong-soup", "pong-soup-row"):
+        shutil.copytree(
+            results / "pong-soup", tmp_path / name, ignore=shutil.ignore_patterns("report")
+        )
+
+    def listed() -> list[str]:
+        table = afs_markdown(tmp_path).split("## Every progressive cell", 1)[1]
+        table = table.split("## The paper's statements", 1)[0]
+        return [line.split(" | ")[0].lstrip("| ") for line in table.splitlines()[4:] if line]
+
+    assert listed() == ["pong-soup", "pong-soup"]  # hflip and noisy, once each
+    afs = "pong_soup-hflip/progressive_from_pong_soup-pong/seed0/afs.json"
+    data = json.loads((tmp_path / "pong-soup-row" / afs).read_text())
+    for layer in data["layers"].values():
+        layer["columns"] = layer["columns"][::-1]
+    (tmp_path / "pong-soup-row" / afs).write_text(json.dumps(data))
+    assert listed() == ["pong-soup", "pong-soup", "pong-soup-row"]
