@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from analysis.experiments import ARMS_BEGIN, EXPERIMENTS
 from analysis.verdicts import (
     BEGIN,
     END,
@@ -24,6 +25,7 @@ from analysis.verdicts import (
 REPO = Path(__file__).resolve().parents[2]
 RESULTS = sorted(p for p in (REPO / "docs" / "results").iterdir() if (p / "report").is_dir())
 WRITEUPS = [p / "README.md" for p in RESULTS] + [REPO / "README.md", REPO / "docs" / "den.md"]
+WRITEUPS += [REPO / "docs" / "experiments" / e.page for e in EXPERIMENTS]
 # a number followed by an interval: "0.05 [0.03, 0.07]", "110% [101, 120]"
 INTERVAL = re.compile(r"[-+]?\d[\d,]*(\.\d+)?%?x?\s*\[\s*[-+]?\d")
 
@@ -32,7 +34,7 @@ def _split_blocks(text: str) -> tuple[str, list[str]]:
     """The text with every generated block (either kind of marker) cut out, and the
     blocks cut."""
     blocks = []
-    for begin in (BEGIN, GLANCE_BEGIN, TUNING_BEGIN):
+    for begin in (BEGIN, GLANCE_BEGIN, TUNING_BEGIN, ARMS_BEGIN):
         while begin in text:
             head, rest = text.split(begin, 1)
             if END not in rest:
