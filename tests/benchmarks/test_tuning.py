@@ -69,6 +69,7 @@ def test_every_agent_gets_the_same_number_of_runs_on_distinct_directories():
 
 def test_the_tuning_task_and_seeds_are_held_out_of_every_committed_report():
     assert held_out_problems(PONG, ROOT / "docs/results") == []
+    assert held_out_problems(PONG, ROOT / "docs/experiments/runs") == []  # the experiments
     # the check can fail: a report's own target and seeds
     leaky = dataclasses.replace(PONG, target="pong_soup/hflip", seeds=(1, 100))
     problems = held_out_problems(leaky, ROOT / "docs/results")
