@@ -466,15 +466,22 @@ def method_text(
     )
 
 
-def answer_lines(summaries: list[AgentSummary]) -> list[str]:
+def answer_lines(summaries: list[AgentSummary], cells: list[CellResult] | None = None) -> list[str]:
     """The report's opening: per agent, its forward transfer, the paper's ratio where
     cells show it, and its probability of beating baseline 1, with their intervals, and
     whether the intervals support a difference from baseline 1 (the probability's
-    interval clear of 0.5)."""
+    interval clear of 0.5). Where scratch did not learn some of the agent's targets
+    within the budget (``cells`` given), the line says on how many: there FT measures
+    take-off, so "better than baseline 1" on those targets is not transfer."""
+    from analysis.verdicts import scratch_learned
+
+    bases = {c.target: c for c in cells or [] if c.label == BASELINE and not c.sources}
     lines = []
     for s in summaries:
         if s.label == BASELINE:
             continue
+        mine = {c.target for c in cells or [] if c.label == s.label}
+        unlearned = sum(scratch_learned(bases.get(t)) is False for t in mine)
         if s.ft_mean is None or s.p_improve is None:
             lines.append(f"{s.label}: no cell with a forward transfer yet.")
             continue
@@ -504,6 +511,12 @@ def answer_lines(summaries: list[AgentSummary]) -> list[str]:
             )
         else:
             text = "the intervals do not support a difference from baseline 1."
+        if unlearned and p.has_interval:  # an anecdote claims nothing to qualify
+            text += (
+                f" Scratch did not learn {unlearned} of its {len(mine)} targets within the "
+                "budget (the per-target caveat): there FT measures how soon an agent takes "
+                "off, not transfer as the paper measures it."
+            )
         lines.append(head + text)
     return lines
 

@@ -182,7 +182,7 @@ def build_report(root: str | Path, top_k: int | None = None, allow_damaged: bool
     doc = Document(
         title=f"xfer-bench report: {plan.get('suite', root.name)} "
         f"(budget {plan.get('budget', '?')})",
-        answer=answer_lines(summaries),
+        answer=answer_lines(summaries, cells),
         versus=progressive_against_baselines(cells),
         method=method_text(domain, top_k, seeds, plan.get("source_seed"), coverage),
         notes=_notes(plan),

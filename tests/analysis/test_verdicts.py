@@ -94,3 +94,22 @@ def test_the_glance_lists_a_target_two_folders_share_once(tmp_path):
     write("pong-soup-row", {"pong_soup/hflip": "+0.3 [+0.1, +0.5]"})
     lines = glance_markdown(tmp_path).splitlines()[2:]
     assert [line.split(" | ")[1] for line in lines] == ["hflip", "hflip"]
+
+
+def test_the_reports_answer_says_where_scratch_did_not_learn():
+    """An agent's opening line: 'better than baseline 1' over targets scratch never
+    learned is take-off; the line counts them (and says nothing where scratch learned)."""
+    from analysis.cells import AgentSummary
+    from analysis.render import answer_lines
+
+    up = Estimate(0.20, 0.05, 0.35, 3)
+    summary = AgentSummary(
+        "progressive-2col", 1, "3", ft_mean=up, ft_iqm=up, p_improve=Estimate(0.9, 0.6, 1, 3)
+    )
+    base_only = AgentSummary("baseline1-scratch", 1, "3", None, None, None)
+    unlearned = answer_lines([base_only, summary], _cells(-19.0, up))
+    assert len(unlearned) == 1 and "better than baseline 1" in unlearned[0]
+    assert "Scratch did not learn 1 of its 1 targets within the budget" in unlearned[0]
+    learned = answer_lines([base_only, summary], _cells(-10.0, up))
+    assert "Scratch did not learn" not in learned[0]
+    assert answer_lines([summary]) == [learned[0]]  # without cells: no count
