@@ -259,7 +259,7 @@ def _suite_parsers(sub: argparse._SubParsersAction) -> None:
 
 def _results_parsers(sub: argparse._SubParsersAction) -> None:
     """Commands that read a results root: report, analyze, learnability, ship-column,
-    floors."""
+    export, floors."""
     p = sub.add_parser("report", help="build the report from a results directory alone")
     p.add_argument("results_dir", help="results root (holds plan.json and run directories)")
     p.add_argument(
@@ -308,6 +308,15 @@ def _results_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--floors", required=True, help="results root whose floors.json to use")
     p.add_argument("--zoo", default=None, help="zoo folder (default: zoo/ or $XFER_ZOO)")
     p.set_defaults(func=_cmd_ship_column)
+
+    p = sub.add_parser(
+        "export",
+        help="copy a suite's finished runs without weights, checkpoints or logs (what a "
+        "committed report holds)",
+    )
+    p.add_argument("results_dir", help="a suite's results root (holds plan.json)")
+    p.add_argument("dest", help="a new folder (refused when it exists and is not empty)")
+    p.set_defaults(func=_cmd_export)
 
     p = sub.add_parser("floors", help="measure random-policy floors into RESULTS/floors.json")
     p.add_argument("results_dir", help="a results root (where floors.json lives)")
@@ -431,6 +440,20 @@ def _cmd_report(args: argparse.Namespace) -> int:
     out = build_report(args.results_dir, top_k=args.top_k, allow_damaged=args.allow_damaged)
     print((out / "table1.txt").read_text())
     print(f"report: {out / 'index.html'}")
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from runstore.export import KEPT_FILES, export_results
+
+    try:
+        count = export_results(args.results_dir, args.dest)
+    except ValueError as err:
+        raise CLIError(str(err)) from None
+    print(
+        f"exported {count} run directories ({KEPT_FILES}) and the plan into {args.dest}; "
+        f"`xfer report {args.dest}` builds its report"
+    )
     return 0
 
 
