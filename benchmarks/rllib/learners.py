@@ -12,6 +12,8 @@ rows that straddle fragments (see :mod:`benchmarks.vtrace`).
 
 from __future__ import annotations
 
+import os
+
 import torch
 from ray.rllib.algorithms.impala.torch.impala_torch_learner import IMPALATorchLearner
 from ray.rllib.algorithms.ppo.torch.ppo_torch_learner import PPOTorchLearner
@@ -34,6 +36,38 @@ def den_penalty(module) -> torch.Tensor | None:  # noqa: ANN001
 LEARNING_OFF_ATTR = "xfer_learning_off"
 
 
+# set to 1 (experiments only: a run's identity does not record it, so never mix such runs
+# into a suite's folder) to start RMSProp's squared-gradient average at the first
+# gradient's square instead of 0 (scripts/finetune_first_updates.py)
+WARM_RMSPROP_ENV = "XFER_RMSPROP_WARM"
+
+
+class WarmRMSprop(torch.optim.RMSprop):
+    """RMSProp whose squared-gradient average starts at the first gradient's square.
+
+    torch's RMSProp starts the average at 0, so its first update of a parameter is
+    ``lr * g / (sqrt((1 - alpha) * g**2) + eps)``, about ``lr / sqrt(1 - alpha)`` = 10 x lr
+    at alpha 0.99 whatever the gradient's size, and the next ones shrink towards lr over
+    about ``1 / (1 - alpha)`` updates. Started at ``g**2`` the first update is about lr.
+
+    Example:
+        >>> p = torch.nn.Parameter(torch.zeros(1))
+        >>> opt = WarmRMSprop([p], lr=1e-3, alpha=0.99, eps=1e-8)
+        >>> p.grad = torch.tensor([0.5]); opt.step()
+        >>> round(-p.item(), 6)
+        0.001
+    """
+
+    @torch.no_grad()
+    def step(self, closure=None):  # noqa: ANN001, ANN201
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None and len(self.state[p]) == 0:
+                    self.state[p]["step"] = torch.zeros((), dtype=torch.float32)
+                    self.state[p]["square_avg"] = p.grad.detach().square().clone()
+        return super().step(closure)
+
+
 class _RMSPropMixin:
     def apply_gradients(self, gradients_dict) -> None:  # noqa: ANN001
         # the curve check's replay samples with the final weights: the loss and its
@@ -46,7 +80,8 @@ class _RMSPropMixin:
         module = self._module[module_id]
         params = [p for p in self.get_parameters(module) if p.requires_grad]
         eps = float(config.learner_config_dict.get("rmsprop_eps", RMSPROP_EPS))
-        optimizer = torch.optim.RMSprop(
+        kind = WarmRMSprop if os.environ.get(WARM_RMSPROP_ENV) == "1" else torch.optim.RMSprop
+        optimizer = kind(
             params, lr=1e-3, alpha=RMSPROP_ALPHA, eps=eps, momentum=0.0, centered=False
         )
         self.register_optimizer(
