@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import torch
@@ -13,17 +12,8 @@ from methods.base import build_agent
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _script():
-    spec = importlib.util.spec_from_file_location(
-        "dead_units_at_init", ROOT / "scripts" / "dead_units_at_init.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_units_forced_dead_are_counted_and_the_widths_are_the_layers():
-    script = _script()
+def test_units_forced_dead_are_counted_and_the_widths_are_the_layers(load_script):
+    script = load_script("dead_units_at_init")
     env = make_env("catch_soup/pong")
     actions, channels = int(env.action_space.n), int(env.observation_space.shape[-1])
     env.close()
@@ -44,12 +34,12 @@ def test_units_forced_dead_are_counted_and_the_widths_are_the_layers():
     assert after["conv1"] == before["conv1"]  # the layers below are untouched
 
 
-def test_the_committed_page_is_its_json():
+def test_the_committed_page_is_its_json(load_script):
     """docs/experiments/dead_units_at_init.md is what its JSON gives (4 targets x 2
     networks x 3 seeds), byte for byte."""
     import json
 
-    script = _script()
+    script = load_script("dead_units_at_init")
     base = ROOT / "docs" / "experiments" / "dead_units_at_init"
     data = json.loads(base.with_suffix(".json").read_text())
     assert len(data["rows"]) == len(script.TASKS) * 2 * len(script.SEEDS)

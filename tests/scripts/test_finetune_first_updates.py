@@ -4,7 +4,6 @@ the page cannot drift from the runs; an edited curve changes the page."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 from pathlib import Path
@@ -14,17 +13,8 @@ RUNS = ROOT / "docs/experiments/runs/finetune-first-updates"
 PAGE = ROOT / "docs/experiments/finetune_first_updates"
 
 
-def _script():
-    spec = importlib.util.spec_from_file_location(
-        "finetune_first_updates", ROOT / "scripts" / "finetune_first_updates.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_the_committed_page_is_the_committed_runs(tmp_path):
-    s = _script()
+def test_the_committed_page_is_the_committed_runs(tmp_path, load_script):
+    s = load_script("finetune_first_updates")
     record = json.loads(PAGE.with_suffix(".json").read_text())
     curves = {arm: s.read_curve(RUNS / f"arm{i}") for i, (arm, _, _) in enumerate(s.ARMS)}
     assert json.dumps(curves, sort_keys=True) == json.dumps(record["curves"], sort_keys=True)
