@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
+from scriptload import load_script
 
 from envs import make_env
 from methods.base import build_agent
@@ -12,7 +13,7 @@ from methods.base import build_agent
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_units_forced_dead_are_counted_and_the_widths_are_the_layers(load_script):
+def test_units_forced_dead_are_counted_and_the_widths_are_the_layers():
     script = load_script("dead_units_at_init")
     env = make_env("catch_soup/pong")
     actions, channels = int(env.action_space.n), int(env.observation_space.shape[-1])
@@ -34,7 +35,7 @@ def test_units_forced_dead_are_counted_and_the_widths_are_the_layers(load_script
     assert after["conv1"] == before["conv1"]  # the layers below are untouched
 
 
-def test_the_committed_page_is_its_json(load_script):
+def test_the_committed_page_is_its_json():
     """docs/experiments/dead_units_at_init.md is what its JSON gives (4 targets x 2
     networks x 3 seeds), byte for byte."""
     import json

@@ -8,12 +8,14 @@ import json
 import shutil
 from pathlib import Path
 
+from scriptload import load_script
+
 ROOT = Path(__file__).resolve().parents[2]
 RUNS = ROOT / "docs/experiments/runs/finetune-first-updates"
 PAGE = ROOT / "docs/experiments/finetune_first_updates"
 
 
-def test_the_committed_page_is_the_committed_runs(tmp_path, load_script):
+def test_the_committed_page_is_the_committed_runs(tmp_path):
     s = load_script("finetune_first_updates")
     record = json.loads(PAGE.with_suffix(".json").read_text())
     curves = {arm: s.read_curve(RUNS / f"arm{i}") for i, (arm, _, _) in enumerate(s.ARMS)}
