@@ -222,6 +222,7 @@ def test_every_cli_command_is_registered():
         "ship-column",
         "plan",
         "tune",
+        "export",
     }
 
 
