@@ -29,6 +29,7 @@ from analysis.floors import Floor
 from analysis.paper import agent_label
 from analysis.results import Run, run_note, shown_state
 from analysis.stats import Estimate
+from analysis.verdicts import scratch_learned
 from runstore.atomic import write_text as atomic_write_text
 
 __all__ = [
@@ -473,8 +474,6 @@ def answer_lines(summaries: list[AgentSummary], cells: list[CellResult] | None =
     interval clear of 0.5). Where scratch did not learn some of the agent's targets
     within the budget (``cells`` given), the line says on how many: there FT measures
     take-off, so "better than baseline 1" on those targets is not transfer."""
-    from analysis.verdicts import scratch_learned
-
     bases = {c.target: c for c in cells or [] if c.label == BASELINE and not c.sources}
     lines = []
     for s in summaries:

@@ -46,19 +46,17 @@ ARMS = (
 
 
 def step0_scores(episodes: int) -> dict[str, list[float]]:
-    """Sampled episodes of black by the zoo column and by the fine-tune-all network built
-    from it (``methods.baselines.FinetuneAll``'s copy of the newest column), no update."""
+    """Sampled episodes of black by the zoo column and by the network fine-tune-all
+    builds from it (``methods.base.build_agent``, the suite's own builder), no update."""
     from agents import load_agent
-    from agents.progressive import ProgressiveNet
     from benchmarks.evaluate import play_episodes
+    from envs import make_env
+    from methods.base import build_agent
 
-    source = ProgressiveNet.load(str(ZOO))
-    net = ProgressiveNet(source.config, source.columns[-1].num_actions)
-    newest = f"columns.{source.num_columns - 1}."
-    net.columns[0].load_state_dict(
-        {k.split(".", 2)[2]: v for k, v in source.state_dict().items() if k.startswith(newest)}
-    )
-    net.eval()
+    env = make_env(TASK)
+    actions, channels = int(env.action_space.n), int(env.observation_space.shape[-1])
+    env.close()
+    net = build_agent("finetune-all", actions, in_channels=channels, sources=[str(ZOO)]).eval()
     column = load_agent(ZOO)
     column.eval()
     return {
