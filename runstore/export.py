@@ -6,9 +6,12 @@ A committed results folder (``docs/results/<suite>``) holds, per run, its JSON f
 beside them the suite's ``plan.json``, ``floors.json`` and ``sweeps.json``: everything
 ``xfer report`` reads, none of the megabytes of ``agent.pt``, RLlib checkpoints and
 wandb logs. :func:`export_results` copies exactly that, refuses a plan with unfinished
-runs (a report of a half-trained plan is not what a reader expects to be committed),
-and writes into a temporary folder beside the destination that it renames at the end,
-so an interrupted export leaves nothing half-written.
+runs (a report of a half-trained plan is not what a reader expects to be committed)
+and a plan whose runs still hold the weights their evaluations need but lack them (the
+suite's post-suite forgetting, AFS and APS not written yet: exported then, the report
+would silently leave them out), and writes into a temporary folder beside the
+destination that it renames at the end, so an interrupted export leaves nothing
+half-written.
 
 Example:
     xfer export results/pong-soup docs/results/pong-soup-row
@@ -22,9 +25,9 @@ import tempfile
 from pathlib import Path
 
 from runstore.config import RunConfig, run_dir_for
-from runstore.rundir import read_json_file
+from runstore.rundir import RunDir, read_json_file
 
-__all__ = ["export_results", "plan_run_dirs", "KEPT_FILES"]
+__all__ = ["export_results", "plan_run_dirs", "pending_evaluations", "KEPT_FILES"]
 
 # the suite-level files a report reads (plan.json required, the others when present)
 FOLDER_FILES = ("plan.json", "floors.json", "sweeps.json")
@@ -35,19 +38,42 @@ def _kept(path: Path) -> bool:
     return path.is_file() and (path.suffix == ".json" or path.name == "curve.csv")
 
 
+def pending_evaluations(run_dir: str | Path, cfg: RunConfig) -> list[str]:
+    """What the suite still has to write for a finished plan run whose weights are on
+    disk: its evaluation on its own task (``eval``), for a transfer run its forgetting
+    evaluation on its last source (``forgetting``), and its method's analyses (``afs``,
+    ``aps``). Empty when nothing is missing, or when the weights are gone (a published
+    folder, which can get no new evaluation and whose report says what it lacks)."""
+    from methods.base import get_method  # methods imports torch: only when exporting
+
+    run = RunDir(run_dir)
+    if not run.weights.is_file():
+        return []
+    missing = [] if run.eval(cfg.task).is_file() else ["eval"]
+    if cfg.sources and not run.forgetting_eval(cfg.sources[-1]).is_file():
+        missing.append("forgetting")
+    missing += [a for a in get_method(cfg.agent).analyses if not (run.path / f"{a}.json").is_file()]
+    return missing
+
+
 def plan_run_dirs(src: str | Path) -> list[Path]:
     """The run directories (relative to ``src``) of the plan's runs and of every run
     their ``config.json`` names as a source under ``src``, sorted.
 
     Raises:
         ValueError: ``src`` has no ``plan.json``, or some of its runs are missing or not
-            finished (the message counts them and names the first).
+            finished, or still lack evaluations the suite writes after training
+            (:func:`pending_evaluations`; each message counts them and names the first).
     """
     src = Path(src)
     if not (src / "plan.json").is_file():
         raise ValueError(f"{src} has no plan.json: not a suite's results folder")
     plan = read_json_file(src / "plan.json")
-    runs = {run_dir_for(src, RunConfig.from_dict(c["config"])) for c in plan.get("cells", [])}
+    configs = {}
+    for cell in plan.get("cells", []):
+        cfg = RunConfig.from_dict(cell["config"])
+        configs[run_dir_for(src, cfg)] = cfg
+    runs = set(configs)
     todo = sorted(runs)
     while todo:  # sources, and their sources (a 3-column net's chain)
         config = todo.pop() / "config.json"
@@ -70,6 +96,17 @@ def plan_run_dirs(src: str | Path) -> list[Path]:
         raise ValueError(
             f"{len(unfinished)} of {len(runs)} runs of {src} are not finished, first "
             f"{unfinished[0]}: finish the suite (rerun its xfer bench) before exporting"
+        )
+    pending = []
+    for run, cfg in sorted(configs.items()):
+        missing = pending_evaluations(run, cfg)
+        if missing:
+            pending.append(f"{run.relative_to(src)} ({', '.join(missing)})")
+    if pending:
+        raise ValueError(
+            f"{len(pending)} of {len(configs)} plan runs of {src} still lack evaluations "
+            f"the suite writes after training, first {pending[0]}: let its xfer bench "
+            "finish (a rerun writes them) before exporting"
         )
     return sorted(run.relative_to(src) for run in runs)
 

@@ -33,6 +33,10 @@ def _run(root: Path, cfg: RunConfig, state: str = "done", source: Path | None = 
     (d / "curve.csv").write_text("env_steps,episode_return_mean\n1000,0.5\n")
     (d / "status.json").write_text(json.dumps({"state": state}))
     (d / "afs.json").write_text('{"layers": {}}')
+    (d / f"eval_{cfg.task.replace('/', '-')}.json").write_text('{"mean": 0.5}')
+    if cfg.sources:  # what the suite writes after training: forgetting, AFS and APS
+        (d / f"forgetting_{cfg.sources[-1].replace('/', '-')}.json").write_text("{}")
+        (d / "aps.json").write_text("{}")
     files = [f"/elsewhere/results/{source.relative_to(root)}/agent.pt"] if source else []
     (d / "config.json").write_text(json.dumps({"run": cfg.to_dict(), "source_files": files}))
     return d
@@ -57,9 +61,13 @@ def test_the_export_holds_the_plans_runs_and_sources_without_weights(tmp_path):
     files = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
     runs = [run_dir_for("", c) for c in (SOURCE, *TARGETS)]
     want = ["floors.json", "plan.json"]
+    kept = ("afs.json", "config.json", "curve.csv", "status.json")
+    want += [str(r / f) for r in runs for f in kept]
     want += [
-        str(r / f) for r in runs for f in ("afs.json", "config.json", "curve.csv", "status.json")
+        str(r / f"eval_{c.task.replace('/', '-')}.json")
+        for r, c in zip(runs, (SOURCE, *TARGETS), strict=True)
     ]
+    want += [str(runs[2] / f) for f in ("aps.json", "forgetting_catch_soup-pong.json")]
     assert files == sorted(want)  # no agent.pt, checkpoint, wandb, .lock; no run off the plan
     assert (out / runs[1] / "curve.csv").read_text() == (src / runs[1] / "curve.csv").read_text()
     assert not list(tmp_path.glob(".out.*"))  # the temporary folder is gone
@@ -85,3 +93,21 @@ def test_the_cli_says_one_line_and_exits_non_zero(tmp_path, capsys):
     src = _folder(tmp_path / "results")
     assert main(["export", str(src), str(tmp_path / "out")]) == 0
     assert "exported 3 run directories" in capsys.readouterr().out
+
+
+def test_a_run_whose_post_suite_evaluations_are_pending_is_refused(tmp_path):
+    """A finished run with its weights on disk but without the forgetting evaluation or
+    an analysis the suite writes after the last run: the suite is still writing them, and
+    an export then would give a report without them. Without weights (a published folder)
+    nothing more can be written, and the export goes ahead."""
+    src = _folder(tmp_path / "results")
+    run = run_dir_for(src, TARGETS[1])
+    (run / "aps.json").unlink()
+    (run / "forgetting_catch_soup-pong.json").unlink()
+    with pytest.raises(
+        ValueError, match=r"1 of 2 plan runs .*progressive.*seed0 \(forgetting, aps\)"
+    ):
+        export_results(src, tmp_path / "out")
+    assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".out.*"))
+    (run / "agent.pt").unlink()
+    assert export_results(src, tmp_path / "out") == 3
