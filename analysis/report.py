@@ -174,7 +174,8 @@ def build_report(root: str | Path, top_k: int | None = None, allow_damaged: bool
         "sensitivity": fig.sensitivity_figures(sens, out_dir),
         "forgetting": fig.forgetting_figure(forget, out_dir),
     }
-    coverage = coverage_text(seeds) if seeds > 1 else ""
+    targets = len({c.target for c in cells})
+    coverage = coverage_text(seeds, targets=targets) if seeds > 1 else ""
     summary = summary_markdown(cells, coverage)
     write_text(out_dir / "summary.md", summary)
     write_text(out_dir / "verdicts.csv", rows_csv(verdict_rows(cells)))

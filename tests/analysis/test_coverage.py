@@ -110,3 +110,13 @@ def test_bimodal_shapes_are_measured_and_not_hidden():
     text = coverage_text(3, reps=800)
     assert "n = 3" in text and "modes" in text and "rank test" in text
     assert "rank test" not in coverage_text(5, reps=400)
+
+
+def test_the_summary_coverage_is_measured_at_the_reports_own_number_of_targets():
+    """A 7-target report's agent summaries average FT over 7 targets: the sentence gives
+    the coverage measured at 7, not at the 2 of the laptop reports; one target, none."""
+    text = coverage_text(3, reps=300, targets=7)
+    seven = coverage_summary(measure_coverage(3, 300, seed=4, targets=7))
+    want = f"over 7 targets, as in an agent's summary: FT {seven['ft']['unimodal_min']:.1%}"
+    assert want in text and "over 2 targets" not in text
+    assert "as in an agent's summary" not in coverage_text(3, reps=300, targets=1)
