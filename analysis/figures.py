@@ -73,6 +73,29 @@ def text_overlaps(fig: Any) -> list[tuple[str, str]]:
     return found
 
 
+def annotate_apart(ax: Any, points: list[tuple[float, float, str]], fontsize: int = 7) -> None:
+    """Label each point ``(x, y, text)`` beside it, moving a label that would overlap one
+    already placed to the next of a few offsets (right, below, above, left, further
+    down, further up); the last offset stays if all overlap, for :func:`_save` to flag."""
+    fig = ax.figure
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    offsets = [(4, 2, "left"), (4, -9, "left"), (4, 9, "left"), (-4, 2, "right")]
+    offsets += [(4, -18, "left"), (4, 18, "left")]
+    placed: list[Any] = []
+    for xv, yv, text in points:
+        for dx, dy, ha in offsets:
+            label = ax.annotate(
+                text, (xv, yv), xytext=(dx, dy), textcoords="offset points", ha=ha,
+                fontsize=fontsize,
+            )  # fmt: skip
+            box = label.get_window_extent(renderer)
+            if not any(box.overlaps(b) for b in placed) or (dx, dy) == offsets[-1][:2]:
+                placed.append(box)
+                break
+            label.remove()
+
+
 def _save(fig: Any, out_dir: Path, name: str) -> str:
     from runstore.atomic import atomic_write
 
@@ -246,11 +269,11 @@ def sensitivity_figures(found: dict[str, list[Sensitivity]], out_dir: Path) -> l
         xs = [p[0] for p in points]
         ys = [min(heat_value(c), 400) for _, c in points]
         ax.scatter(xs, ys)
-        for (_, c), xv, yv in zip(points, xs, ys, strict=True):
-            ax.annotate(f"{_short(c.target)} (n={c.n})", (xv, yv), fontsize=7)
         ax.set_xlabel("newest column's AFS share, mean over layers and runs")
         ax.set_ylabel("transfer % (FT as 100 + 100 FT; clipped at 400)")
         ax.axhline(100, color="grey", ls=":")
+        labels = [f"{_short(c.target)} (n={c.n})" for _, c in points]
+        annotate_apart(ax, list(zip(xs, ys, labels, strict=True)))
         names.append(_save(fig, out_dir, "transfer_vs_afs.png"))
     return names
 

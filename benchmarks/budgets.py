@@ -168,10 +168,11 @@ BUDGETS: dict[str, Budget] = {
             "progressive-2col, 3 seeds per cell, 600k steps a run (the suite's tuned "
             "settings): 63 target runs, of which the laptop report's 18 (hflip, noisy) are "
             "the same runs, reused when the suite runs on a copy of docs/results/pong-soup "
-            "holding them, so 45 are trained (10-12 minutes each on 2 cores with their "
-            "evaluations: 8-9 hours). The same steps as the laptop budget, so targets that "
-            "scratch does not learn within 600k steps are flagged in the report, not "
-            "scaled up. Pong Soup only (`make bench-pong BUDGET=overnight`)."
+            "holding them, so 45 are trained (5-18 minutes each on 2 cores; measured: 7 h 29 "
+            "min to 7 h 59 min with every evaluation, docs/results/pong-soup-row). The same "
+            "steps as the laptop budget, so targets that scratch does not learn within 600k "
+            "steps are flagged in the report, not scaled up. Pong Soup only "
+            "(`make bench-pong BUDGET=overnight`)."
         ),
     ),
     "long": Budget(

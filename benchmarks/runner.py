@@ -426,6 +426,23 @@ def source_budget_line(budget: Budget, domain: str) -> str:
     )
 
 
+def matrix_notes(suite: Suite, budget: Budget) -> str:
+    """The plan's note on the suite's matrices: the suite's own (its reduced and full
+    matrices), led, under a row budget, by what the row trains (a reader of the row's
+    report must not read the reduced matrix's targets as the row's)."""
+    if not (budget.row and suite.row):
+        return suite.notes
+    short = lambda task: task.split("/", 1)[1]  # noqa: E731
+    targets = sorted({short(c.target) for c in suite.row})
+    sources = sorted({short(s) for c in suite.row for s in c.sources})
+    agents = list(dict.fromkeys(c.agent for c in suite.row))
+    row = (
+        f"row (this budget's): first column on {', '.join(sources)}; all {len(targets)} "
+        f"targets ({', '.join(targets)}); agents {', '.join(agents)}. "
+    )
+    return row + suite.notes
+
+
 def _write_plan(root: Path, suite: Suite, budget: Budget, manifest: list[dict], seeds: int) -> None:
     write_json(
         root / "plan.json",
@@ -434,7 +451,7 @@ def _write_plan(root: Path, suite: Suite, budget: Budget, manifest: list[dict], 
             "domain": suite.domain,
             "budget": budget.name,
             "budget_notes": budget.notes,
-            "suite_notes": suite.notes,
+            "suite_notes": matrix_notes(suite, budget),
             # the paper's protocol reports its top jobs; seeds are all averaged
             "top_k": budget.top_k if budget.jobs > 1 else seeds,
             "jobs": budget.jobs,

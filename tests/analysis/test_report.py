@@ -390,3 +390,26 @@ def test_no_text_overlaps_in_the_figures_and_the_check_can_fail(tree):
     ax.text(0.52, 0.5, "another label", transform=ax.transAxes)  # over the first
     assert figures.text_overlaps(fig) == [("one label", "another label")]
     plt.close(fig)
+
+
+def test_point_labels_close_together_are_moved_apart():
+    """Scatter labels of points almost on top of each other (the row's white and zoom in
+    transfer_vs_afs.png) are placed without overlap; placed plainly, they overlap."""
+    from analysis import figures
+
+    plt = figures._plt()
+    points = [(0.10, 101.0, "white (n=3)"), (0.12, 101.5, "zoom (n=3)"), (0.11, 100.5, "noisy")]
+    fig, ax = plt.subplots(figsize=(5, 4))
+    ax.set_xlim(0, 0.3)
+    ax.set_ylim(95, 175)
+    for xv, yv, text in points:
+        ax.annotate(text, (xv, yv), fontsize=7)
+    assert figures.text_overlaps(fig)  # the fault the helper mends
+    plt.close(fig)
+    fig, ax = plt.subplots(figsize=(5, 4))
+    ax.set_xlim(0, 0.3)
+    ax.set_ylim(95, 175)
+    figures.annotate_apart(ax, points)
+    assert figures.text_overlaps(fig) == []
+    assert [t.get_text() for t in ax.texts] == [p[2] for p in points]
+    plt.close(fig)

@@ -462,3 +462,43 @@ def test_the_long_budget_runs_white_and_labyrinth_at_longer_steps_in_their_own_f
     assert finished_run_clash(run, cfg) == ["steps"]
     with pytest.raises(KeyError, match="no step count for domain 'atari'"):
         plan_runs(get_suite("atari"), long)
+
+
+def test_the_committed_row_is_the_suites_overnight_row():
+    """docs/results/pong-soup-row holds every run of the overnight row, finished, at the
+    identity the suite gives it now (so the row on a copy of it retrains nothing), and its
+    hflip and noisy runs are the laptop report's own files, byte for byte."""
+    from pathlib import Path
+
+    from runstore.config import RunConfig, finished_run_clash
+
+    results = Path(__file__).resolve().parents[2] / "docs" / "results"
+    row, laptop = results / "pong-soup-row", results / "pong-soup"
+    _, manifest = plan_runs(get_suite("pong-soup"), get_budget("overnight"))
+    assert len(manifest) == 63
+    for m in manifest:
+        cfg = RunConfig.from_dict(m["config"])
+        path = run_dir_for(row, cfg)
+        status = json.loads((path / "status.json").read_text())
+        assert status["state"] == "done" and finished_run_clash(path, cfg) == [], path
+    shared = [p for p in laptop.glob("pong_soup-*/*/seed*") if p.is_dir()]
+    assert len(shared) == 19  # 18 target runs and the zoo column's copy
+    for path in shared:
+        for f in path.iterdir():
+            assert (row / path.relative_to(laptop) / f.name).read_bytes() == f.read_bytes(), f
+
+
+def test_a_row_budgets_plan_says_the_row_not_only_the_reduced_matrix(tmp_path):
+    """The report prints the plan's matrix note: under the overnight row it must name the
+    row's 7 targets (the suite's own note is the reduced matrix's 2), and the committed
+    row's plan.json says so; other budgets keep the suite's note."""
+    from benchmarks.runner import matrix_notes
+
+    suite = get_suite("pong-soup")
+    row = matrix_notes(suite, get_budget("overnight"))
+    assert row.startswith("row (this budget's): first column on pong; all 7 targets (black,")
+    assert row.endswith(suite.notes) and "zoom" in row.split(suite.notes)[0]
+    assert matrix_notes(suite, get_budget("laptop")) == suite.notes
+    results = __import__("pathlib").Path(__file__).resolve().parents[2] / "docs" / "results"
+    plan = json.loads((results / "pong-soup-row" / "plan.json").read_text())
+    assert plan["suite_notes"] == row
