@@ -14,7 +14,7 @@ import torch
 
 from runstore.atomic import write_json
 from runstore.config import RunConfig
-from runstore.rundir import RunDir, eval_file
+from runstore.rundir import FORGETTING_SEED, RunDir, eval_file
 
 __all__ = [
     "FORGETTING_SEED",
@@ -26,10 +26,6 @@ __all__ = [
     "play_episodes_batched",
     "task_actions",
 ]
-
-# the forgetting protocol's episodes: the same for a source run and every target run on
-# it, so a network that computes what the source computed plays the very same episodes
-FORGETTING_SEED = 4242
 
 
 class CannotPlayError(ValueError):

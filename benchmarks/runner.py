@@ -32,8 +32,8 @@ from benchmarks.trainer import TrainerFactory
 from methods import get_method
 from runstore.admission import AdmissionError, admit
 from runstore.atomic import write_json
-from runstore.config import RunConfig, run_dir_for, source_config
-from runstore.rundir import DamagedFileError, RunDir, SuiteLock, eval_file
+from runstore.config import RunConfig, pending_evaluations, run_dir_for, source_config
+from runstore.rundir import RunDir, SuiteLock
 from runstore.sweeplog import SweepLog
 
 __all__ = [
@@ -234,41 +234,29 @@ def _after_run(
     run_dir = run_dir_for(root, cfg)
     if RunDir(run_dir).read_status().get("state") != "done":
         return
-    from benchmarks.evaluate import (
-        FORGETTING_SEED,
-        CannotPlayError,
-        evaluate_forgetting,
-        evaluate_run,
-    )
+    from benchmarks.evaluate import CannotPlayError, evaluate_forgetting, evaluate_run
 
-    if not eval_file(run_dir, cfg.task).is_file():
+    missing = pending_evaluations(run_dir, cfg, eval_episodes)
+    if "eval" in missing:
         evaluate_run(run_dir, episodes=eval_episodes, task=cfg.task)
     if cfg.sources:
         source = cfg.sources[-1]
         src_dir = run_dir_for(root, source_config(cfg))
         for side in (src_dir, run_dir):  # before, after
             side_run = RunDir(side)
-            out = side_run.forgetting_eval(source)
             if side_run.read_status().get("state") != "done":
                 continue
-            if out.is_file():  # kept if it is this protocol's (a shared source's, say)
-                try:
-                    old = side_run.read_json(out)
-                except DamagedFileError:
-                    old = {}  # evaluated again, replacing the damaged file
-                if "error" in old or (
-                    old.get("episodes") == eval_episodes and old.get("seed") == FORGETTING_SEED
-                ):
-                    continue
+            if side_run.has_forgetting_eval(source, eval_episodes):
+                continue  # kept: this protocol's (a shared source's, say)
             if not side_run.weights.is_file():  # a published folder keeps none
                 log(f"no forgetting evaluation for {side}: its weights are not on disk")
                 continue
             try:
                 evaluate_forgetting(side, source, eval_episodes)
             except CannotPlayError as err:  # e.g. heads replaced for another action count
+                out = side_run.forgetting_eval(source)
                 write_json(out, {"task": source, "error": str(err), "reason": err.reason})
-    analyses = get_method(cfg.agent).analyses
-    missing = [a for a in analyses if not (run_dir / f"{a}.json").is_file()]
+    missing = [a for a in get_method(cfg.agent).analyses if a in missing]
     if missing and not RunDir(run_dir).weights.is_file():
         log(f"no {'/'.join(missing).upper()} for {run_dir}: its weights are not on disk")
         return
@@ -432,9 +420,8 @@ def matrix_notes(suite: Suite, budget: Budget) -> str:
     report must not read the reduced matrix's targets as the row's)."""
     if not (budget.row and suite.row):
         return suite.notes
-    short = lambda task: task.split("/", 1)[1]  # noqa: E731
-    targets = sorted({short(c.target) for c in suite.row})
-    sources = sorted({short(s) for c in suite.row for s in c.sources})
+    targets = sorted({c.target.split("/", 1)[1] for c in suite.row})
+    sources = sorted({s.split("/", 1)[1] for c in suite.row for s in c.sources})
     agents = list(dict.fromkeys(c.agent for c in suite.row))
     row = (
         f"row (this budget's): first column on {', '.join(sources)}; all {len(targets)} "

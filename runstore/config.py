@@ -38,6 +38,7 @@ __all__ = [
     "source_config",
     "source_seed_for",
     "finished_run_clash",
+    "pending_evaluations",
     "settings_label",
 ]
 
@@ -424,6 +425,32 @@ def source_config(cfg: RunConfig) -> RunConfig | None:
         **method.source_settings(cfg),
         **execution,
     )
+
+
+def pending_evaluations(
+    run_dir: str | Path, cfg: RunConfig, eval_episodes: int | None = None
+) -> list[str]:
+    """What the suite writes after training that the run in ``run_dir`` still lacks:
+    its evaluation on its own task (``eval``), for a transfer run its forgetting
+    evaluation on its last source (``forgetting``: the forgetting protocol's, with
+    ``eval_episodes`` episodes when given, see :meth:`RunDir.has_forgetting_eval`), and
+    its method's analyses (``afs``, ``aps``). Whether they can still be written (the
+    weights on disk) is the caller's question: the suite writes them
+    (``benchmarks.runner``), an export refuses a run that could still get them
+    (:mod:`runstore.export`).
+
+    Example:
+        >>> import tempfile
+        >>> cfg = RunConfig("pong_soup/hflip", "finetune-all", ("pong_soup/pong",))
+        >>> pending_evaluations(tempfile.mkdtemp(), cfg)
+        ['eval', 'forgetting']
+    """
+    run = RunDir(run_dir)
+    missing = [] if run.eval(cfg.task).is_file() else ["eval"]
+    if cfg.sources and not run.has_forgetting_eval(cfg.sources[-1], eval_episodes):
+        missing.append("forgetting")
+    missing += [a for a in get_method(cfg.agent).analyses if not (run.path / f"{a}.json").is_file()]
+    return missing
 
 
 def finished_run_clash(run_dir: str | Path, cfg: RunConfig) -> list[str]:

@@ -24,10 +24,10 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from runstore.config import RunConfig, run_dir_for
+from runstore.config import RunConfig, pending_evaluations, run_dir_for
 from runstore.rundir import RunDir, read_json_file
 
-__all__ = ["export_results", "plan_run_dirs", "pending_evaluations", "KEPT_FILES"]
+__all__ = ["export_results", "plan_run_dirs", "KEPT_FILES"]
 
 # the suite-level files a report reads (plan.json required, the others when present)
 FOLDER_FILES = ("plan.json", "floors.json", "sweeps.json")
@@ -36,24 +36,6 @@ KEPT_FILES = "*.json and curve.csv"
 
 def _kept(path: Path) -> bool:
     return path.is_file() and (path.suffix == ".json" or path.name == "curve.csv")
-
-
-def pending_evaluations(run_dir: str | Path, cfg: RunConfig) -> list[str]:
-    """What the suite still has to write for a finished plan run whose weights are on
-    disk: its evaluation on its own task (``eval``), for a transfer run its forgetting
-    evaluation on its last source (``forgetting``), and its method's analyses (``afs``,
-    ``aps``). Empty when nothing is missing, or when the weights are gone (a published
-    folder, which can get no new evaluation and whose report says what it lacks)."""
-    from methods.base import get_method  # methods imports torch: only when exporting
-
-    run = RunDir(run_dir)
-    if not run.weights.is_file():
-        return []
-    missing = [] if run.eval(cfg.task).is_file() else ["eval"]
-    if cfg.sources and not run.forgetting_eval(cfg.sources[-1]).is_file():
-        missing.append("forgetting")
-    missing += [a for a in get_method(cfg.agent).analyses if not (run.path / f"{a}.json").is_file()]
-    return missing
 
 
 def plan_run_dirs(src: str | Path) -> list[Path]:
@@ -99,7 +81,9 @@ def plan_run_dirs(src: str | Path) -> list[Path]:
         )
     pending = []
     for run, cfg in sorted(configs.items()):
-        missing = pending_evaluations(run, cfg)
+        # a published folder keeps no weights: it can get no new evaluation, and its
+        # report says what it lacks
+        missing = pending_evaluations(run, cfg) if RunDir(run).weights.is_file() else []
         if missing:
             pending.append(f"{run.relative_to(src)} ({', '.join(missing)})")
     if pending:

@@ -44,6 +44,7 @@ __all__ = [
     "RunDir",
     "CURVE_FIELDS",
     "DamagedFileError",
+    "FORGETTING_SEED",
     "CHECKPOINT",
     "PROGRESS",
 ]
@@ -63,6 +64,11 @@ class RunLockedError(RuntimeError):
 
 class SuiteLockedError(RuntimeError):
     """Another live suite (``xfer bench``) is using the results root."""
+
+
+# the forgetting protocol's episodes: the same for a source run and every target run on
+# it, so a network that computes what the source computed plays the very same episodes
+FORGETTING_SEED = 4242
 
 
 class DamagedFileError(ValueError):
@@ -220,6 +226,22 @@ class RunDir:
         (``benchmarks.evaluate.evaluate_forgetting``), apart from every other evaluation so
         a run whose own task is also its source keeps both."""
         return self.path / f"forgetting_{_slug(task)}.json"
+
+    def has_forgetting_eval(self, task: str, episodes: int | None = None) -> bool:
+        """Whether ``forgetting_<task>.json`` holds the forgetting protocol's evaluation:
+        played with :data:`FORGETTING_SEED` and, when ``episodes`` is given, that many
+        episodes; or a record of why the run cannot play ``task`` (an ``error``). A
+        damaged file does not count (the suite evaluates again, replacing it)."""
+        path = self.forgetting_eval(task)
+        if not path.is_file():
+            return False
+        try:
+            old = self.read_json(path)
+        except DamagedFileError:
+            return False
+        if "error" in old:
+            return True
+        return old.get("seed") == FORGETTING_SEED and episodes in (None, old.get("episodes"))
 
     # readers
     def read_json(self, path: Path) -> dict[str, Any]:

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from benchmarks.cli import main
-from runstore.config import RunConfig, run_dir_for
+from runstore.config import RunConfig, pending_evaluations, run_dir_for
 from runstore.export import export_results
+from runstore.rundir import FORGETTING_SEED, RunDir
 
 SOURCE = RunConfig(task="catch_soup/pong", agent="scratch", steps=1000, seed=0)
 TARGETS = [
@@ -35,7 +36,8 @@ def _run(root: Path, cfg: RunConfig, state: str = "done", source: Path | None = 
     (d / "afs.json").write_text('{"layers": {}}')
     (d / f"eval_{cfg.task.replace('/', '-')}.json").write_text('{"mean": 0.5}')
     if cfg.sources:  # what the suite writes after training: forgetting, AFS and APS
-        (d / f"forgetting_{cfg.sources[-1].replace('/', '-')}.json").write_text("{}")
+        forgetting = d / f"forgetting_{cfg.sources[-1].replace('/', '-')}.json"
+        forgetting.write_text(json.dumps({"seed": FORGETTING_SEED, "episodes": 3}))
         (d / "aps.json").write_text("{}")
     files = [f"/elsewhere/results/{source.relative_to(root)}/agent.pt"] if source else []
     (d / "config.json").write_text(json.dumps({"run": cfg.to_dict(), "source_files": files}))
@@ -111,3 +113,30 @@ def test_a_run_whose_post_suite_evaluations_are_pending_is_refused(tmp_path):
     assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".out.*"))
     (run / "agent.pt").unlink()
     assert export_results(src, tmp_path / "out") == 3
+
+
+def test_a_forgetting_evaluation_counts_only_at_the_forgetting_protocol(tmp_path):
+    """The one rule the suite (which writes what is pending) and the export (which
+    refuses what is pending) share: a forgetting file counts when it was played with the
+    protocol's seed and, where the suite asks, its number of episodes; a record of why
+    the run cannot play its source counts; a damaged file does not."""
+    run = RunDir(tmp_path / "run")
+    run.path.mkdir()
+    cfg = TARGETS[1]
+    source = cfg.sources[-1]
+    assert pending_evaluations(run.path, cfg) == ["eval", "forgetting", "afs", "aps"]
+    out = run.forgetting_eval(source)
+    for record, episodes, counts in [
+        ({"seed": FORGETTING_SEED, "episodes": 3}, None, True),
+        ({"seed": FORGETTING_SEED, "episodes": 3}, 3, True),
+        ({"seed": FORGETTING_SEED, "episodes": 3}, 5, False),  # another protocol's
+        ({"seed": 0, "episodes": 3}, None, False),
+        ({"task": source, "error": "heads differ", "reason": "heads differ"}, 5, True),
+    ]:
+        out.write_text(json.dumps(record))
+        assert run.has_forgetting_eval(source, episodes) is counts, (record, episodes)
+        pending = pending_evaluations(run.path, cfg, episodes)
+        assert ("forgetting" in pending) is not counts
+    out.write_text('{"seed": 42')  # cut mid-write
+    assert not run.has_forgetting_eval(source)
+    assert pending_evaluations(run.path, TARGETS[0]) == ["eval"]  # scratch: no source
