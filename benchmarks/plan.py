@@ -6,7 +6,9 @@ cluster it would run on (``RAY_ADDRESS``, else this machine):
 - per-run speed: with ``--out``, what the finished runs in that folder measured
   (:func:`measured_speed`); else a short calibration run (a 1-column scratch run on the
   suite's first task with the suite's settings) measured *on that cluster*, cached in
-  ``~/.cache/xfer-bench/throughput.json`` per cluster (address, CPUs, GPUs) and domain;
+  ``~/.cache/xfer-bench/throughput.json`` per cluster (address, CPUs, GPUs) and domain,
+  with this machine's load when it started (a calibration beside other work is slower,
+  and the plan says so);
 - slower networks: multi-column and PathNet runs are scaled by the training-speed ratios
   measured on 2 cores (1 column 1.0, 2 columns 0.74, 4 columns 0.56, PathNet 0.47;
   3 columns interpolated 0.65), so the estimate is an estimate;
@@ -110,7 +112,7 @@ def calibrated_speed(
     domain: str, task: str, base: dict[str, Any], address: str | None, calibrate: bool
 ) -> tuple[float | None, str]:
     """1-column training steps/s on this cluster for ``domain``: cached or measured now."""
-    key, _ = _cluster_key(address)
+    key, resources = _cluster_key(address)
     path = cache_path()
     cache: dict[str, Any] = {}
     if path.is_file():
@@ -121,23 +123,49 @@ def calibrated_speed(
     entry = cache.get(key, {}).get(domain)
     if entry:
         return float(entry["steps_per_s"]), (
-            f"cached calibration of {entry['measured']}; delete {path} to re-measure"
+            f"cached calibration of {entry['measured']}{_busy_note(entry)}; delete {path} "
+            "to re-measure"
         )
     if not calibrate:
         return None, "no calibration cached for this cluster (run without --no-calibrate)"
     from benchmarks.perf import training_throughput
 
     settings = {k: v for k, v in base.items() if k in ("env_runners", "envs_per_runner")}
+    # this machine's load when the calibration starts: a run sharing the cores with other
+    # work measures a slower speed, and the estimate built on it says so
+    load = None if address else os.getloadavg()[0]
     measured = training_throughput(task, "scratch", CALIBRATION_STEPS, **settings)
     rate = float(measured["steps_per_s"])
-    cache.setdefault(key, {})[domain] = {
+    entry = {
         "steps_per_s": rate,
         "task": task,
         "measured": time.strftime("%Y-%m-%d %H:%M", time.gmtime()) + " UTC",
     }
+    if load is not None:
+        entry |= {"load_before": round(load, 2), "cpus": float(resources.get("CPU", 0))}
+    cache.setdefault(key, {})[domain] = entry
     path.parent.mkdir(parents=True, exist_ok=True)
     write_json(path, cache)
-    return rate, f"calibrated now ({CALIBRATION_STEPS:,} steps of scratch on {task})"
+    return rate, (
+        f"calibrated now ({CALIBRATION_STEPS:,} steps of scratch on {task}){_busy_note(entry)}"
+    )
+
+
+# a calibration that starts with this machine's 1-min load above this share of its CPUs
+# is flagged: it shared the cores with other work, and measured them slower
+BUSY_LOAD_SHARE = 0.25
+
+
+def _busy_note(entry: dict[str, Any]) -> str:
+    """Words for a calibration measured while this machine was busy ('' when it was not,
+    or when its load was not recorded)."""
+    load, cpus = entry.get("load_before"), entry.get("cpus")
+    if load is None or not cpus or load <= BUSY_LOAD_SHARE * cpus:
+        return ""
+    return (
+        f", measured while this machine was busy (1-min load {load:.1f} on {cpus:g} CPUs): "
+        "the estimate is likely too long"
+    )
 
 
 def measured_speed(root: Path, domain: str) -> tuple[float | None, str]:

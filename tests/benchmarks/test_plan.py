@@ -137,3 +137,29 @@ def test_plan_with_out_estimates_from_the_speeds_its_finished_runs_measured(tmp_
     text = plan_text("pong-soup", "laptop", calibrate=False, out=out)
     assert "1-column training speed: 2,000 agent steps/s (median of 3 finished run(s)" in text
     assert not cache_path().exists()  # nothing calibrated
+
+
+def test_a_calibration_on_a_busy_machine_is_flagged(tmp_path, monkeypatch):
+    """The calibration records this machine's load when it starts; measured beside other
+    work (load above a quarter of the CPUs) its speed is slow, and the plan's line says
+    so, now and from the cache. On an idle machine, no such words."""
+    import benchmarks.perf
+    import benchmarks.plan as plan
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setattr(plan, "_cluster_key", lambda a: ("local|cpus=2|gpus=0", {"CPU": 2.0}))
+    monkeypatch.setattr(
+        benchmarks.perf, "training_throughput", lambda *a, **k: {"steps_per_s": 500.0}
+    )
+    for load, busy in [(1.6, True), (0.4, False)]:
+        monkeypatch.setattr(plan.os, "getloadavg", lambda load=load: (load, 0.0, 0.0))
+        rate, now = plan.calibrated_speed("pong_soup", "pong_soup/noisy", {}, None, True)
+        rate_cached, cached = plan.calibrated_speed("pong_soup", "pong_soup/noisy", {}, None, False)
+        assert rate == rate_cached == 500.0
+        for text in (now, cached):
+            assert ("busy (1-min load 1.6 on 2 CPUs)" in text) is busy, text
+        assert (
+            json.loads(cache_path().read_text())["local|cpus=2|gpus=0"]["pong_soup"]["load_before"]
+            == load
+        )
+        cache_path().unlink()
