@@ -27,6 +27,7 @@ from ray.rllib.callbacks.callbacks import RLlibCallback  # noqa: E402
 from ray.rllib.core.rl_module.rl_module import RLModuleSpec  # noqa: E402
 from ray.tune.registry import register_env  # noqa: E402
 
+from benchmarks import interrupts  # noqa: E402 - bound here for the SIGTERM handler
 from benchmarks.rllib.learners import RMSPropIMPALALearner, RMSPropPPOLearner  # noqa: E402
 from benchmarks.rllib.module import XferModule  # noqa: E402
 
@@ -221,9 +222,11 @@ def _exit_on_sigterm(signum: int, frame: Any) -> None:
     Python's: that one logs a stack and arms a 3-second alarm that aborts the process
     (exit 134, a core dump) while the run is still closing (ray-project/ray PR 64830).
     The signal is noted first (:mod:`benchmarks.interrupts`): during actor start-up Ray
-    can turn this exit into ``SystemExit(1)``."""
-    from benchmarks import interrupts
-
+    can turn this exit into ``SystemExit(1)``. The handler imports nothing: a second
+    SIGTERM (a process group killed, Ray's raylet going down) can run it again while the
+    first is still importing, and the nested one found ``benchmarks.interrupts`` half
+    initialised (an AttributeError, recorded as the run's failure, and the suite went on
+    to its next run)."""
     interrupts.note(signum)
     sys.exit(signum)
 

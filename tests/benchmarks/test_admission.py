@@ -162,6 +162,33 @@ def test_a_sigterm_that_ray_turns_into_exit_1_is_still_reported_as_sigterm(
         cli.main(["train"])
 
 
+def test_a_sigterm_arriving_while_the_handler_still_runs_ends_the_run(monkeypatch):
+    """Seen on a killed suite: a second SIGTERM ran the driver's handler again while the
+    first was still importing ``benchmarks.interrupts``; the nested handler found that
+    module half initialised, raised AttributeError (recorded as the run's failure) and
+    the suite went on to its next run. The handler must exit with 15 and note the signal
+    whatever state that import is in: here the package's attribute is a module still
+    initialising, as the nested handler saw it."""
+    import importlib.machinery
+    import sys
+    import types
+
+    import benchmarks
+    from benchmarks import interrupts
+    from benchmarks.rllib import algo
+
+    half = types.ModuleType("benchmarks.interrupts")
+    half.__spec__ = importlib.machinery.ModuleSpec("benchmarks.interrupts", None)
+    half.__spec__._initializing = True
+    monkeypatch.setitem(sys.modules, "benchmarks.interrupts", half)
+    monkeypatch.setattr(benchmarks, "interrupts", half, raising=False)
+    monkeypatch.setattr(interrupts, "_RECEIVED", [])
+    with pytest.raises(SystemExit) as exit_:
+        algo._exit_on_sigterm(15, None)
+    assert exit_.value.code == 15
+    assert interrupts.terminated()
+
+
 def test_a_checkpoint_on_a_full_disk_leaves_no_half_checkpoint_and_names_it(tmp_path):
     """ENOSPC while a checkpoint is written: the half-written checkpoint.tmp is removed,
     the run is recorded as failed, and the error names the file."""
