@@ -93,18 +93,6 @@ EXPERIMENTS: tuple[Experiment, ...] = (
         targets=("pong_soup/white",),
     ),
     Experiment(
-        page="rerun.md",
-        arms=(
-            Arm("first run (the report)", "docs/results/pong-soup", "make bench-pong"),
-            Arm(
-                "second run (one piece)",
-                "docs/experiments/runs/pong-soup-rerun",
-                "make bench-pong",
-            ),
-        ),
-        agents=LAPTOP_AGENTS,
-    ),
-    Experiment(
         page="labyrinth_long.md",
         arms=(
             Arm("250k steps", "docs/results/labyrinth", "make bench-labyrinth"),
