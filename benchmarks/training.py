@@ -41,11 +41,12 @@ directory at once.
 from __future__ import annotations
 
 import shutil
+import signal
 import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks import runsetup
+from benchmarks import interrupts, runsetup
 from benchmarks.progress import Progress
 from benchmarks.runsetup import (
     RunHeldError,
@@ -227,12 +228,16 @@ def _train_locked(
         # SIGTERM: the driver's handler (ensure_ray's, as ray.init's before it) exits with
         # SystemExit(15), and a Ray worker's raises a SystemExit too, so a `kill` lands
         # here, not in KeyboardInterrupt
-        from benchmarks import interrupts
-
         why = "SIGTERM" if interrupts.terminated(err.code) else f"SystemExit {err.code}"
         _set_status(run_dir, "failed", reason=f"interrupted ({why}); rerun to resume")
         raise
     except Exception as err:  # noqa: BLE001 - recorded, then re-raised
+        if interrupts.terminated():
+            # an error in a kill's aftermath (a process group killed: env runners gone
+            # before the driver's handler ran) is the kill, not the run's failure: the
+            # suite stops instead of going on to its next run
+            _set_status(run_dir, "failed", reason="interrupted (SIGTERM); rerun to resume")
+            raise SystemExit(signal.SIGTERM) from err
         _set_status(run_dir, "failed", reason=f"{type(err).__name__}: {err}")
         raise TrainingError(f"{run_dir}: {type(err).__name__}: {err}") from err
     return run_dir

@@ -189,6 +189,33 @@ def test_a_sigterm_arriving_while_the_handler_still_runs_ends_the_run(monkeypatc
     assert interrupts.terminated()
 
 
+def test_an_error_after_a_sigterm_ends_the_suite_as_the_kill(tmp_path, capsys, monkeypatch):
+    """A killed process group takes the env runners down too: the driver can see their
+    death as an error before its own handler runs. After a noted SIGTERM such an error
+    is the kill: the run records it as one and the suite stops (exit 143) instead of
+    recording a failure and training its next run. Without a noted signal an error
+    stays the run's failure and the suite goes on."""
+    from benchmarks import interrupts
+
+    def runners_gone(*_args, **_kwargs):
+        interrupts.note(15)
+        raise RuntimeError("the actor died unexpectedly before finishing this task")
+
+    monkeypatch.setattr(interrupts, "_RECEIVED", [])
+    with pytest.raises(SystemExit) as exit_:
+        train(CFG, tmp_path, log=quiet, trainer_factory=runners_gone)
+    assert exit_.value.code == 15
+    status = RunDir(run_dir_for(tmp_path, CFG)).read_status()
+    assert status["reason"] == "interrupted (SIGTERM); rerun to resume"
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("a real failure")
+
+    interrupts.clear()
+    with pytest.raises(TrainingError, match="a real failure"):
+        train(CFG, tmp_path / "other", log=quiet, trainer_factory=broken)
+
+
 def test_a_checkpoint_on_a_full_disk_leaves_no_half_checkpoint_and_names_it(tmp_path):
     """ENOSPC while a checkpoint is written: the half-written checkpoint.tmp is removed,
     the run is recorded as failed, and the error names the file."""
