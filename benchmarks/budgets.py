@@ -147,11 +147,10 @@ BUDGETS: dict[str, Budget] = {
             "progressive on hflip pulls away. Its matrix (2 targets x 3 agents x 3 seeds = 18 "
             "runs, APS on 1 episode per noise level) is sized for 2.5 to 3 hours on 2 cores. "
             "Atari's and Labyrinth's are the same shape: the zoo column on pong (Pong Soup's, "
-            "seed 0, 2M "
-            "steps) or seek_track_1 (seed 0, 2M steps) for every seed, targets road_runner and "
-            "krull or seek_track_2 and seek_avoid_1 (scratch learns each within the budget: "
-            "docs/learnability.md), 3 agents x 3 seeds. Scale up with BUDGET=gpu or BUDGET=paper "
-            "on a cluster."
+            "seed 0, 2M steps) or seek_track_1 (seed 0, 2M steps) for every seed, targets "
+            "road_runner and krull or seek_track_2 and seek_avoid_1 (scratch learns each within "
+            "the budget: docs/learnability.md), 3 agents x 3 seeds. Scale up with BUDGET=gpu or "
+            "BUDGET=paper on a cluster."
         ),
     ),
     "overnight": Budget(

@@ -256,15 +256,15 @@ def _after_run(
             except CannotPlayError as err:  # e.g. heads replaced for another action count
                 out = side_run.forgetting_eval(source)
                 write_json(out, {"task": source, "error": str(err), "reason": err.reason})
-    missing = [a for a in get_method(cfg.agent).analyses if a in missing]
-    if missing and not RunDir(run_dir).weights.is_file():
-        log(f"no {'/'.join(missing).upper()} for {run_dir}: its weights are not on disk")
+    analyses = [a for a in get_method(cfg.agent).analyses if a in missing]
+    if analyses and not RunDir(run_dir).weights.is_file():
+        log(f"no {'/'.join(analyses).upper()} for {run_dir}: its weights are not on disk")
         return
-    if "afs" in missing:
+    if "afs" in analyses:
         from benchmarks.sensitivity_runs import afs_for_run
 
         afs_for_run(run_dir, states=1_000, episodes=10)
-    if "aps" in missing:
+    if "aps" in analyses:
         from benchmarks.sensitivity_runs import aps_for_run
 
         started = time.time()
