@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,11 +23,22 @@ from analysis.report import report_cells
 from analysis.results import read_json
 from runstore.atomic import write_text
 
-__all__ = ["CLAIMS", "Claim", "afs_markdown", "claim_rows", "dead_layers", "verdict", "zero_fisher"]
+__all__ = [
+    "CLAIMS",
+    "Claim",
+    "afs_markdown",
+    "claim_rows",
+    "committed_page",
+    "dead_layers",
+    "verdict",
+    "zero_fisher",
+]
 
 Shares = dict[str, float]  # layer -> the new column's share, one run
 CONVS = ("conv1", "conv2", "conv3")
 PROGRESSIVE = "progressive-2col"
+# experiment run folders (docs/experiments/runs/<name>) whose progressive runs join the page
+EXPERIMENTS = ("pong-noise",)
 
 
 def mean_conv(s: Shares) -> float:
@@ -74,15 +85,23 @@ CLAIMS: tuple[Claim, ...] = (
         measure_name="fc",
         layers=("fc",),
     ),
-    Claim(
-        paper="Pong to Noisy: some new low-level vision is relearned (the clean task's "
-        "first-layer filter does not tolerate the noise) (sec. 5.2, Fig. 5a)",
-        rule="the new column's share at conv1 is at least 0.1",
-        cells=(("pong-soup", "pong_soup/noisy"),),
-        holds=lambda s: s["conv1"] >= 0.1,
-        measure=lambda s: s["conv1"],
-        measure_name="conv1",
-        layers=("conv1",),
+    *(
+        Claim(
+            paper="Pong to Noisy: some new low-level vision is relearned (the clean task's "
+            f"first-layer filter does not tolerate the noise) (sec. 5.2, Fig. 5a){where}",
+            rule="the new column's share at conv1 is at least 0.1",
+            cells=(cell,),
+            holds=lambda s: s["conv1"] >= 0.1,
+            measure=lambda s: s["conv1"],
+            measure_name="conv1",
+            layers=("conv1",),
+        )
+        for cell, where in (
+            (("pong-soup", "pong_soup/noisy"), ""),
+            # the noise experiment's weaker noise: the paper gives no variance for its own
+            (("pong-noise", "pong_soup/noisy16"), "; here at our noise sd 16 (the suite's: 32)"),
+            (("pong-noise", "pong_soup/noisy8"), "; here at our noise sd 8 (the suite's: 32)"),
+        )
     ),
     Claim(
         paper="Atari: the most negative transfer coincides with complete dependence on "
@@ -211,8 +230,10 @@ def _table(rows: list[list[str]]) -> list[str]:
     return out + ["| " + " | ".join(r) + " |" for r in rows[1:]]
 
 
-def afs_markdown(results: Path) -> str:
-    """The generated page: every committed report's progressive AFS, then the claims."""
+def afs_markdown(results: Path, experiments: Sequence[Path] = ()) -> str:
+    """The generated page: every committed report's progressive AFS (the report folders
+    under ``results``, then the experiments' run folders ``experiments``, each known by
+    its folder's name), then the claims."""
     found: dict[tuple[str, str], Sensitivity] = {}
     cell_rows = [
         ["report", "source -> target", "FT [CI] (n)"]
@@ -220,8 +241,10 @@ def afs_markdown(results: Path) -> str:
         + ["new column's zero-Fisher features, per run"]
     ]
     shown: set[tuple[str, ...]] = set()
-    for folder in sorted(p.parent.name for p in results.glob("*/plan.json")):
-        for s in sensitivities(report_cells(results / folder), "afs"):
+    folders = sorted(p.parent for p in results.glob("*/plan.json")) + list(experiments)
+    for path in folders:
+        folder = path.name
+        for s in sensitivities(report_cells(path), "afs"):
             if s.cell.label != PROGRESSIVE:
                 continue
             found[(folder, s.cell.target)] = s
@@ -239,7 +262,9 @@ def afs_markdown(results: Path) -> str:
         "# AFS of the committed reports beside the paper's (generated)",
         "",
         "`python -m analysis.afs_paper` writes this page from the committed run folders "
-        "under `docs/results/` (their `afs.json` and curves); do not edit. AFS share: the "
+        "under `docs/results/` and the noise experiment's (`docs/experiments/runs/"
+        "pong-noise`: progressive at noise sd 8 and 16), from their `afs.json` and curves; "
+        "do not edit. AFS share: the "
         "new (target) column's share of the policy's Fisher sensitivity at a layer, per "
         "run, over 1,000 states its trained policy visits (0: the policy leans on the "
         "transferred column there; 1: on its own features). Each entry: the mean over the "
@@ -271,10 +296,18 @@ def afs_markdown(results: Path) -> str:
     return "\n".join(lines)
 
 
+def committed_page(root: Path) -> str:
+    """The page from the repository at ``root``: its report folders, then those of
+    :data:`EXPERIMENTS` that are committed."""
+    runs = root / "docs" / "experiments" / "runs"
+    experiments = [runs / name for name in EXPERIMENTS if (runs / name / "plan.json").is_file()]
+    return afs_markdown(root / "docs" / "results", experiments)
+
+
 def main() -> int:
     root = Path(__file__).resolve().parents[1]
     out = root / "docs" / "experiments" / "afs_vs_paper.md"
-    write_text(out, afs_markdown(root / "docs" / "results"))
+    write_text(out, committed_page(root))
     print(f"wrote {out}")
     return 0
 
