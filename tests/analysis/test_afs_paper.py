@@ -20,6 +20,15 @@ def _sens(target: str, runs: list[tuple[float, float, float, float]], ft: float 
     return Sensitivity(cell, "afs", {}, shares, [])
 
 
+def _swap_columns(afs: Path) -> None:
+    """Damage a run's ``afs.json``: its columns swapped at every layer, so the policy now
+    leans on the other column's features."""
+    data = json.loads(afs.read_text())
+    for layer in data["layers"].values():
+        layer["columns"] = layer["columns"][::-1]
+    afs.write_text(json.dumps(data))
+
+
 def _verdicts(found) -> dict[str, str]:
     rows = claim_rows(found)[1:]
     return {row[0]: row[3] for row in rows}
@@ -72,10 +81,7 @@ def test_the_committed_page_is_generated_from_the_committed_runs(tmp_path):
     copy = tmp_path / "results" / "pong-soup"
     shutil.copytree(results / "pong-soup", copy, ignore=shutil.ignore_patterns("report"))
     afs = copy / "pong_soup-hflip" / "progressive_from_pong_soup-pong" / "seed0" / "afs.json"
-    data = json.loads(afs.read_text())
-    for layer in data["layers"].values():
-        layer["columns"] = layer["columns"][::-1]
-    afs.write_text(json.dumps(data))
+    _swap_columns(afs)
     damaged = claim_rows_of(afs_markdown(tmp_path / "results"))
     committed = claim_rows_of(page.read_text())
     assert len(committed) == len(damaged) == 2
@@ -119,10 +125,7 @@ def test_a_cell_two_folders_hold_is_listed_once(tmp_path):
 
     assert listed() == ["pong-soup", "pong-soup"]  # hflip and noisy, once each
     afs = "pong_soup-hflip/progressive_from_pong_soup-pong/seed0/afs.json"
-    data = json.loads((tmp_path / "pong-soup-row" / afs).read_text())
-    for layer in data["layers"].values():
-        layer["columns"] = layer["columns"][::-1]
-    (tmp_path / "pong-soup-row" / afs).write_text(json.dumps(data))
+    _swap_columns(tmp_path / "pong-soup-row" / afs)
     assert listed() == ["pong-soup", "pong-soup", "pong-soup-row"]
 
 
@@ -144,15 +147,13 @@ def test_the_noise_experiments_runs_join_the_page(tmp_path):
         ]
 
     assert weaker(afs_markdown(empty)) == ["not tested (no analysed run) |"] * 2
-    got = weaker(afs_markdown(empty, [noise]))
+    page = afs_markdown(empty, [noise])
+    got = weaker(page)
     assert len(got) == 2 and not any("not tested" in v for v in got)
-    listed = afs_markdown(empty, [noise]).split("## Every progressive cell", 1)[1]
+    listed = page.split("## Every progressive cell", 1)[1]
     assert "| pong-noise | pong -> pong_soup/noisy8 |" in listed
     copy = tmp_path / "pong-noise"
     shutil.copytree(noise, copy, ignore=shutil.ignore_patterns("report"))
     afs = copy / "pong_soup-noisy8" / "progressive_from_pong_soup-pong" / "seed0" / "afs.json"
-    data = json.loads(afs.read_text())
-    for layer in data["layers"].values():
-        layer["columns"] = layer["columns"][::-1]
-    afs.write_text(json.dumps(data))
+    _swap_columns(afs)
     assert weaker(afs_markdown(empty, [copy]))[1] != got[1]
