@@ -37,8 +37,9 @@ __all__ = [
 Shares = dict[str, float]  # layer -> the new column's share, one run
 CONVS = ("conv1", "conv2", "conv3")
 PROGRESSIVE = "progressive-2col"
-# experiment run folders (docs/experiments/runs/<name>) whose progressive runs join the page
-EXPERIMENTS = ("pong-noise",)
+# experiment run folders (docs/experiments/runs/<name>) whose progressive runs join the
+# page, each with the words the page's header says of it
+EXPERIMENTS = {"pong-noise": "progressive at noise sd 8 and 16"}
 
 
 def mean_conv(s: Shares) -> float:
@@ -258,13 +259,19 @@ def afs_markdown(results: Path, experiments: Sequence[Path] = ()) -> str:
             if tuple(row) not in shown:
                 shown.add(tuple(row))
                 cell_rows.append([folder, *row])
+    sources = "the committed run folders under `docs/results/`"
+    if experiments:
+        named = [
+            f"`docs/experiments/runs/{p.name}`"
+            + (f" ({EXPERIMENTS[p.name]})" if p.name in EXPERIMENTS else "")
+            for p in experiments
+        ]
+        sources += " and the experiments' " + ", ".join(named)
     lines = [
         "# AFS of the committed reports beside the paper's (generated)",
         "",
-        "`python -m analysis.afs_paper` writes this page from the committed run folders "
-        "under `docs/results/` and the noise experiment's (`docs/experiments/runs/"
-        "pong-noise`: progressive at noise sd 8 and 16), from their `afs.json` and curves; "
-        "do not edit. AFS share: the "
+        f"`python -m analysis.afs_paper` writes this page from {sources}, from their "
+        "`afs.json` and curves; do not edit. AFS share: the "
         "new (target) column's share of the policy's Fisher sensitivity at a layer, per "
         "run, over 1,000 states its trained policy visits (0: the policy leans on the "
         "transferred column there; 1: on its own features). Each entry: the mean over the "

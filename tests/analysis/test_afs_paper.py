@@ -146,8 +146,12 @@ def test_the_noise_experiments_runs_join_the_page(tmp_path):
             if "here at our noise sd" in line
         ]
 
-    assert weaker(afs_markdown(empty)) == ["not tested (no analysed run) |"] * 2
+    alone = afs_markdown(empty)
+    assert weaker(alone) == ["not tested (no analysed run) |"] * 2
+    # the header names the folders the page was read from, and only those
+    assert "docs/experiments/runs/pong-noise" not in alone
     page = afs_markdown(empty, [noise])
+    assert "`docs/experiments/runs/pong-noise` (progressive at noise sd 8" in page
     got = weaker(page)
     assert len(got) == 2 and not any("not tested" in v for v in got)
     listed = page.split("## Every progressive cell", 1)[1]
